@@ -1,0 +1,28 @@
+# The two README commands. Both create .venv and install what they need on first use;
+# a second run only re-installs when pyproject.toml or constraints.txt changed.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.PHONY: demo test bench lint-data clean
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -c constraints.txt -e '.[models,test]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	@echo "$$ lora-lint examples/"
+	@$(VENV)/bin/lora-lint examples/; rc=$$?; echo "(lora-lint exited $$rc)"; test $$rc -le 1
+
+test: $(STAMP)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	$(PY) benchmarks/run.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .lora_lint_cache
