@@ -1,0 +1,97 @@
+"""The rule base class and registry.
+
+A rule is a small class: its code, kebab-case name, severity, summary, fix safety and
+``VALID``/``INVALID`` examples (its tests and its documentation page). The engine runs
+one analysis pass per file that collects every peft ``LoraConfig(...)`` call with its
+statically known arguments (``lint_rules.analysis``), then hands each call to every
+enabled rule's ``check``. Rules never walk the tree themselves.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, Iterator, Mapping
+
+if TYPE_CHECKING:  # libcst is only needed for annotations here
+    import libcst as cst
+
+SEVERITIES = ("info", "warning", "error")
+_CODE_RE = re.compile(r"^LORA\d{3}$")
+_NAME_RE = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+DOCS_URL = "https://github.com/pytest-lora/pytest-lora/blob/main/docs/rules/{code}.md"
+
+REGISTRY: dict[str, type["Rule"]] = {}
+
+
+@dataclass(frozen=True)
+class Case:
+    """One example: source code, the settings it is checked with, and what is expected.
+
+    ``settings`` holds config keys as in ``[tool.lora-lint]`` (e.g. ``target-peft-version``,
+    ``model``, ``alpha-ratio``). For an invalid case, ``message`` is a substring the message
+    must contain, ``line``/``column`` the 1-based start of the violation (when given) and
+    ``fixed`` the whole source after applying this rule's fix (``None``: no fix offered).
+    """
+
+    code: str
+    settings: Mapping[str, Any] = field(default_factory=dict)
+    message: str | None = None
+    line: int | None = None
+    column: int | None = None
+    fixed: str | None = None
+
+
+def Valid(code: str, **settings: Any) -> Case:
+    return Case(code=code, settings=settings)
+
+
+def Invalid(code: str, *, message: str | None = None, line: int | None = None,
+            column: int | None = None, fixed: str | None = None, **settings: Any) -> Case:
+    return Case(code=code, settings=settings, message=message, line=line, column=column, fixed=fixed)
+
+
+@dataclass
+class Finding:
+    """What ``Rule.check`` yields; the engine turns it into a ``Violation``.
+
+    ``node`` gives the position. ``replacements`` maps nodes of the parsed module to their
+    new versions (libcst nodes, or ``libcst.RemovalSentinel.REMOVE``); empty means no fix.
+    """
+
+    node: "cst.CSTNode"
+    message: str
+    replacements: Mapping["cst.CSTNode", Any] = field(default_factory=dict)
+    fix_message: str | None = None
+
+
+class Rule:
+    CODE: ClassVar[str]
+    NAME: ClassVar[str]
+    SEVERITY: ClassVar[str] = "error"
+    SUMMARY: ClassVar[str]  # one line for `lora-lint rules`
+    FIX: ClassVar[str | None] = None  # None | "safe" | "unsafe"
+    DEFAULT_ENABLED: ClassVar[bool] = True
+    OPTIONS: ClassVar[Mapping[str, Any]] = {}  # per-rule options and their defaults
+    VALID: ClassVar[list[Case]] = []
+    INVALID: ClassVar[list[Case]] = []
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if not _CODE_RE.match(cls.CODE):
+            raise ValueError(f"{cls.__name__}: code {cls.CODE!r} is not LORA + 3 digits")
+        if not _NAME_RE.match(cls.NAME):
+            raise ValueError(f"{cls.__name__}: name {cls.NAME!r} is not kebab-case")
+        if cls.SEVERITY not in SEVERITIES:
+            raise ValueError(f"{cls.__name__}: unknown severity {cls.SEVERITY!r}")
+        other = REGISTRY.get(cls.CODE)
+        if other is not None and other.__qualname__ != cls.__qualname__:
+            raise ValueError(f"{cls.CODE} is used by both {other.__name__} and {cls.__name__}")
+        REGISTRY[cls.CODE] = cls
+
+    def check(self, call: Any, ctx: Any) -> Iterator[Finding]:
+        """Yield findings for one collected ``LoraConfig`` call (``lint_rules.analysis.LoraCall``)."""
+        raise NotImplementedError
+
+    @classmethod
+    def url(cls) -> str:
+        return DOCS_URL.format(code=cls.CODE)
