@@ -64,6 +64,23 @@ class Finding:
     fix_message: str | None = None
 
 
+@dataclass(frozen=True)
+class RuleContext:
+    """What a rule knows besides the call: settings resolved once per run or project."""
+
+    filename: str
+    peft_spec: str  # PEP 440 specifier the code is checked against ("" = any release)
+    peft_spec_source: str  # e.g. "--target-peft-version", "pyproject.toml", "installed peft"
+    peft_versions: tuple[str, ...]  # releases allowed by peft_spec, ascending, never empty
+    model: str | None = None  # `model` from [tool.lora-lint]
+    transformers: str | None = None  # specifier or version choosing the architecture data
+    options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # by rule code
+
+    def option(self, rule: type["Rule"] | "Rule", key: str) -> Any:
+        """A per-rule option: the configured value, else the rule's default."""
+        return self.options.get(rule.CODE, {}).get(key, rule.OPTIONS[key])
+
+
 class Rule:
     CODE: ClassVar[str]
     NAME: ClassVar[str]
