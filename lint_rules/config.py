@@ -1,0 +1,274 @@
+"""``[tool.lora-lint]`` configuration: finding it, checking it, resolving it once per run.
+
+The closest ``lora-lint.toml`` or ``pyproject.toml`` with a ``[tool.lora-lint]`` table wins
+(``lora-lint.toml`` first in the same folder); nothing cascades. Command-line options are a
+second layer on top of the file, with the same keys.
+"""
+from __future__ import annotations
+
+import difflib
+import fnmatch
+import hashlib
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from . import __version__
+from .catalog import all_rules, to_code
+from .errors import ConfigError
+from .rule import SEVERITIES
+from .selection import default_codes, expand_all
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+_LISTS = ("select", "ignore", "extend-select", "exclude", "extend-exclude")
+_STRINGS = ("target-peft-version", "model", "fail-on")
+KNOWN_KEYS = (*_LISTS, *_STRINGS, "per-file-ignores", "respect-gitignore", "severity", "rules")
+SYNTAX_ERROR = "LORA000"
+
+
+def find_config(start: Path) -> Path | None:
+    """The nearest config file at or above ``start``."""
+    start = start.resolve()
+    for folder in (start, *start.parents):
+        candidate = folder / "lora-lint.toml"
+        if candidate.is_file():
+            return candidate
+        candidate = folder / "pyproject.toml"
+        if candidate.is_file() and "lora-lint" in _read_toml(candidate).get("tool", {}):
+            return candidate
+    return None
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"cannot read {path}: {exc}") from exc
+
+
+def load_config(path: Path) -> dict[str, Any]:
+    """The checked settings of one config file (``[tool.lora-lint]`` or a whole ``lora-lint.toml``)."""
+    data = _read_toml(path)
+    if path.name != "lora-lint.toml":
+        data = data.get("tool", {}).get("lora-lint", {})
+    return check_settings(data, where=str(path))
+
+
+def _option_keys() -> dict[str, set[str]]:
+    keys: dict[str, set[str]] = {}
+    for code, rule in all_rules().items():
+        for key in rule.OPTIONS:
+            keys.setdefault(key, set()).add(code)
+    return keys
+
+
+def _unknown(kind: str, key: str, known: Sequence[str], where: str) -> ConfigError:
+    close = difflib.get_close_matches(key, list(known), n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return ConfigError(f"{where}: unknown {kind} {key!r}{hint}")
+
+
+def _str_list(value: Any, key: str, where: str) -> list[str]:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"{where}: {key!r} must be a list of strings")
+    return value
+
+
+def _severity(value: Any, key: str, where: str) -> str:
+    if value not in SEVERITIES:
+        raise ConfigError(f"{where}: {key!r} must be one of {', '.join(SEVERITIES)}, not {value!r}")
+    return value
+
+
+def _rule_code(token: str, where: str) -> str:
+    code = to_code(token)
+    if code is None:
+        names = list(all_rules()) + [rule.NAME for rule in all_rules().values()]
+        raise _unknown("rule", token, names, where)
+    return code
+
+
+def check_settings(data: Mapping[str, Any], *, where: str = "settings") -> dict[str, Any]:
+    """Validate config keys and values; unknown keys are errors with a did-you-mean."""
+    option_keys = _option_keys()
+    checked: dict[str, Any] = {}
+    for key, value in data.items():
+        if key in _LISTS:
+            checked[key] = _str_list(value, key, where)
+        elif key == "fail-on":
+            checked[key] = _severity(value, key, where)
+        elif key in _STRINGS:
+            if not isinstance(value, str):
+                raise ConfigError(f"{where}: {key!r} must be a string")
+            checked[key] = value
+        elif key == "respect-gitignore":
+            if not isinstance(value, bool):
+                raise ConfigError(f"{where}: {key!r} must be true or false")
+            checked[key] = value
+        elif key == "per-file-ignores":
+            if not isinstance(value, dict):
+                raise ConfigError(f"{where}: {key!r} must be a table of glob = [codes]")
+            checked[key] = {glob: _str_list(codes, f"{key}.{glob}", where) for glob, codes in value.items()}
+        elif key == "severity":
+            if not isinstance(value, dict):
+                raise ConfigError(f"{where}: {key!r} must be a table of rule = severity")
+            checked[key] = {_rule_code(k, where): _severity(v, f"severity.{k}", where) for k, v in value.items()}
+        elif key == "rules":
+            checked[key] = _check_rule_options(value, where)
+        elif key in option_keys:
+            checked[key] = value
+        else:
+            raise _unknown("key", key, [*KNOWN_KEYS, *option_keys], where)
+    return checked
+
+
+def _check_rule_options(value: Any, where: str) -> dict[str, dict[str, Any]]:
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where}: 'rules' must be a table of per-rule option tables")
+    out: dict[str, dict[str, Any]] = {}
+    for token, options in value.items():
+        code = _rule_code(token, where)
+        rule = all_rules()[code]
+        if not isinstance(options, dict):
+            raise ConfigError(f"{where}: 'rules.{token}' must be a table")
+        for key in options:
+            if key not in rule.OPTIONS:
+                raise _unknown(f"option of {code}", key, list(rule.OPTIONS), where)
+        out[code] = dict(options)
+    return out
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a run needs, resolved once: enabled rules, severities, options, peft target."""
+
+    enabled: tuple[str, ...]
+    peft_spec: str
+    peft_spec_source: str
+    peft_versions: tuple[str, ...]
+    model: str | None = None
+    severities: Mapping[str, str] = field(default_factory=dict)
+    options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    fail_on: str = "warning"
+    per_file_ignores: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    exclude: tuple[str, ...] = ()
+    respect_gitignore: bool = True
+    root: str | None = None
+    config_path: str | None = None
+    reasons: Mapping[str, str] = field(default_factory=dict, compare=False)
+
+    def severity(self, code: str) -> str:
+        return self.severities.get(code) or all_rules()[code].SEVERITY
+
+    def ignored_for(self, relpath: str) -> set[str]:
+        """Codes that ``per-file-ignores`` turns off for a path relative to the root."""
+        name = relpath.rsplit("/", 1)[-1]
+        codes: set[str] = set()
+        for pattern, selected in self.per_file_ignores:
+            if fnmatch.fnmatch(relpath, pattern) or ("/" not in pattern and fnmatch.fnmatch(name, pattern)):
+                codes.update(selected)
+        return codes
+
+    def fingerprint(self) -> str:
+        """Changes whenever a setting that affects findings changes (the cache key)."""
+        data = [__version__, self.enabled, self.peft_spec, self.peft_versions, self.model,
+                sorted(self.severities.items()), sorted((k, sorted(v.items())) for k, v in self.options.items()),
+                self.per_file_ignores]
+        return hashlib.sha256(json.dumps(data, default=repr).encode()).hexdigest()[:16]
+
+
+def _enabled(layers: Sequence[tuple[str, Mapping[str, Any]]]) -> tuple[set[str], dict[str, str]]:
+    enabled = default_codes()
+    reasons = {code: "on by default" if code in enabled else "off by default" for code in all_rules()}
+    keep_syntax = True
+    for where, layer in layers:
+        if layer.get("select") is not None:
+            enabled = expand_all(layer["select"])
+            for code in reasons:
+                reasons[code] = f"{'selected' if code in enabled else 'not selected'} by select ({where})"
+        for code in expand_all(layer.get("extend-select", ())):
+            enabled.add(code)
+            reasons[code] = f"extend-select ({where})"
+        for selector in layer.get("ignore", ()):
+            if to_code(selector) == SYNTAX_ERROR:
+                keep_syntax = False
+            for code in expand_all([selector]):
+                enabled.discard(code)
+                reasons[code] = f"ignored ({where})"
+    if keep_syntax and SYNTAX_ERROR in reasons:
+        enabled.add(SYNTAX_ERROR)
+        reasons[SYNTAX_ERROR] = "always on unless ignored by its code or name"
+    return enabled, reasons
+
+
+def _peft_target(layers: Sequence[tuple[str, Mapping[str, Any]]], root: Path | None) -> tuple[str, str, tuple[str, ...]]:
+    from .knowledge import peft_releases
+
+    spec = source = None
+    for where, layer in reversed(layers):
+        if layer.get("target-peft-version") is not None:
+            spec, source = layer["target-peft-version"], where
+            break
+    if spec is None and root is not None:
+        from .project import detect_peft_requirement
+
+        detected = detect_peft_requirement(root)
+        if detected is not None:
+            spec, source = detected
+    if spec is None:
+        installed = peft_releases.installed_version()
+        if installed:
+            spec, source = f"=={installed}", "installed peft"
+        else:
+            spec, source = f"=={peft_releases.newest()}", "newest known peft release"
+    try:
+        versions = tuple(peft_releases.versions_in(spec))
+    except ValueError as exc:
+        raise ConfigError(f"invalid peft version specifier {spec!r} (from {source}): {exc}") from exc
+    if not versions:
+        raise ConfigError(f"no known peft release matches {spec!r} (from {source})")
+    return spec, source, versions
+
+
+def resolve(layers: Sequence[tuple[str, Mapping[str, Any]]], *, root: Path | None = None,
+            config_path: Path | None = None) -> Settings:
+    """Combine checked settings layers (lowest first, e.g. config file then command line)."""
+    enabled, reasons = _enabled(layers)
+    merged: dict[str, Any] = {}
+    for _, layer in layers:
+        merged.update(layer)
+    spec, source, versions = _peft_target(layers, root)
+    options: dict[str, dict[str, Any]] = {}
+    for key, codes in _option_keys().items():
+        if key in merged:
+            for code in codes:
+                options.setdefault(code, {})[key] = merged[key]
+    for _, layer in layers:
+        for code, values in layer.get("rules", {}).items():
+            options.setdefault(code, {}).update(values)
+    per_file = tuple((glob, tuple(sorted(expand_all(codes)))) for glob, codes in merged.get("per-file-ignores", {}).items())
+    return Settings(
+        enabled=tuple(sorted(enabled)),
+        peft_spec=spec,
+        peft_spec_source=source,
+        peft_versions=versions,
+        model=merged.get("model"),
+        severities=dict(merged.get("severity", {})),
+        options=options,
+        fail_on=merged.get("fail-on", "warning"),
+        per_file_ignores=per_file,
+        exclude=tuple(merged.get("exclude", ())) + tuple(merged.get("extend-exclude", ())),
+        respect_gitignore=merged.get("respect-gitignore", True),
+        root=str(root) if root is not None else None,
+        config_path=str(config_path) if config_path is not None else None,
+        reasons=reasons,
+    )

@@ -1,0 +1,209 @@
+"""Linting one source text: prefilter, one parse, one analysis pass, every enabled rule, fixes.
+
+``lint_source`` and ``fix_source`` are the public entry points (settings as in
+``[tool.lora-lint]``); ``Linter`` is what a run builds once and uses for every file.
+"""
+from __future__ import annotations
+
+import ast
+import json
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, Mapping, Sequence
+
+import libcst as cst
+from libcst.metadata import MetadataWrapper, PositionProvider
+
+from . import config
+from .catalog import all_rules
+from .errors import FixError
+from .fixes import LineIndex, apply, edits_for
+from .rule import RuleContext
+from .suppression import ALL, NoqaMap, file_exemptions
+from .violation import FixInfo, Location, Violation
+
+SYNTAX_ERROR = "LORA000"
+MAX_FIX_ROUNDS = 10
+_PARSER_PREFIX = re.compile(r"^parser error: error at \d+:\d+: ")
+
+
+@dataclass
+class _Found:
+    violation: Violation
+    replacements: Mapping[cst.CSTNode, Any]
+    spans: tuple[tuple[tuple[int, int], tuple[int, int]], ...]  # replaced node ranges
+
+
+@dataclass
+class FixResult:
+    source: str
+    violations: list[Violation]
+    applied: int  # fixes applied
+
+
+class Linter:
+    """The enabled rules and resolved settings of one run, applied to one source at a time."""
+
+    def __init__(self, settings: config.Settings) -> None:
+        self.settings = settings
+        rules = all_rules()
+        self.rules = [rules[code]() for code in settings.enabled if code != SYNTAX_ERROR]
+
+    def context(self, filename: str) -> RuleContext:
+        s = self.settings
+        return RuleContext(filename=filename, peft_spec=s.peft_spec, peft_spec_source=s.peft_spec_source,
+                           peft_versions=s.peft_versions, model=s.model, options=s.options)
+
+    def lint(self, source: str, filename: str = "<stdin>", relpath: str | None = None) -> list[Violation]:
+        if filename.endswith(".ipynb"):
+            from . import notebook
+
+            return notebook.lint(self, source, filename, relpath)
+        return [found.violation for found in self._check(source, filename, relpath)[1]]
+
+    def fix(self, source: str, filename: str = "<stdin>", *, unsafe: bool = False,
+            relpath: str | None = None) -> FixResult:
+        """Apply fixes until none is left (at most ``MAX_FIX_ROUNDS``); re-parse and re-lint each round."""
+        if filename.endswith(".ipynb"):
+            from . import notebook
+
+            return notebook.fix(self, source, filename, relpath, unsafe=unsafe)
+        current, applied = source, 0
+        for _ in range(MAX_FIX_ROUNDS):
+            module, found = self._check(current, filename, relpath)
+            chosen = _non_overlapping([f for f in found if _applies(f, unsafe)])
+            if module is None or not chosen:
+                return FixResult(current, [f.violation for f in found], applied)
+            merged: dict[cst.CSTNode, Any] = {}
+            for f in chosen:
+                merged.update(f.replacements)
+            fixed = apply(module, merged)
+            try:
+                cst.parse_module(fixed)
+            except cst.ParserSyntaxError as exc:
+                codes = ", ".join(sorted({f.violation.code for f in chosen}))
+                raise FixError(f"{filename}: the fix for {codes} would not parse ({_short(exc)}); file left unchanged") from exc
+            if fixed == current:
+                break
+            current, applied = fixed, applied + len(chosen)
+        return FixResult(current, [f.violation for f in self._check(current, filename, relpath)[1]], applied)
+
+    def _check(self, source: str, filename: str, relpath: str | None) -> tuple[cst.Module | None, list[_Found]]:
+        off = file_exemptions(source) if "lora-lint" in source else set()
+        off |= self.settings.ignored_for(relpath if relpath is not None else filename.replace("\\", "/"))
+        from . import analysis
+
+        if ALL in off or not analysis.might_use_peft(source):
+            return None, []
+        try:
+            module = cst.parse_module(source)
+        except cst.ParserSyntaxError as exc:
+            if SYNTAX_ERROR in off or SYNTAX_ERROR not in self.settings.enabled:
+                return None, []
+            message, start = _syntax_error(source, exc)
+            return None, [_Found(self._violation(SYNTAX_ERROR, message, filename, start,
+                                                 Location(start.row, start.column + 1)), {}, ())]
+        wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
+        ctx = self.context(filename)
+        calls = analysis.collect_calls(wrapper, ctx)
+        if not calls:
+            return module, []
+        positions = wrapper.resolve(PositionProvider)
+        noqa: NoqaMap | None = None
+        index: LineIndex | None = None
+        found: list[_Found] = []
+        for rule in self.rules:
+            if rule.CODE in off:
+                continue
+            for call in calls:
+                for finding in rule.check(call, ctx):
+                    where = positions[finding.node]
+                    first, last = where.start.line, where.end.line
+                    call_node = getattr(call, "node", None)
+                    if call_node is not None and call_node in positions:
+                        first = min(first, positions[call_node].start.line)
+                        last = max(last, positions[call_node].end.line)
+                    noqa = noqa or NoqaMap.from_source(source)
+                    if noqa.suppresses(rule.CODE, first, last):
+                        continue
+                    fix = None
+                    if finding.replacements and rule.FIX:
+                        index = index or LineIndex(source)
+                        fix = FixInfo(rule.FIX, finding.fix_message or f"Fix {rule.NAME}",
+                                      edits_for(module, finding.replacements, index))
+                    violation = self._violation(
+                        rule.CODE, finding.message, filename,
+                        Location(where.start.line, where.start.column + 1),
+                        Location(where.end.line, where.end.column + 1), fix)
+                    spans = tuple(((positions[n].start.line, positions[n].start.column),
+                                   (positions[n].end.line, positions[n].end.column)) for n in finding.replacements)
+                    found.append(_Found(violation, finding.replacements if fix else {}, spans))
+        found.sort(key=lambda f: (f.violation.location.row, f.violation.location.column, f.violation.code))
+        return module, found
+
+    def _violation(self, code: str, message: str, filename: str, start: Location, end: Location,
+                   fix: FixInfo | None = None) -> Violation:
+        rule = all_rules()[code]
+        return Violation(code=code, name=rule.NAME, severity=self.settings.severity(code), message=message,
+                         filename=filename, location=start, end_location=end, fix=fix, url=rule.url())
+
+
+def _syntax_error(source: str, exc: cst.ParserSyntaxError) -> tuple[str, Location]:
+    """Message and position: CPython's (more precise) where it also rejects the code, else libcst's."""
+    try:
+        compile(source, "<lint>", "exec", flags=ast.PyCF_ONLY_AST, dont_inherit=True)
+    except SyntaxError as err:
+        if err.lineno:
+            return f"SyntaxError: {err.msg}", Location(err.lineno, max(err.offset or 1, 1))
+    except (ValueError, MemoryError, RecursionError):
+        pass
+    return f"SyntaxError: {_short(exc)}", Location(exc.raw_line, exc.raw_column + 1)
+
+
+def _short(exc: cst.ParserSyntaxError) -> str:
+    message = _PARSER_PREFIX.sub("", exc.message.splitlines()[0] if exc.message else "invalid syntax")
+    return message if len(message) <= 100 else message[:97] + "..."
+
+
+def _applies(found: _Found, unsafe: bool) -> bool:
+    fix = found.violation.fix
+    return bool(found.replacements) and fix is not None and (fix.applicability == "safe" or unsafe)
+
+
+def _non_overlapping(found: list[_Found]) -> list[_Found]:
+    """Fixes whose replaced ranges overlap an earlier chosen fix wait for the next round."""
+    chosen: list[_Found] = []
+    taken: list[tuple[tuple[int, int], tuple[int, int]]] = []
+    for f in found:
+        if any(a < d and c < b for a, b in f.spans for c, d in taken):
+            continue
+        chosen.append(f)
+        taken.extend(f.spans)
+    return chosen
+
+
+@lru_cache(maxsize=64)
+def _linter(settings_json: str, select: tuple[str, ...] | None) -> Linter:
+    layers: list[tuple[str, Mapping[str, Any]]] = [("settings", config.check_settings(json.loads(settings_json)))]
+    if select is not None:
+        layers.append(("select", {"select": list(select)}))
+    return Linter(config.resolve(layers))
+
+
+def linter_for(settings: Mapping[str, Any] | None = None, select: Sequence[str] | None = None) -> Linter:
+    """A ``Linter`` for settings as in ``[tool.lora-lint]`` (memoised)."""
+    return _linter(json.dumps(dict(settings or {}), sort_keys=True), tuple(select) if select is not None else None)
+
+
+def lint_source(source: str, *, filename: str = "<stdin>", settings: Mapping[str, Any] | None = None,
+                select: Sequence[str] | None = None) -> list[Violation]:
+    """Lint one source text; ``settings`` as in ``[tool.lora-lint]``, ``select`` as ``--select``."""
+    return linter_for(settings, select).lint(source, filename)
+
+
+def fix_source(source: str, *, filename: str = "<stdin>", settings: Mapping[str, Any] | None = None,
+               select: Sequence[str] | None = None, unsafe: bool = False) -> tuple[str, list[Violation]]:
+    """The source with fixes applied, and the violations that remain."""
+    result = linter_for(settings, select).fix(source, filename, unsafe=unsafe)
+    return result.source, result.violations

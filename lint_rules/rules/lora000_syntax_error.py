@@ -1,0 +1,34 @@
+"""LORA000 syntax-error: the file does not parse, so nothing else in it was checked."""
+from __future__ import annotations
+
+from typing import Any, Iterator
+
+from ..rule import Finding, Invalid, Rule, Valid
+
+
+class SyntaxErrorRule(Rule):
+    """The file is not valid Python (libcst could not parse it).
+
+    What: reported by the engine, at the parser's error position, for a file that uses
+    peft but does not parse.
+    Why: no other rule can look at a file that does not parse; reporting it keeps a
+    broken file from passing as clean, and the run goes on with the other files.
+    Example: ``LoraConfig(r=8`` (unclosed parenthesis).
+    Fix safety: no fix; correct the syntax by hand.
+    """
+
+    CODE = "LORA000"
+    NAME = "syntax-error"
+    SEVERITY = "error"
+    SUMMARY = "The file does not parse; nothing else in it was checked"
+    VALID = [
+        Valid("from peft import LoraConfig\n\nconfig = LoraConfig(r=8)\n"),
+    ]
+    INVALID = [
+        Invalid("from peft import LoraConfig\n\nconfig = LoraConfig(r=8\n", message="never closed", line=3, column=20),
+        Invalid("import peft\n\ndef f(:\n    pass\n", message="invalid syntax", line=3, column=7),
+    ]
+
+    def check(self, call: Any, ctx: Any) -> Iterator[Finding]:
+        """Never called with findings: the engine reports syntax errors before collecting calls."""
+        return iter(())
