@@ -1,0 +1,152 @@
+"""``LoraCall``: one peft ``LoraConfig(...)`` call and what is statically known about it."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import libcst as cst
+
+from .guards import version_test
+from .index import CallSite, FileIndex
+from .values import UNKNOWN
+
+if TYPE_CHECKING:
+    from .model import ModelInfo
+
+LORA_CONFIG_NAMES = frozenset({
+    "peft.LoraConfig",
+    "peft.tuners.LoraConfig",
+    "peft.tuners.lora.LoraConfig",
+    "peft.tuners.lora.config.LoraConfig",
+})
+
+
+@dataclass(eq=False)
+class Keyword:
+    """One keyword argument and its static value (``UNKNOWN`` when not provable).
+
+    ``node`` is the value expression; ``report_node`` what a finding points at (the
+    argument in the call, or the ``**splat`` it came from). ``arg`` is the ``Arg`` or
+    ``DictElement`` written inside the call's parentheses, ``None`` when the keyword
+    comes from elsewhere (a dict bound to a name): only then may a fix rewrite it.
+    """
+
+    name: str
+    value: Any
+    node: cst.BaseExpression
+    report_node: cst.CSTNode
+    arg: cst.Arg | cst.DictElement | None = None
+    guarded: bool = False  # passed only on some peft versions (a runtime version check)
+
+    @property
+    def known(self) -> bool:
+        return self.value is not UNKNOWN
+
+
+@dataclass(eq=False)
+class LoraCall:
+    """A peft ``LoraConfig(...)`` call.
+
+    ``open_ended``: positional arguments or a ``**splat``/``*args`` that could not be
+    resolved exist, so a keyword missing from ``keywords`` is not provably omitted.
+    ``guarded``: the whole call sits behind a runtime version check. ``model``: what the
+    config is applied to, when known (see ``lint_rules.analysis.model``).
+    """
+
+    node: cst.Call
+    keywords: dict[str, Keyword] = field(default_factory=dict)
+    open_ended: bool = False
+    guarded: bool = False
+    model: "ModelInfo | None" = None
+
+    def get(self, name: str) -> Keyword | None:
+        return self.keywords.get(name)
+
+    def value(self, name: str, defaults: dict[str, Any] | None = None) -> Any:
+        """The keyword's static value; if provably omitted, ``defaults[name]`` (a release's
+        default, see ``peft_releases.lora_fields``); else ``UNKNOWN``."""
+        keyword = self.keywords.get(name)
+        if keyword is not None:
+            return keyword.value
+        if self.open_ended or defaults is None or name not in defaults:
+            return UNKNOWN
+        default = defaults[name]
+        return UNKNOWN if isinstance(default, dict) and "expr" in default else default
+
+    def is_guarded(self, name: str) -> bool:
+        keyword = self.keywords.get(name)
+        return self.guarded or (keyword is not None and keyword.guarded)
+
+
+def is_lora_config(index: FileIndex, site: CallSite) -> bool:
+    return index.qualname(site.node.func, site.scope) in LORA_CONFIG_NAMES
+
+
+def build_call(index: FileIndex, site: CallSite) -> LoraCall:
+    call = LoraCall(site.node, guarded=site.guarded)
+    for arg in site.node.args:
+        if arg.star == "*" or (arg.keyword is None and not arg.star):
+            call.open_ended = True
+        elif arg.keyword is not None:
+            value = index.value_of(arg.value, site.scope, site.order)
+            call.keywords[arg.keyword.value] = Keyword(arg.keyword.value, value, arg.value, arg, arg)
+        else:
+            _splat(index, site, call, arg, arg.value, in_call=True, guarded=False)
+    return call
+
+
+def _splat(index: FileIndex, site: CallSite, call: LoraCall, arg: cst.Arg,
+           expr: cst.BaseExpression, *, in_call: bool, guarded: bool) -> None:
+    """Keywords from ``**expr``: a dict literal, ``dict(...)``, a name bound to one, or a
+    conditional of those (whose keywords are then not provably passed)."""
+    if isinstance(expr, cst.IfExp):
+        guarded = guarded or version_test(expr.test, lambda n: _versiony(index, site, n))
+        call.open_ended = True  # either branch's keywords may be missing
+        for branch in (expr.body, expr.orelse):
+            before = dict(call.keywords)
+            _splat(index, site, call, arg, branch, in_call=in_call, guarded=guarded)
+            for name, keyword in call.keywords.items():
+                if name not in before or before[name] is not keyword:
+                    keyword.value = UNKNOWN
+        return
+    if isinstance(expr, cst.Dict):
+        for element in expr.elements:
+            if isinstance(element, cst.StarredDictElement):
+                _splat(index, site, call, arg, element.value, in_call=in_call, guarded=guarded)
+                continue
+            key = index.value_of(element.key, site.scope, site.order)
+            if not isinstance(key, str):
+                call.open_ended = True
+                continue
+            value = index.value_of(element.value, site.scope, site.order)
+            call.keywords[key] = Keyword(key, value, element.value, element if in_call else arg,
+                                         element if in_call else None, guarded)
+        return
+    if isinstance(expr, cst.Call) and isinstance(expr.func, cst.Name) and expr.func.value == "dict" \
+            and index.is_builtin("dict", site.scope):
+        for inner in expr.args:
+            if inner.keyword is not None:
+                value = index.value_of(inner.value, site.scope, site.order)
+                call.keywords[inner.keyword.value] = Keyword(
+                    inner.keyword.value, value, inner.value, inner if in_call else arg,
+                    inner if in_call else None, guarded)
+            elif inner.star == "**":
+                _splat(index, site, call, arg, inner.value, in_call=in_call, guarded=guarded)
+            else:
+                call.open_ended = True
+        return
+    if isinstance(expr, cst.Name):
+        binding = index.binding_of(expr, site.scope)
+        if (binding is not None and binding.kind == "assign" and expr.value not in index.mutated
+                and (binding.scope is not site.scope or binding.order < site.order)):
+            inner_site = CallSite(site.node, binding.scope, binding.order, site.guarded, site.statement)
+            _splat(index, inner_site, call, arg, binding.value, in_call=False, guarded=guarded)
+            return
+    call.open_ended = True
+
+
+def _versiony(index: FileIndex, site: CallSite, name: str) -> bool:
+    found = index.lookup(name, site.scope)
+    if found is None or len(found[1]) != 1 or found[1][0].kind != "assign":
+        return False
+    return version_test(found[1][0].value, lambda _: False)

@@ -1,0 +1,55 @@
+"""Runtime version checks: code that only runs on some peft versions.
+
+A test counts as a version check when it mentions a name with "version" in it
+(``peft.__version__``, ``version.parse``, ``importlib.metadata.version``, ``PEFT_VERSION``,
+``is_peft_version(...)``), probes LoraConfig's fields (``hasattr``,
+``inspect.signature``, ``dataclasses.fields``), or reads a name assigned such a test.
+Leaning towards "guarded" only makes the version rules quieter.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import libcst as cst
+
+_PROBES = {"hasattr", "signature", "fields", "__dataclass_fields__", "__annotations__"}
+
+
+def _names(expr: cst.CSTNode) -> set[str]:
+    found: set[str] = set()
+    stack = [expr]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, cst.Name):
+            found.add(node.value)
+        elif isinstance(node, cst.SimpleString) and isinstance(node.evaluated_value, str):
+            found.add(node.evaluated_value)
+        stack.extend(node.children)
+    return found
+
+
+def version_test(expr: cst.BaseExpression, versiony_name: Callable[[str], bool]) -> bool:
+    """Whether ``expr`` checks the installed peft's version or features."""
+    names = _names(expr)
+    if any("version" in name.lower() for name in names):
+        return True
+    if names & _PROBES and any("LoraConfig" in n or "peft" in n for n in names):
+        return True
+    return any(versiony_name(name) for name in names if name.isidentifier())
+
+
+def terminates(body: cst.BaseSuite) -> bool:
+    """Whether a block always ends by raising or exiting (``raise``, ``sys.exit()``)."""
+    if isinstance(body, cst.IndentedBlock):
+        if not body.body or not isinstance(body.body[-1], cst.SimpleStatementLine):
+            return False
+        last = body.body[-1].body[-1]
+    else:
+        last = body.body[-1]
+    if isinstance(last, cst.Raise):
+        return True
+    if isinstance(last, cst.Expr) and isinstance(last.value, cst.Call):
+        func = last.value.func
+        name = func.attr.value if isinstance(func, cst.Attribute) else getattr(func, "value", None)
+        return name in {"exit", "_exit", "skip"}
+    return False

@@ -1,0 +1,459 @@
+"""One pass over a module: scopes, bindings and imports from the file's own statements,
+every call with its scope and whether a runtime version check guards it, and
+``# lora-lint: model=`` pragmas.
+
+This replaces libcst's ScopeProvider/QualifiedNameProvider, the largest cost on big
+files: the rules only need names bound by this file's imports and simple assignments.
+Anything this index cannot prove (several bindings, ``global`` rebinding, a mutated
+container, a function default a caller may override) resolves to ``UNKNOWN``.
+"""
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+import libcst as cst
+
+from .guards import terminates, version_test
+from .values import UNKNOWN, evaluate
+
+PRAGMA_RE = re.compile(r"#\s*lora-lint:\s*model\s*=\s*([^\s#]+)")
+_IMPORT_ERRORS = {"ImportError", "ModuleNotFoundError"}
+_BROAD_ERRORS = {"TypeError", "Exception", "BaseException"}
+
+
+@dataclass(eq=False)
+class Binding:
+    name: str
+    kind: str  # "assign" | "import" | "param" | "other"
+    order: int
+    scope: "Scope"
+    value: cst.BaseExpression | None = None  # assign: the right-hand side; param: the default
+    qualname: str | None = None  # import: the dotted name it binds
+    function: cst.FunctionDef | None = None  # param: its function
+    fallback: bool = False  # bound in an `except ImportError` handler
+
+
+@dataclass(eq=False)
+class Scope:
+    kind: str  # "module" | "function" | "class" | "lambda"
+    parent: "Scope | None"
+    bindings: dict[str, list[Binding]] = field(default_factory=dict)
+    global_names: set[str] = field(default_factory=set)
+    nonlocal_names: set[str] = field(default_factory=set)
+    star_imports: list[str] = field(default_factory=list)
+    version_checked: bool = False  # an `if peft too old: raise` / assert ran before
+
+
+@dataclass(eq=False)
+class CallSite:
+    node: cst.Call
+    scope: Scope
+    order: int
+    guarded: bool  # inside a branch or try-block chosen by a runtime version check
+    statement: cst.CSTNode | None  # innermost enclosing statement
+
+
+def dotted(node: cst.BaseExpression) -> str | None:
+    """``a.b.c`` for a Name/Attribute chain, else ``None``."""
+    if isinstance(node, cst.Name):
+        return node.value
+    if isinstance(node, cst.Attribute):
+        base = dotted(node.value)
+        return None if base is None else f"{base}.{node.attr.value}"
+    return None
+
+
+def terminal_name(node: cst.BaseExpression) -> str | None:
+    if isinstance(node, cst.Name):
+        return node.value
+    if isinstance(node, cst.Attribute):
+        return node.attr.value
+    return None
+
+
+def _target_names(target: cst.CSTNode) -> Iterable[str]:
+    if isinstance(target, cst.Name):
+        yield target.value
+    elif isinstance(target, (cst.Tuple, cst.List)):
+        for element in target.elements:
+            yield from _target_names(element.value)
+    elif isinstance(target, cst.StarredElement):
+        yield from _target_names(target.value)
+
+
+def _catches(handler: cst.ExceptHandler, names: set[str]) -> bool:
+    if handler.type is None:
+        return "BaseException" in names
+    types = handler.type.elements if isinstance(handler.type, cst.Tuple) else [handler.type]
+    return any(terminal_name(t.value if isinstance(t, cst.Element) else t) in names for t in types)
+
+
+class FileIndex(cst.CSTVisitor):
+    """Build with ``FileIndex.build(module)``; then query names, values and calls."""
+
+    def __init__(self) -> None:
+        self.module_scope = Scope("module", None)
+        self._scope = self.module_scope
+        self._order = 0
+        self.calls: list[CallSite] = []
+        self.calls_by_name: dict[str, list[CallSite]] = {}
+        self.name_counts: Counter[str] = Counter()
+        self.mutated: set[str] = set()  # names a container may be changed through
+        self.pragmas: list[tuple[str, cst.CSTNode | None]] = []  # (model, statement)
+        self._statements: list[cst.CSTNode] = []
+        self._guard_blocks: set[int] = set()
+        self._version_ifs: set[int] = set()
+        self._guard_depth = 0
+        self._fallback_handlers: set[int] = set()
+        self._fallback_depth = 0
+        self._scope_nodes: dict[int, Scope] = {}
+
+    @classmethod
+    def build(cls, module: cst.Module) -> "FileIndex":
+        index = cls()
+        module.visit(index)
+        return index
+
+    # -- queries ---------------------------------------------------------------------
+
+    def lookup(self, name: str, scope: Scope) -> tuple[Scope, list[Binding]] | None:
+        """The scope that binds ``name`` as seen from ``scope``, and its bindings."""
+        current: Scope | None = scope
+        if name in scope.global_names:
+            current = self.module_scope
+        while current is not None:
+            if current.kind != "class" or current is scope:
+                found = current.bindings.get(name)
+                if found:
+                    return current, found
+            current = current.parent
+        return None
+
+    def qualname(self, expr: cst.BaseExpression, scope: Scope) -> str | None:
+        """The dotted name ``expr`` refers to through this file's imports, else ``None``."""
+        if isinstance(expr, cst.Attribute):
+            base = self.qualname(expr.value, scope)
+            return None if base is None else f"{base}.{expr.attr.value}"
+        if not isinstance(expr, cst.Name):
+            return None
+        found = self.lookup(expr.value, scope)
+        if found is None:
+            stars = self.module_scope.star_imports
+            return f"{stars[-1]}.{expr.value}" if stars else None
+        bindings = [b for b in found[1] if not b.fallback]
+        if len(bindings) == 1 and bindings[0].kind == "import":
+            return bindings[0].qualname
+        return None
+
+    def is_builtin(self, name: str, scope: Scope) -> bool:
+        return self.lookup(name, scope) is None and all(
+            m == "peft" or m.startswith("peft.") for m in self.module_scope.star_imports
+        )
+
+    def binding_of(self, name: cst.Name, scope: Scope) -> Binding | None:
+        """The single binding ``name`` can refer to, else ``None``."""
+        found = self.lookup(name.value, scope)
+        if found is None:
+            return None
+        bindings = [b for b in found[1] if not b.fallback]
+        return bindings[0] if len(bindings) == 1 else None
+
+    def value_of(self, expr: cst.BaseExpression, scope: Scope, order: int | None = None,
+                 _seen: tuple[Binding, ...] = ()) -> Any:
+        """The static value of ``expr`` evaluated in ``scope`` (at ``order``), or ``UNKNOWN``."""
+
+        def names(node: cst.Name) -> Any:
+            return self._name_value(node.value, scope, order, _seen)
+
+        return evaluate(expr, names, lambda n: self.is_builtin(n, scope))
+
+    def _name_value(self, name: str, scope: Scope, order: int | None,
+                    seen: tuple[Binding, ...]) -> Any:
+        found = self.lookup(name, scope)
+        if found is None or len(found[1]) != 1:
+            return UNKNOWN
+        where, (binding,) = found
+        if binding in seen or len(seen) > 20:
+            return UNKNOWN
+        if where is scope and order is not None and binding.order > order:
+            return UNKNOWN
+        if binding.kind == "assign":
+            value = self.value_of(binding.value, binding.scope, binding.order, seen + (binding,))
+        elif binding.kind == "param" and binding.value is not None and self.default_holds(binding):
+            value = self.value_of(binding.value, binding.scope.parent, None, seen + (binding,))
+        else:
+            return UNKNOWN
+        if isinstance(value, (list, dict, set)) and name in self.mutated:
+            return UNKNOWN
+        return value
+
+    def default_holds(self, param: Binding) -> bool:
+        """Whether a parameter provably keeps its default: an undecorated function, only
+        called in this file, and never with that parameter."""
+        function = param.function
+        if function is None or function.decorators:
+            return False
+        fname = function.name.value
+        sites = self.calls_by_name.get(fname, [])
+        if self.name_counts[fname] != 1 + len(sites):
+            return False  # referenced otherwise (a callback, a CLI entry point): any value
+        params = function.params
+        positional = [p.name.value for p in (*params.posonly_params, *params.params)]
+        index = positional.index(param.name) if param.name in positional else None
+        is_method = param.scope.parent is not None and param.scope.parent.kind == "class"
+        for site in sites:
+            args = site.node.args
+            if any(a.star for a in args) or any(
+                a.keyword is not None and a.keyword.value == param.name for a in args
+            ):
+                return False
+            count = sum(1 for a in args if a.keyword is None)
+            if is_method and isinstance(site.node.func, cst.Attribute):
+                count += 1
+            if index is not None and count > index:
+                return False
+        return True
+
+    # -- the pass --------------------------------------------------------------------
+
+    def _bind(self, name: str, kind: str, **details: Any) -> None:
+        scope = self._scope
+        if name in scope.global_names:
+            scope = self.module_scope
+        elif name in scope.nonlocal_names:
+            kind, details = "other", {}
+            parent = scope.parent
+            while parent is not None and parent.kind != "module":
+                if parent.kind == "function":
+                    parent.bindings.setdefault(name, []).append(
+                        Binding(name, kind, self._order, parent))
+                parent = parent.parent
+            return
+        self._order += 1
+        scope.bindings.setdefault(name, []).append(Binding(
+            name, kind, self._order, scope, fallback=self._fallback_depth > 0, **details))
+
+    def _bind_all(self, target: cst.CSTNode) -> None:
+        for name in _target_names(target):
+            self._bind(name, "other")
+
+    def _push(self, node: cst.CSTNode, kind: str) -> Scope:
+        scope = Scope(kind, self._scope)
+        self._scope_nodes[id(node)] = scope
+        self._scope = scope
+        return scope
+
+    def _pop(self, node: cst.CSTNode) -> None:
+        if id(node) in self._scope_nodes:
+            self._scope = self._scope.parent or self.module_scope
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        if id(node) in self._guard_blocks:
+            self._guard_depth += 1
+        if id(node) in self._fallback_handlers:
+            self._fallback_depth += 1
+        if isinstance(node, cst.BaseStatement):
+            self._statements.append(node)
+        return super().on_visit(node)
+
+    def on_leave(self, original_node: cst.CSTNode) -> None:
+        super().on_leave(original_node)
+        if id(original_node) in self._guard_blocks:
+            self._guard_depth -= 1
+        if id(original_node) in self._fallback_handlers:
+            self._fallback_depth -= 1
+        if isinstance(original_node, cst.BaseStatement):
+            self._statements.pop()
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self._bind(node.name.value, "other")
+        scope = self._push(node, "function")
+        params = node.params
+        for param in (*params.posonly_params, *params.params, *params.kwonly_params):
+            self._order += 1
+            scope.bindings.setdefault(param.name.value, []).append(Binding(
+                param.name.value, "param", self._order, scope, value=param.default,
+                function=node))
+        for param in (params.star_arg, params.star_kwarg):
+            if isinstance(param, cst.Param):
+                self._bind(param.name.value, "other")
+
+    def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
+        self._pop(original_node)
+
+    def visit_Lambda(self, node: cst.Lambda) -> None:
+        self._push(node, "lambda")
+        params = node.params
+        for param in (*params.posonly_params, *params.params, *params.kwonly_params,
+                      params.star_arg, params.star_kwarg):
+            if isinstance(param, cst.Param):
+                self._bind(param.name.value, "other")
+
+    def leave_Lambda(self, original_node: cst.Lambda) -> None:
+        self._pop(original_node)
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> None:
+        self._bind(node.name.value, "other")
+        self._push(node, "class")
+
+    def leave_ClassDef(self, original_node: cst.ClassDef) -> None:
+        self._pop(original_node)
+
+    def visit_Global(self, node: cst.Global) -> None:
+        self._scope.global_names.update(n.name.value for n in node.names)
+
+    def visit_Nonlocal(self, node: cst.Nonlocal) -> None:
+        self._scope.nonlocal_names.update(n.name.value for n in node.names)
+
+    def visit_Import(self, node: cst.Import) -> None:
+        for alias in node.names:
+            full = dotted(alias.name)
+            if full is None:
+                continue
+            if alias.asname is not None:
+                self._bind_as(alias.asname, full)
+            else:
+                first = full.split(".")[0]
+                self._bind(first, "import", qualname=first)
+
+    def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
+        module = dotted(node.module) if node.module is not None else ""
+        module = "." * len(node.relative) + (module or "")
+        if isinstance(node.names, cst.ImportStar):
+            self._scope.star_imports.append(module)
+            return
+        for alias in node.names:
+            name = alias.name.value if isinstance(alias.name, cst.Name) else None
+            if name is None:
+                continue
+            full = f"{module}.{name}"
+            if alias.asname is not None:
+                self._bind_as(alias.asname, full)
+            else:
+                self._bind(name, "import", qualname=full)
+
+    def _bind_as(self, asname: cst.AsName, full: str) -> None:
+        if isinstance(asname.name, cst.Name):
+            self._bind(asname.name.value, "import", qualname=full)
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        if isinstance(node.value, cst.Name):
+            self.mutated.add(node.value.value)  # an alias may change the container
+
+    def leave_Assign(self, original_node: cst.Assign) -> None:
+        for target in original_node.targets:
+            if isinstance(target.target, cst.Name):
+                self._bind(target.target.value, "assign", value=original_node.value)
+            else:
+                self._bind_all(target.target)
+
+    def leave_AnnAssign(self, original_node: cst.AnnAssign) -> None:
+        if original_node.value is None:
+            return
+        if isinstance(original_node.target, cst.Name):
+            self._bind(original_node.target.value, "assign", value=original_node.value)
+
+    def visit_AugAssign(self, node: cst.AugAssign) -> None:
+        self._bind_all(node.target)
+
+    def visit_NamedExpr(self, node: cst.NamedExpr) -> None:
+        self._bind_all(node.target)
+
+    def visit_For(self, node: cst.For) -> None:
+        self._bind_all(node.target)
+
+    def visit_CompFor(self, node: cst.CompFor) -> None:
+        self._bind_all(node.target)
+
+    def visit_WithItem(self, node: cst.WithItem) -> None:
+        if node.asname is not None:
+            self._bind_all(node.asname.name)
+
+    def visit_ExceptHandler(self, node: cst.ExceptHandler) -> None:
+        if node.name is not None:
+            self._bind_all(node.name.name)
+        if _catches(node, _IMPORT_ERRORS):
+            self._fallback_handlers.add(id(node.body))
+
+    def visit_Del(self, node: cst.Del) -> None:
+        self._bind_all(node.target)
+        if isinstance(node.target, cst.Subscript) and isinstance(node.target.value, cst.Name):
+            self.mutated.add(node.target.value.value)
+
+    def visit_MatchAs(self, node: cst.MatchAs) -> None:
+        if node.name is not None:
+            self._bind(node.name.value, "other")
+
+    def visit_MatchStar(self, node: cst.MatchStar) -> None:
+        if node.name is not None:
+            self._bind(node.name.value, "other")
+
+    def visit_Name(self, node: cst.Name) -> None:
+        self.name_counts[node.value] += 1
+
+    def visit_Attribute(self, node: cst.Attribute) -> None:
+        if isinstance(node.value, cst.Name):
+            self.mutated.add(node.value.value)
+
+    def visit_Subscript(self, node: cst.Subscript) -> None:
+        if isinstance(node.value, cst.Name):
+            self.mutated.add(node.value.value)
+
+    def visit_If(self, node: cst.If) -> None:
+        if id(node) not in self._version_ifs and not version_test(node.test, self._versiony_name):
+            return
+        self._guard_blocks.add(id(node.body))
+        if isinstance(node.orelse, cst.If):
+            self._version_ifs.add(id(node.orelse))
+        elif isinstance(node.orelse, cst.Else):
+            self._guard_blocks.add(id(node.orelse.body))
+        if terminates(node.body):
+            self._scope.version_checked = True
+
+    def visit_Assert(self, node: cst.Assert) -> None:
+        if version_test(node.test, self._versiony_name):
+            self._scope.version_checked = True
+
+    def visit_Try(self, node: cst.Try) -> None:
+        if any(_catches(h, _BROAD_ERRORS) for h in node.handlers):
+            self._guard_blocks.add(id(node.body))
+
+    def visit_Expr(self, node: cst.Expr) -> None:
+        call = node.value
+        if not isinstance(call, cst.Call) or "version" not in (terminal_name(call.func) or "").lower():
+            return
+        for arg in call.args:  # require_version("peft>=0.9") and the like
+            value = self.value_of(arg.value, self._scope)
+            if isinstance(value, str) and "peft" in value:
+                self._scope.version_checked = True
+
+    def visit_Call(self, node: cst.Call) -> None:
+        self._order += 1
+        guarded = self._guard_depth > 0
+        scope: Scope | None = self._scope
+        while scope is not None and not guarded:
+            guarded = scope.version_checked
+            scope = scope.parent
+        site = CallSite(node, self._scope, self._order, guarded,
+                        self._statements[-1] if self._statements else None)
+        self.calls.append(site)
+        name = terminal_name(node.func)
+        if name is not None:
+            self.calls_by_name.setdefault(name, []).append(site)
+        for arg in node.args:
+            if arg.keyword is None and not arg.star and isinstance(arg.value, cst.Name):
+                self.mutated.add(arg.value.value)
+
+    def visit_Comment(self, node: cst.Comment) -> None:
+        match = PRAGMA_RE.search(node.value)
+        if match:
+            self.pragmas.append((match.group(1), self._statements[-1] if self._statements else None))
+
+    def _versiony_name(self, name: str) -> bool:
+        found = self.lookup(name, self._scope)
+        if found is None or len(found[1]) != 1 or found[1][0].kind != "assign":
+            return False
+        return version_test(found[1][0].value, lambda _: False)
