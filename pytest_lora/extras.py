@@ -1,0 +1,41 @@
+"""The ``models`` extra: torch, transformers and peft, imported only when a fixture needs them."""
+from __future__ import annotations
+
+import importlib
+import os
+from contextlib import contextmanager
+
+MODELS_EXTRA = ("torch", "transformers", "peft")
+INSTALL_HINT = "pip install 'pytest-lora[models]'"
+
+
+class MissingExtraError(ImportError):
+    """Raised when a fixture or assertion needs the ``models`` extra and it is not installed."""
+
+
+def require_models() -> None:
+    """Import torch, transformers and peft, or raise a message naming the extra to install."""
+    missing = []
+    for name in MODELS_EXTRA:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            missing.append(name)
+    if missing:
+        raise MissingExtraError(
+            f"pytest-lora's model fixtures and assertions need {', '.join(missing)}: {INSTALL_HINT}"
+        )
+
+
+@contextmanager
+def offline():
+    """Forbid Hugging Face Hub access while models are built (restored afterwards)."""
+    previous = os.environ.get("HF_HUB_OFFLINE")
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop("HF_HUB_OFFLINE", None)
+        else:
+            os.environ["HF_HUB_OFFLINE"] = previous

@@ -1,0 +1,181 @@
+"""Tiny random-weight models of any transformers architecture, built offline from a config."""
+from __future__ import annotations
+
+import dataclasses
+
+from pytest_lora.extras import offline, require_models
+
+TASKS = ("causal_lm", "seq2seq_lm", "sequence_classification", "base")
+
+# Size of every dimension a config may name, under the names transformers' configs use.
+_HIDDEN, _HEADS, _KV_HEADS, _HEAD_DIM, _FFN, _LAYERS, _VOCAB = 64, 4, 2, 16, 128, 2, 256
+TINY_FIELDS: dict[str, int] = {
+    **dict.fromkeys(("hidden_size", "d_model", "n_embd", "dim", "embed_dim", "word_embed_proj_dim"), _HIDDEN),
+    **dict.fromkeys(
+        ("num_hidden_layers", "num_layers", "n_layer", "n_layers", "num_decoder_layers",
+         "encoder_layers", "decoder_layers"), _LAYERS),
+    **dict.fromkeys(
+        ("num_attention_heads", "num_heads", "n_head", "n_heads", "encoder_attention_heads",
+         "decoder_attention_heads"), _HEADS),
+    **dict.fromkeys(("num_key_value_heads", "num_kv_heads", "n_head_kv"), _KV_HEADS),
+    **dict.fromkeys(("head_dim", "d_kv", "attention_head_size"), _HEAD_DIM),
+    **dict.fromkeys(
+        ("intermediate_size", "ffn_dim", "n_inner", "d_ff", "encoder_ffn_dim", "decoder_ffn_dim",
+         "hidden_dim", "ffn_hidden_size"), _FFN),
+    **dict.fromkeys(("moe_intermediate_size", "shared_expert_intermediate_size"), 32),
+    **dict.fromkeys(("num_local_experts", "num_experts", "n_routed_experts", "moe_num_experts"), 4),
+    "num_experts_per_tok": 2,
+    "vocab_size": _VOCAB,
+    "embedding_size": _HIDDEN,
+    "image_size": 32,
+    "patch_size": 8,
+}
+# Positions only cost parameters where they are learned embeddings; cap them.
+_MAX_POSITIONS = ("max_position_embeddings", "n_positions", "max_seq_len")
+_POSITIONS_CAP = 512
+# Special token ids past the shrunk vocabulary would index outside the embedding.
+_TOKEN_IDS = ("bos_token_id", "eos_token_id", "pad_token_id", "decoder_start_token_id",
+              "sep_token_id", "cls_token_id", "mask_token_id", "forced_eos_token_id")
+# Where the generic table is not enough (fields that must agree with each other).
+OVERRIDES: dict[str, dict[str, object]] = {
+    "gemma3": {"mm_tokens_per_image": 4},
+    "deepseek_v3": {
+        "kv_lora_rank": 16, "q_lora_rank": 32, "qk_rope_head_dim": 8, "qk_nope_head_dim": 8,
+        "v_head_dim": 16, "first_k_dense_replace": 1, "n_group": 2, "topk_group": 1,
+    },
+    "mpt": {"expansion_ratio": 2},
+    "falcon": {"num_kv_heads": _HEADS},
+    "gpt_neo": {"attention_types": [[["global", "local"], 1]]},
+}
+
+
+def _torch_dtype(dtype):
+    import torch
+
+    if dtype is None or isinstance(dtype, torch.dtype):
+        return dtype
+    aliases = {"fp32": "float32", "fp16": "float16", "half": "float16", "bf16": "bfloat16"}
+    return getattr(torch, aliases.get(str(dtype), str(dtype)))
+
+
+def tiny_config(model_type: str, **overrides):
+    """The config of ``model_type`` with every size field shrunk (``overrides`` win)."""
+    require_models()
+    import transformers
+    from transformers import CONFIG_MAPPING
+
+    if model_type not in CONFIG_MAPPING:
+        raise ValueError(f"transformers {transformers.__version__} has no model type {model_type!r}")
+    config_class = CONFIG_MAPPING[model_type]
+    kwargs = _tiny_kwargs(config_class, {**OVERRIDES.get(model_type, {}), **overrides})
+    config = config_class(**kwargs)
+    # Sub-configs typed as AutoConfig (a vision tower, say) are known only once built.
+    rebuilt = False
+    for name in getattr(config_class, "sub_configs", None) or {}:
+        sub = getattr(config, name, None)
+        if name not in kwargs and isinstance(sub, transformers.PretrainedConfig):
+            kwargs[name] = {"model_type": sub.model_type, **_tiny_kwargs(type(sub), {})}
+            rebuilt = True
+    return config_class(**kwargs) if rebuilt else config
+
+
+def _tiny_kwargs(config_class, overrides: dict) -> dict:
+    fields = {f.name: f for f in dataclasses.fields(config_class)} if dataclasses.is_dataclass(config_class) else {}
+    aliases = getattr(config_class, "attribute_map", {}) or {}
+
+    def field_for(name):
+        target = name if name in fields else aliases.get(name)
+        return target if target in fields else None
+
+    kwargs: dict[str, object] = {}
+    for name, value in TINY_FIELDS.items():
+        target = field_for(name)
+        if target is not None:
+            kwargs.setdefault(target, value)
+    for name in _MAX_POSITIONS:
+        target = field_for(name)
+        default = fields[target].default if target else None
+        if isinstance(default, int) and default > _POSITIONS_CAP:
+            kwargs[target] = _POSITIONS_CAP
+    vocab = kwargs.get(field_for("vocab_size") or "", None)
+    for name in _TOKEN_IDS:
+        target = field_for(name)
+        default = fields[target].default if target else None
+        if vocab and isinstance(default, int) and default >= vocab:
+            kwargs[target] = vocab - 1
+    for name, sub_class in (getattr(config_class, "sub_configs", None) or {}).items():
+        if name in fields and dataclasses.is_dataclass(sub_class):
+            sub_kwargs = _tiny_kwargs(sub_class, {})
+            if sub_kwargs:
+                kwargs[name] = sub_kwargs
+    kwargs.update(overrides)
+    return kwargs
+
+
+def _auto_class(task: str):
+    import transformers
+
+    return {
+        "causal_lm": transformers.AutoModelForCausalLM,
+        "seq2seq_lm": transformers.AutoModelForSeq2SeqLM,
+        "sequence_classification": transformers.AutoModelForSequenceClassification,
+        "base": transformers.AutoModel,
+    }[task]
+
+
+def default_task(model_type: str) -> str:
+    """Seq2seq for encoder-decoders, causal LM for decoders, classification for encoders."""
+    require_models()
+    from transformers.models.auto import modeling_auto as auto
+
+    if model_type in auto.MODEL_FOR_SEQ_TO_SEQ_CAUSAL_LM_MAPPING_NAMES:
+        return "seq2seq_lm"
+    if model_type in auto.MODEL_FOR_CAUSAL_LM_MAPPING_NAMES and model_type not in auto.MODEL_FOR_MASKED_LM_MAPPING_NAMES:
+        return "causal_lm"
+    if model_type in auto.MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES:
+        return "sequence_classification"
+    return "base"
+
+
+def build_tiny_model(model_type: str, task: str | None = None, *, dtype=None, device="cpu",
+                     seed: int = 0, device_map=None, **config_overrides):
+    """A fresh, deterministic, random-weight ``model_type`` model with tiny dimensions.
+
+    ``task`` is one of ``TASKS`` (default: the first one the architecture supports). With
+    ``device_map`` (a dict or ``"auto"``) the model is dispatched across devices with accelerate.
+    """
+    require_models()
+    import torch
+
+    task = task or default_task(model_type)
+    if task not in TASKS:
+        raise ValueError(f"unknown task {task!r}; expected one of {TASKS}")
+    config = tiny_config(model_type, **config_overrides)
+    text_config = config.get_text_config() if hasattr(config, "get_text_config") else config
+    if task == "sequence_classification" and getattr(text_config, "pad_token_id", None) is None:
+        text_config.pad_token_id = 0
+        config.pad_token_id = 0
+    torch_dtype = _torch_dtype(dtype)
+    with offline():
+        torch.manual_seed(seed)
+        model = _auto_class(task).from_config(config, dtype=torch_dtype)
+    model.eval()
+    if device_map is not None:
+        return dispatch(model, device_map)
+    return model.to(device)
+
+
+def dispatch(model, device_map):
+    """Spread ``model`` over devices: ``"auto"`` balances its layers across every CUDA device."""
+    from accelerate import dispatch_model, infer_auto_device_map
+    import torch
+
+    if device_map == "auto":
+        count = torch.cuda.device_count()
+        if count == 0:
+            raise RuntimeError("device_map='auto' needs at least one CUDA device")
+        size = sum(p.numel() * p.element_size() for p in model.parameters())
+        budget = {i: int(size / count * 1.3) + (1 << 20) for i in range(count)}
+        no_split = getattr(model, "_no_split_modules", None) or []
+        device_map = infer_auto_device_map(model, max_memory=budget, no_split_module_classes=list(no_split))
+    return dispatch_model(model, device_map=device_map)
