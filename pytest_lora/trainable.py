@@ -1,0 +1,203 @@
+"""Trainable-parameter counts computed from module shapes and a LoraConfig, and the assertions on them."""
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+from pytest_lora.extras import require_models
+
+_ADAPTER_MARKERS = (".lora_", ".base_layer.", ".modules_to_save.", ".original_module.")
+
+
+@dataclass(frozen=True)
+class PlannedTensor:
+    """A tensor that will require grad once the config is applied.
+
+    ``new`` tensors are created by the adapter (LoRA factors, DoRA magnitudes, ``modules_to_save``
+    copies); the others are base weights made trainable (``bias="all"``/``"lora_only"``).
+    ``lora`` marks the adapter weights peft keeps in float32 over a 16-bit base.
+    """
+
+    module: str
+    kind: str
+    numel: int
+    dtype: object
+    new: bool = True
+    lora: bool = True
+
+
+def _shapes(target) -> tuple[int, int, int]:
+    """(numel of lora_A, numel of lora_B without bias, out features) of one target."""
+    import torch
+    from transformers.pytorch_utils import Conv1D
+
+    module, r = target.module, target.rank
+    if target.parameter is not None:
+        shape = getattr(module, target.parameter).shape
+        experts, first, second = (shape[0], shape[1], shape[2]) if len(shape) == 3 else (1, shape[1], shape[0])
+        return r * experts * first, r * experts * second, second
+    if isinstance(module, Conv1D):
+        fan_in, fan_out = module.weight.shape
+        return r * fan_in, fan_out * r, fan_out
+    if isinstance(module, torch.nn.Linear):
+        return r * module.in_features, module.out_features * r, module.out_features
+    if isinstance(module, torch.nn.Embedding):
+        return r * module.num_embeddings, module.embedding_dim * r, module.embedding_dim
+    if isinstance(module, (torch.nn.Conv1d, torch.nn.Conv2d, torch.nn.Conv3d)):
+        kernel = 1
+        for size in module.kernel_size:
+            kernel *= size
+        return r * module.in_channels * kernel, module.out_channels * r // module.groups, module.out_channels
+    raise ValueError(
+        f"Target module {target.name} ({type(module).__name__}) is not supported: LoRA adapts "
+        "Linear, Conv1D, Embedding and Conv1d/2d/3d layers"
+    )
+
+
+def plan_trainable(model, config=None) -> list[PlannedTensor]:
+    """Every tensor that applying ``config`` to ``model`` will make trainable, without applying it.
+
+    ``model`` may already be a PeftModel: its active adapter's config is then the default.
+    """
+    require_models()
+    from pytest_lora.targeting import lora_config, original_modules, resolve_targets, unwrap
+
+    base, active = unwrap(model)
+    config = lora_config(config if config is not None else active)
+    if config is None:
+        raise ValueError("pass a LoraConfig (or its keyword arguments) for a model without an adapter")
+    if getattr(config, "trainable_token_indices", None):
+        raise ValueError("trainable_token_indices is not modelled by expected_trainable_params")
+    targets, saved = resolve_targets(base, config)
+    named = list(original_modules(base))
+    plan: list[PlannedTensor] = []
+    for target in targets:
+        if config.use_dora and target.parameter is not None:
+            raise ValueError("peft does not support DoRA with target_parameters")
+        a, b, out = _shapes(target)
+        weight = getattr(target.module, target.parameter or "weight")
+        plan.append(PlannedTensor(target.name, "lora_A", a, weight.dtype))
+        plan.append(PlannedTensor(target.name, "lora_B", b, weight.dtype))
+        if config.lora_bias:
+            plan.append(PlannedTensor(target.name, "lora_bias", out, weight.dtype))
+        if config.use_dora:
+            plan.append(PlannedTensor(target.name, "dora_magnitude", out, weight.dtype))
+    for name in saved:
+        module = dict(named)[name]
+        for param in module.parameters():
+            plan.append(PlannedTensor(name, "modules_to_save", param.numel(), param.dtype, lora=False))
+    plan.extend(_trainable_biases(config.bias, targets, named, saved))
+    return plan
+
+
+def _trainable_biases(bias, targets, named, saved) -> list[PlannedTensor]:
+    if bias == "none":
+        return []
+    if bias not in ("all", "lora_only"):
+        raise NotImplementedError(f"Requested bias: {bias}, is not implemented.")
+    owners = []
+    if bias == "all":
+        # modules_to_save copies are made after this: their originals end up frozen
+        owners = [(name, getattr(module, "bias")) for name, module in named
+                  if "bias" in dict(module.named_parameters(recurse=False))
+                  and not any(name == outer or name.startswith(outer + ".") for outer in saved)]
+    else:
+        owners = [(t.name, getattr(t.module, "bias", None)) for t in targets]
+    tensors, seen = [], set()
+    for name, tensor in owners:
+        if tensor is None or id(tensor) in seen:
+            continue
+        seen.add(id(tensor))
+        tensors.append(PlannedTensor(name, "bias", tensor.numel(), tensor.dtype, new=False, lora=False))
+    return tensors
+
+
+def expected_trainable_params(model, config=None) -> int:
+    """The number of trainable parameters peft will report once ``config`` is applied to ``model``.
+
+    Computed from the model's module shapes and the config alone (``config`` may be a LoraConfig or
+    its keyword arguments); the model is not modified.
+    """
+    return sum(tensor.numel for tensor in plan_trainable(model, config))
+
+
+def trainable_params(model) -> int:
+    """The number of parameters that require grad (each shared tensor once)."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def _owner(param_name: str) -> str:
+    name = param_name.removeprefix("base_model.model.")
+    cuts = [name.find(marker) for marker in _ADAPTER_MARKERS if marker in name]
+    return name[: min(cuts)] if cuts else name.rpartition(".")[0]
+
+
+def _table(expected: dict[str, int], actual: dict[str, int]) -> str:
+    rows = []
+    for name in sorted(set(expected) | set(actual)):
+        want, got = expected.get(name, 0), actual.get(name, 0)
+        if want == got:
+            continue
+        why = ("trainable but should not be" if want == 0 else
+               "should be trainable and is not" if got == 0 else "count differs")
+        rows.append(f"  {name:<60} expected {want:>12,}  actual {got:>12,}  {why}")
+    return "\n".join(rows)
+
+
+def assert_trainable_params(peft_model, expected: int | None = None) -> int:
+    """Assert the model's trainable count equals ``expected`` (default: the analytic count).
+
+    On failure the message lists, per module, what is trainable that should not be and what
+    should be and is not. Returns the count.
+    """
+    require_models()
+    actual_by_module: dict[str, int] = defaultdict(int)
+    for name, param in peft_model.named_parameters():
+        if param.requires_grad:
+            actual_by_module[_owner(name)] += param.numel()
+    actual = sum(actual_by_module.values())
+    plan = plan_trainable(peft_model)
+    wanted = sum(tensor.numel for tensor in plan) if expected is None else expected
+    if actual == wanted:
+        return actual
+    expected_by_module: dict[str, int] = defaultdict(int)
+    for tensor in plan:
+        expected_by_module[tensor.module] += tensor.numel
+    source = "the config's analytic count" if expected is None else "expected"
+    message = f"trainable parameters: actual {actual:,} != {source} {wanted:,}"
+    table = _table(expected_by_module, actual_by_module)
+    if table:
+        message += "\nper module (analytic vs actual):\n" + table
+    raise AssertionError(message)
+
+
+def assert_base_frozen(peft_model) -> None:
+    """Assert that only adapter weights and ``modules_to_save`` copies require grad.
+
+    Biases the config asks for (``bias="all"`` or ``"lora_only"``) are allowed too.
+    """
+    require_models()
+    from peft.tuners.tuners_utils import BaseTunerLayer
+    from peft.utils.other import ModulesToSaveWrapper
+
+    from pytest_lora.targeting import unwrap
+
+    _, config = unwrap(peft_model)
+    bias = getattr(config, "bias", "none")
+    allowed: set[int] = set()
+    for module in peft_model.modules():
+        if isinstance(module, BaseTunerLayer):
+            for layer_name in module.adapter_layer_names:
+                allowed.update(id(p) for p in getattr(module, layer_name).parameters())
+            if bias == "lora_only" and getattr(module.get_base_layer(), "bias", None) is not None:
+                allowed.add(id(module.get_base_layer().bias))
+        elif isinstance(module, ModulesToSaveWrapper):
+            allowed.update(id(p) for p in module.modules_to_save.parameters())
+    offenders = [
+        name for name, param in peft_model.named_parameters()
+        if param.requires_grad and id(param) not in allowed
+        and not (bias == "all" and (name == "bias" or name.endswith(".bias")))
+    ]
+    if offenders:
+        listing = "\n".join(f"  {name}" for name in offenders)
+        raise AssertionError(f"{len(offenders)} base weight(s) require grad:\n{listing}")
