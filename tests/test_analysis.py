@@ -1,0 +1,220 @@
+"""The analysis pass on its own: import styles, static values, guards, model inference."""
+from __future__ import annotations
+
+import textwrap
+
+import libcst as cst
+import pytest
+
+from lint_rules.analysis import UNKNOWN, collect_calls, might_use_peft
+from lint_rules.rule import RuleContext
+
+
+def calls(source: str, **ctx: object):
+    wrapper = cst.MetadataWrapper(cst.parse_module(textwrap.dedent(source)))
+    context = RuleContext("t.py", "", "test", ("0.21.2",), **ctx)
+    return collect_calls(wrapper, context)
+
+
+def one(source: str, **ctx: object):
+    found = calls(source, **ctx)
+    assert len(found) == 1, found
+    return found[0]
+
+
+@pytest.mark.parametrize("source", [
+    "from peft import LoraConfig\nLoraConfig(r=4)",
+    "from peft import LoraConfig as LC\nLC(r=4)",
+    "import peft\npeft.LoraConfig(r=4)",
+    "import peft as p\np.LoraConfig(r=4)",
+    "from peft.tuners.lora import LoraConfig\nLoraConfig(r=4)",
+    "from peft.tuners.lora.config import LoraConfig\nLoraConfig(r=4)",
+    "import peft.tuners.lora\npeft.tuners.lora.LoraConfig(r=4)",
+    "from peft.tuners import lora\nlora.LoraConfig(r=4)",
+    "from peft import *\nLoraConfig(r=4)",
+    "from mylib import *\nfrom peft import *\nLoraConfig(r=4)",
+    "def f():\n    from peft import LoraConfig\n    return LoraConfig(r=4)",
+    "try:\n    from peft import LoraConfig\nexcept ImportError:\n    LoraConfig = None\nLoraConfig(r=4)",
+])
+def test_import_styles_are_recognised(source):
+    assert one(source).keywords["r"].value == 4
+
+
+@pytest.mark.parametrize("source", [
+    "from mylib import LoraConfig\nLoraConfig(r=4)",
+    "class LoraConfig:\n    pass\nLoraConfig(r=4)",
+    "from peft import LoraConfig\nclass MyConfig(LoraConfig):\n    pass\nMyConfig(r=4)",
+    "from peft import LoraConfig\nLoraConfig = make_config\nLoraConfig(r=4)",
+    "from peft import *\nfrom mylib import *\nLoraConfig(r=4)",
+    "import peft\ndef f(peft):\n    return peft.LoraConfig(r=4)",
+    "LoraConfig(r=4)  # peft is not imported",
+])
+def test_same_name_elsewhere_is_not_peft(source):
+    assert calls(source) == []
+
+
+def test_might_use_peft():
+    assert might_use_peft("import peft as p")
+    assert might_use_peft("from mylib import LoraConfig")
+    assert not might_use_peft("import torch\nprint('hello')\n")
+
+
+def test_module_constants_and_arithmetic():
+    call = one("""
+        from peft import LoraConfig
+        R = 8
+        ALPHA = 2 * R
+        TARGETS = ["q_proj", "v_proj"]
+        LoraConfig(r=R, lora_alpha=ALPHA, target_modules=TARGETS, lora_dropout=-0.5 + 0.55)
+    """)
+    assert call.value("r") == 8 and call.value("lora_alpha") == 16
+    assert call.value("target_modules") == ["q_proj", "v_proj"]
+    assert call.value("lora_dropout") == pytest.approx(0.05)
+    assert call.keywords["r"].arg is not None and not call.open_ended
+
+
+@pytest.mark.parametrize("source", [
+    "R = 8\nR = 16\nLoraConfig(r=R)",  # reassigned
+    "R = 8\nR += 8\nLoraConfig(r=R)",
+    "LoraConfig(r=R)\nR = 8",  # bound after the use
+    "R = 8\ndef g():\n    global R\n    R = 32\nLoraConfig(r=R)",
+    "for R in (8, 16):\n    LoraConfig(r=R)",
+    "R = int(os.environ['R'])\nLoraConfig(r=R)",
+    "T = ['q_proj']\nT.append('k_proj')\nLoraConfig(r=T)",
+    "T = ['q_proj']\nextend(T)\nLoraConfig(r=T)",
+    "LoraConfig(r=args.rank)",
+    "LoraConfig(r=f'{x}')",
+])
+def test_unprovable_values_are_unknown(source):
+    call = one("import os\nfrom peft import LoraConfig\n" + source)
+    assert call.value("r") is UNKNOWN
+
+
+def test_dict_splats():
+    literal = one("from peft import LoraConfig\nLoraConfig(**{'r': 4, 'lora_alpha': 8})")
+    assert literal.value("r") == 4 and literal.keywords["r"].arg is not None and not literal.open_ended
+    named = one("from peft import LoraConfig\nkw = dict(r=4, target_modules=['c_attn'])\nLoraConfig(**kw)")
+    assert named.value("target_modules") == ["c_attn"]
+    assert named.keywords["r"].arg is None  # written elsewhere: reported at **kw, not fixed
+    assert isinstance(named.keywords["r"].report_node, cst.Arg)
+    nested = one("from peft import LoraConfig\nbase = {'r': 4}\nkw = {**base, 'lora_alpha': 8}\nLoraConfig(**kw)")
+    assert nested.value("r") == 4 and nested.value("lora_alpha") == 8
+
+
+@pytest.mark.parametrize("source", [
+    "LoraConfig(**kwargs)",
+    "LoraConfig(**load())",
+    "kw = {'r': 4}\nkw['r'] = 8\nLoraConfig(**kw)",
+    "kw = {'r': 4}\nkw.update(r=8)\nLoraConfig(**kw)",
+    "LoraConfig(8)",
+    "LoraConfig(*args)",
+    "LoraConfig(**{key: 4})",
+])
+def test_open_ended_calls(source):
+    call = one("from peft import LoraConfig\n" + source)
+    assert call.open_ended
+    assert call.value("lora_alpha", {"lora_alpha": 8}) is UNKNOWN  # omitted is not provable
+
+
+def test_omitted_takes_the_given_default():
+    call = one("from peft import LoraConfig\nLoraConfig(r=4)")
+    assert call.value("lora_alpha", {"lora_alpha": 8}) == 8
+    assert call.value("lora_alpha") is UNKNOWN
+
+
+def test_function_defaults():
+    kept = one("from peft import LoraConfig\ndef build(r=8):\n    return LoraConfig(r=r)\nbuild()")
+    assert kept.value("r") == 8
+    method = one("""
+        from peft import LoraConfig
+        class Trainer:
+            def config(self, r=4, *, alpha=8):
+                return LoraConfig(r=r, lora_alpha=alpha)
+        Trainer().config()
+    """)
+    assert method.value("r") == 4 and method.value("lora_alpha") == 8
+
+
+@pytest.mark.parametrize("source", [
+    "def build(r=8):\n    return LoraConfig(r=r)\nbuild(16)",
+    "def build(r=8):\n    return LoraConfig(r=r)\nbuild(r=16)",
+    "def build(r=8):\n    return LoraConfig(r=r)\nbuild(**opts)",
+    "def build(r=8):\n    r = r * 2\n    return LoraConfig(r=r)",
+    "@app.command()\ndef build(r=8):\n    return LoraConfig(r=r)",
+    "def build(r=8):\n    return LoraConfig(r=r)\nfire.Fire(build)",
+])
+def test_overridable_defaults_are_unknown(source):
+    assert one("from peft import LoraConfig\n" + source).value("r") is UNKNOWN
+
+
+@pytest.mark.parametrize("source", [
+    "if version.parse(peft.__version__) >= version.parse('0.9'):\n    LoraConfig(use_dora=True)",
+    "if importlib.metadata.version('peft') < '0.9':\n    pass\nelse:\n    LoraConfig(use_dora=True)",
+    "if x:\n    pass\nelif PEFT_VERSION >= (0, 9):\n    pass\nelse:\n    LoraConfig(use_dora=True)",
+    "NEW = version.parse(peft.__version__) >= version.parse('0.9')\nif NEW:\n    LoraConfig(use_dora=True)",
+    "if hasattr(LoraConfig, 'use_dora'):\n    LoraConfig(use_dora=True)",
+    "try:\n    c = LoraConfig(use_dora=True)\nexcept TypeError:\n    c = LoraConfig()",
+    "if version.parse(peft.__version__) < version.parse('0.9'):\n    raise ImportError('peft >= 0.9')\nLoraConfig(use_dora=True)",
+    "def f():\n    assert peft.__version__ >= '0.9'\n    return LoraConfig(use_dora=True)",
+])
+def test_version_guards(source):
+    found = calls("import importlib.metadata, peft\nfrom packaging import version\n"
+                  "from peft import LoraConfig\n" + source)
+    with_dora = [c for c in found if "use_dora" in c.keywords]
+    assert with_dora and all(c.is_guarded("use_dora") for c in with_dora)
+
+
+def test_guarded_splat_and_unguarded_code():
+    call = one("import peft\nfrom peft import LoraConfig\n"
+               "LoraConfig(r=8, **({'use_dora': True} if peft.__version__ >= '0.9' else {}))")
+    assert call.is_guarded("use_dora") and not call.is_guarded("r")
+    assert call.open_ended and call.value("use_dora") is UNKNOWN
+    plain = one("from peft import LoraConfig\nif big:\n    LoraConfig(use_dora=True)")
+    assert not plain.is_guarded("use_dora")
+
+
+SEED = """
+from peft import LoraConfig, get_peft_model
+from transformers import AutoModelForCausalLM
+model = AutoModelForCausalLM.from_pretrained("gpt2")
+config = LoraConfig(r=8, target_modules=["q_proj", "v_proj"])
+model = get_peft_model(model, config)
+"""
+
+
+def test_model_from_the_file_flow():
+    call = one(SEED)
+    assert (call.model.name, call.model.model_type, call.model.task) == ("gpt2", "gpt2", "causal_lm")
+    assert "from_pretrained" in call.model.source
+    assert call.model.architecture.class_name == "GPT2LMHeadModel"
+
+
+@pytest.mark.parametrize("source, expected", [
+    ("MODEL_ID = 'gpt2'\n"
+     "m = AutoModelForSequenceClassification.from_pretrained(MODEL_ID)\n"
+     "m = prepare(m)\nget_peft_model(m, LoraConfig(r=4))", ("gpt2", "sequence_classification")),
+    ("def load(name='bert-base-uncased'):\n    return AutoModel.from_pretrained(name)\n"
+     "m = AutoModel.from_pretrained('roberta-base')\nc = LoraConfig(r=4)\nm.add_adapter(c)",
+     ("roberta-base", "base")),
+    ("SFTTrainer(model='facebook/opt-350m', peft_config=LoraConfig(r=4))", ("facebook/opt-350m", "causal_lm")),
+    ("LoraConfig(r=4, base_model_name_or_path='t5-small', task_type='SEQ_2_SEQ_LM')", ("t5-small", "seq2seq_lm")),
+    ("# lora-lint: model=gpt2\nLoraConfig(r=4)", ("gpt2", "causal_lm")),
+    ("# lora-lint: model=bigscience/bloom-560m\nx = 1\n\nc = LoraConfig(r=4)  # lora-lint: model=gpt2\n",
+     ("gpt2", "causal_lm")),
+])
+def test_model_sources(source, expected):
+    call = one("from peft import LoraConfig, get_peft_model\nfrom transformers import *\n" + source)
+    assert (call.model.name, call.model.task) == expected
+
+
+def test_model_from_settings_and_unknown_models():
+    assert one("from peft import LoraConfig\nLoraConfig(r=4)", model="gpt2").model.name == "gpt2"
+    assert one("from peft import LoraConfig\nLoraConfig(r=4)").model is None
+    guessed = one("from peft import LoraConfig\nLoraConfig(r=4)", model="my-llama-finetune")
+    assert guessed.model is None  # a name guess is not trusted
+    two = one("from peft import LoraConfig, get_peft_model\nc = LoraConfig(r=4)\n"
+              "get_peft_model(A.from_pretrained('gpt2'), c)\nget_peft_model(A.from_pretrained('t5-small'), c)")
+    assert two.model is None  # applied to two different models: nothing certain
+    helper = one("from peft import LoraConfig, get_peft_model\nget_peft_model(load(), LoraConfig(r=4))",
+                 model="gpt2")
+    assert helper.model.name == "gpt2"  # the flow says nothing, the setting decides

@@ -1,0 +1,97 @@
+"""The project's declared peft requirement: pyproject, Poetry, setup.cfg, requirements, PEP 723."""
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from lint_rules.project import detect_inline_peft_requirement, detect_peft_requirement
+
+
+def write(root: Path, name: str, text: str) -> Path:
+    path = root / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(text), encoding="utf-8")
+    return path
+
+
+def test_pyproject_dependencies_and_extras(tmp_path):
+    write(tmp_path, "pyproject.toml", """
+        [project]
+        name = "x"
+        dependencies = ["torch", "peft>=0.9; python_version >= '3.9'"]
+        [project.optional-dependencies]
+        train = ["PEFT[torch] <0.14"]
+    """)
+    spec, where = detect_peft_requirement(tmp_path)
+    assert spec == "<0.14,>=0.9"
+    assert "pyproject.toml" in where and "[project] dependencies" in where and "train" in where
+
+
+def test_found_from_a_subfolder_but_not_past_the_project_root(tmp_path):
+    write(tmp_path, "pyproject.toml", '[project]\nname = "x"\ndependencies = ["peft==0.10.0"]\n')
+    sub = tmp_path / "src" / "pkg"
+    sub.mkdir(parents=True)
+    assert detect_peft_requirement(sub)[0] == "==0.10.0"
+    inner = tmp_path / "other"
+    write(inner, "setup.py", "")
+    assert detect_peft_requirement(inner) is None  # its own project root, without peft
+
+
+@pytest.mark.parametrize("constraint, expected", [
+    ('"^0.9"', "<0.10,>=0.9"),
+    ('"~0.10.1"', "<0.11,>=0.10.1"),
+    ('"0.12.0"', "==0.12.0"),
+    ('{ version = ">=0.8,<0.13", optional = true }', "<0.13,>=0.8"),
+])
+def test_poetry(tmp_path, constraint, expected):
+    write(tmp_path, "pyproject.toml", f"[tool.poetry.dependencies]\npython = '^3.10'\npeft = {constraint}\n")
+    spec, where = detect_peft_requirement(tmp_path)
+    assert spec == expected and "[tool.poetry.dependencies]" in where
+
+
+def test_requirements_with_includes(tmp_path):
+    write(tmp_path, "requirements.txt", "-r requirements/base.txt  # shared\ntorch\n")
+    write(tmp_path, "requirements/base.txt", "# pins\npeft >= 0.11.0, < 0.15 \\\n   # comment\n-c constraints.txt\n")
+    write(tmp_path, "requirements-dev.txt", "pytest\n--requirement=requirements.txt\n")
+    spec, where = detect_peft_requirement(tmp_path)
+    assert spec == "<0.15,>=0.11.0"
+    assert "requirements.txt" in where and "requirements-dev.txt" in where
+
+
+def test_setup_cfg(tmp_path):
+    write(tmp_path, "setup.cfg", """
+        [metadata]
+        name = x
+        [options]
+        install_requires =
+            transformers
+            peft>=0.7  # LoRA
+    """)
+    spec, where = detect_peft_requirement(tmp_path)
+    assert spec == ">=0.7" and "install_requires" in where
+
+
+@pytest.mark.parametrize("requirement", ["peft", "peft @ git+https://github.com/huggingface/peft", "torch"])
+def test_no_declared_range(tmp_path, requirement):
+    write(tmp_path, "requirements.txt", requirement + "\n")
+    write(tmp_path, "pyproject.toml", '[project]\nname = "x"\n')
+    assert detect_peft_requirement(tmp_path) is None
+
+
+def test_pep_723_inline_metadata():
+    script = textwrap.dedent("""\
+        # /// script
+        # requires-python = ">=3.10"
+        # dependencies = [
+        #   "peft>=0.9,<0.12",
+        #   "torch",
+        # ]
+        # ///
+        import peft
+    """)
+    assert detect_inline_peft_requirement(script) == "<0.12,>=0.9"
+    assert detect_inline_peft_requirement(script.replace('"peft>=0.9,<0.12"', '"peft"')) is None
+    assert detect_inline_peft_requirement("import peft\n") is None
+    assert detect_inline_peft_requirement("# /// script\n# dependencies = [\n") is None
