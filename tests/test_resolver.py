@@ -1,0 +1,227 @@
+"""resolve_model: local dir -> hub cache -> curated table -> name guess, never the network."""
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+
+import pytest
+
+from lint_rules.knowledge.models import (
+    Resolution,
+    curated,
+    guess_model_type,
+    hub_cache_dir,
+    resolve_model,
+    task_from_config,
+)
+
+
+@pytest.fixture(autouse=True)
+def empty_cache(tmp_path, monkeypatch):
+    """Point the hub cache at an empty folder so the machine's real cache cannot interfere."""
+    cache = tmp_path / "empty-hub"
+    cache.mkdir()
+    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
+    return cache
+
+
+def write_config(folder, **fields):
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "config.json").write_text(json.dumps(fields))
+    return folder
+
+
+def cache_snapshot(cache, repo_id, revision, **fields):
+    repo = cache / ("models--" + repo_id.replace("/", "--"))
+    return write_config(repo / "snapshots" / revision, **fields)
+
+
+def set_main(cache, repo_id, revision):
+    refs = cache / ("models--" + repo_id.replace("/", "--")) / "refs"
+    refs.mkdir(parents=True, exist_ok=True)
+    (refs / "main").write_text(revision)
+
+
+def test_local_directory_with_config(tmp_path):
+    folder = write_config(tmp_path / "ckpt", model_type="mistral", hidden_size=64,
+                          architectures=["MistralForCausalLM"])
+    found = resolve_model(folder)
+    assert (found.source, found.model_type, found.task) == ("local", "mistral", "causal_lm")
+    assert found.config == {"hidden_size": 64, "architectures": ["MistralForCausalLM"]}
+
+
+def test_local_directory_beats_cache_table_and_guess(tmp_path, monkeypatch, empty_cache):
+    monkeypatch.chdir(tmp_path)
+    write_config(tmp_path / "gpt2", model_type="llama", hidden_size=32)
+    cache_snapshot(empty_cache, "gpt2", "abc", model_type="bloom")
+    found = resolve_model("gpt2")
+    assert (found.source, found.model_type) == ("local", "llama")
+
+
+def test_directory_without_config_falls_through_to_the_table(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "gpt2").mkdir()
+    assert resolve_model("gpt2").source == "table"
+
+
+def test_cache_beats_table(empty_cache):
+    cache_snapshot(empty_cache, "meta-llama/Llama-2-7b-hf", "rev1", model_type="llama",
+                   hidden_size=128, architectures=["LlamaForCausalLM"])
+    found = resolve_model("meta-llama/Llama-2-7b-hf")
+    assert (found.source, found.config["hidden_size"]) == ("cache", 128)
+
+
+def test_cache_prefers_the_snapshot_refs_main_names(empty_cache):
+    cache_snapshot(empty_cache, "org/model", "old", model_type="gpt2")
+    cache_snapshot(empty_cache, "org/model", "new", model_type="opt")
+    set_main(empty_cache, "org/model", "old")
+    assert resolve_model("org/model").model_type == "gpt2"
+
+
+def test_cache_without_refs_takes_a_snapshot(empty_cache):
+    cache_snapshot(empty_cache, "org/model", "only", model_type="opt")
+    found = resolve_model("org/model")
+    assert (found.source, found.model_type) == ("cache", "opt")
+
+
+def test_explicit_cache_dir_argument(tmp_path):
+    other = tmp_path / "elsewhere"
+    cache_snapshot(other, "org/model", "r", model_type="falcon")
+    assert resolve_model("org/model", cache_dir=other).model_type == "falcon"
+    assert resolve_model("org/model") is None
+
+
+def test_hf_home_is_used_when_hf_hub_cache_is_unset(tmp_path, monkeypatch):
+    monkeypatch.delenv("HF_HUB_CACHE")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "home"))
+    cache_snapshot(tmp_path / "home" / "hub", "org/model", "r", model_type="bloom")
+    assert hub_cache_dir() == tmp_path / "home" / "hub"
+    assert resolve_model("org/model").source == "cache"
+
+
+def test_default_cache_is_under_the_home_directory(tmp_path, monkeypatch):
+    monkeypatch.delenv("HF_HUB_CACHE")
+    monkeypatch.delenv("HF_HOME", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    cache_snapshot(tmp_path / ".cache" / "huggingface" / "hub", "org/model", "r", model_type="opt")
+    assert resolve_model("org/model").source == "cache"
+
+
+def test_unreadable_cached_config_falls_through(empty_cache):
+    snap = empty_cache / "models--gpt2" / "snapshots" / "r"
+    snap.mkdir(parents=True)
+    (snap / "config.json").write_text("{not json")
+    assert resolve_model("gpt2").source == "table"
+
+
+def test_table_beats_guess_and_matches_case_insensitively():
+    found = resolve_model("MISTRALAI/mistral-7b-V0.1")
+    assert (found.source, found.model_type) == ("table", "mistral")
+    assert found.config["num_key_value_heads"] == 8
+    assert found.note.startswith("curated")
+
+
+def test_table_matches_aliases():
+    assert resolve_model("openai-community/gpt2").config == resolve_model("gpt2").config
+
+
+def test_table_gives_the_default_task():
+    assert resolve_model("google/flan-t5-base").task == "seq2seq_lm"
+    assert resolve_model("bert-base-uncased").task == "base"
+    assert resolve_model("gpt2").task == "causal_lm"
+
+
+@pytest.mark.parametrize(
+    "name, model_type",
+    [
+        ("someone/Mixtral-8x22B-finetune", "mixtral"),
+        ("someone/mistral-7b-dpo", "mistral"),
+        ("someone/CodeLlama-34b-Instruct", "llama"),
+        ("TinyLlama/TinyLlama_v1.1", "llama"),
+        ("my-org/llama-3-finetune", "llama"),
+        ("acme/qwen3-14b-sft", "qwen3"),
+        ("acme/Qwen2.5-Coder-32B", "qwen2"),
+        ("acme/gemma-2-27b-it", "gemma2"),
+        ("acme/gemma-7b-lora", "gemma"),
+        ("acme/Phi-3-medium-128k", "phi3"),
+        ("acme/starcoder2-15b", "starcoder2"),
+        ("acme/starcoderbase-1b", "gpt_bigcode"),
+        ("acme/falcon-40b", "falcon"),
+        ("acme/pythia-12b-sft", "gpt_neox"),
+        ("acme/flan-t5-xxl", "t5"),
+        ("acme/distilbert-base-cased", "distilbert"),
+        ("acme/roberta-large-mnli", "roberta"),
+        ("acme/dolphin-2.9-llama3-8b", "llama"),
+    ],
+)
+def test_name_guesses(name, model_type):
+    found = resolve_model(name)
+    assert (found.source, found.model_type) == ("guess", model_type)
+    assert "guess" in found.note and found.config == {}
+
+
+def test_guess_gives_the_type_default_task():
+    assert resolve_model("acme/flan-t5-xxl").task == "seq2seq_lm"
+    assert resolve_model("acme/roberta-large-mnli").task == "base"
+
+
+def test_nothing_fits():
+    assert resolve_model("acme/totally-unknown-net") is None
+    assert guess_model_type("acme/totally-unknown-net") is None
+
+
+@pytest.mark.parametrize(
+    "config, task",
+    [
+        ({"model_type": "llama", "architectures": ["LlamaForCausalLM"]}, "causal_lm"),
+        ({"model_type": "gpt2", "architectures": ["GPT2LMHeadModel"]}, "causal_lm"),
+        ({"model_type": "t5", "architectures": ["T5ForConditionalGeneration"]}, "seq2seq_lm"),
+        ({"model_type": "bert", "architectures": ["BertForMaskedLM"]}, "masked_lm"),
+        ({"model_type": "roberta", "architectures": ["RobertaForSequenceClassification"]},
+         "sequence_classification"),
+        ({"model_type": "bert", "architectures": ["BertModel"]}, "base"),
+        ({"model_type": "bart"}, "seq2seq_lm"),
+        ({"model_type": "falcon"}, "causal_lm"),
+    ],
+)
+def test_task_from_config(config, task):
+    assert task_from_config(config) == task
+
+
+def test_curated_returns_a_copy():
+    table = curated()
+    table["gpt2"]["config"]["n_layer"] = 99
+    assert curated()["gpt2"]["config"]["n_layer"] == 12
+
+
+def test_curated_ids_are_unique_case_insensitively():
+    names = [n.lower() for n, entry in curated().items() for n in (n, *entry["aliases"])]
+    assert len(names) == len(set(names))
+
+
+def test_resolution_fields():
+    found = resolve_model("gpt2")
+    assert isinstance(found, Resolution)
+    assert (found.name, found.model_type, found.source) == ("gpt2", "gpt2", "table")
+
+
+def test_never_opens_a_socket(tmp_path, monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("resolve_model tried to use the network")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    for name in ("gpt2", "org/not-cached-model", "acme/llama-x", str(tmp_path)):
+        resolve_model(name)
+
+
+def test_models_module_imports_nothing_heavy():
+    code = (
+        "import sys; from lint_rules.knowledge.models import resolve_model; "
+        "resolve_model('gpt2'); resolve_model('acme/mixtral-x'); "
+        "print(','.join(m for m in ('torch', 'transformers', 'peft') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
