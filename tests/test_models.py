@@ -1,0 +1,133 @@
+"""Every curated id builds at full size on ``meta``; published totals match exactly."""
+from __future__ import annotations
+
+import json
+import time
+from functools import cache
+from pathlib import Path
+
+import pytest
+
+from lint_rules.knowledge.models import curated
+
+torch = pytest.importorskip("torch")
+transformers = pytest.importorskip("transformers")
+
+from pytest_lora.skeletons import build_skeleton, count_parameters  # noqa: E402
+
+PUBLISHED = json.loads((Path(__file__).parent / "data" / "published_param_counts.json").read_text())
+CURATED = curated()
+
+
+@pytest.fixture(autouse=True)
+def offline(tmp_path, monkeypatch):
+    """No hub access, and an empty hub cache so only the curated table answers."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))
+
+
+def test_at_least_forty_ids_across_the_families():
+    types = {entry["model_type"] for entry in CURATED.values()}
+    assert len(CURATED) >= 40
+    assert {"gpt2", "llama", "mistral", "mixtral", "qwen2", "qwen3", "gemma", "gemma2",
+            "gemma3_text", "phi", "phi3", "falcon", "opt", "bloom", "gpt_neox", "gpt_bigcode",
+            "starcoder2", "t5", "bert", "roberta", "distilbert"} <= types
+
+
+def test_every_curated_id_is_accounted_for_in_the_published_data():
+    counts, missing = PUBLISHED["counts"], PUBLISHED["no_exact_figure"]
+    assert set(counts) | set(missing) == set(CURATED)
+    assert not set(counts) & set(missing)
+    assert all(entry["source"] for entry in counts.values())
+
+
+@cache
+def skeleton(model_id):
+    """One meta build per id for the whole module (builds are read-only here)."""
+    return build_skeleton(model_id)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model_id", sorted(CURATED))
+def test_builds_on_meta_with_a_real_model_type(model_id):
+    entry = CURATED[model_id]
+    assert entry["model_type"] in transformers.CONFIG_MAPPING
+    model = skeleton(model_id)
+    assert {p.device.type for p in model.parameters()} == {"meta"}
+    assert model.config.model_type == entry["model_type"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model_id", sorted(PUBLISHED["counts"]))
+def test_total_equals_the_published_figure(model_id):
+    assert count_parameters(skeleton(model_id)) == PUBLISHED["counts"][model_id]["total"]
+
+
+def test_the_eight_shared_figures_are_in_the_published_data():
+    shared = {"gpt2": 124439808, "gpt2-medium": 354823168,
+              "meta-llama/Llama-2-7b-hf": 6738415616, "mistralai/Mistral-7B-v0.1": 7241732096,
+              "microsoft/phi-2": 2779683840, "facebook/opt-125m": 125239296,
+              "EleutherAI/pythia-70m": 70426624, "bigscience/bloom-560m": 559214592}
+    assert {k: PUBLISHED["counts"][k]["total"] for k in shared} == shared
+
+
+def test_flan_t5_head_is_not_tied_to_the_embeddings():
+    model = build_skeleton("google/flan-t5-base")
+    assert model.lm_head.weight is not model.shared.weight
+    tied = build_skeleton("t5-small")
+    assert tied.lm_head.weight is tied.shared.weight
+
+
+def test_task_override_picks_the_head():
+    assert type(build_skeleton("bert-base-uncased", task="masked_lm")).__name__ == "BertForMaskedLM"
+    assert type(build_skeleton("gpt2", task="base")).__name__ == "GPT2Model"
+    seq = build_skeleton("roberta-base", task="sequence_classification")
+    assert type(seq).__name__ == "RobertaForSequenceClassification"
+
+
+def test_dtype_by_name_or_object():
+    assert next(build_skeleton("gpt2", dtype="bfloat16").parameters()).dtype == torch.bfloat16
+    assert next(build_skeleton("gpt2", dtype=torch.float16).parameters()).dtype == torch.float16
+    assert next(build_skeleton("gpt2").parameters()).dtype == torch.float32
+
+
+def test_local_config_directory(tmp_path):
+    (tmp_path / "config.json").write_text(json.dumps({
+        "model_type": "llama", "architectures": ["LlamaForCausalLM"], "hidden_size": 64,
+        "intermediate_size": 128, "num_hidden_layers": 3, "num_attention_heads": 4,
+        "num_key_value_heads": 2, "vocab_size": 100, "transformers_version": "4.40.0",
+        "torch_dtype": "bfloat16",
+    }))
+    model = build_skeleton(tmp_path)
+    assert type(model).__name__ == "LlamaForCausalLM"
+    assert len(model.model.layers) == 3
+
+
+def test_guess_builds_the_type_defaults_and_warns():
+    with pytest.warns(UserWarning, match="guess"):
+        model = build_skeleton("acme/mixtral-from-scratch")
+    assert type(model).__name__ == "MixtralForCausalLM"
+
+
+def test_errors():
+    with pytest.raises(LookupError):
+        build_skeleton("acme/totally-unknown-net")
+    with pytest.raises(ValueError, match="unknown task"):
+        build_skeleton("gpt2", task="token_classification")
+
+
+def test_count_parameters_counts_tied_weights_once_and_filters_trainable():
+    model = build_skeleton("gpt2")
+    assert model.lm_head.weight is model.transformer.wte.weight
+    for name, param in model.named_parameters():
+        param.requires_grad = name.startswith("transformer.h.0.attn.c_attn.")
+    # c_attn: 768 x 2304 weight + 2304 bias (GPT-2's published layer shapes)
+    assert count_parameters(model, trainable_only=True) == 768 * 2304 + 2304
+
+
+def test_70b_builds_in_well_under_a_second_once_warm():
+    build_skeleton("gpt2")
+    start = time.perf_counter()
+    build_skeleton("meta-llama/Llama-2-70b-hf")
+    assert time.perf_counter() - start < 2.0
