@@ -17,6 +17,7 @@ from typing import Any, Mapping, Sequence
 
 from . import __version__
 from .catalog import all_rules, to_code
+from .discovery import DEFAULT_EXCLUDE
 from .errors import ConfigError
 from .rule import SEVERITIES
 from .selection import default_codes, expand_all
@@ -266,7 +267,8 @@ def resolve(layers: Sequence[tuple[str, Mapping[str, Any]]], *, root: Path | Non
         options=options,
         fail_on=merged.get("fail-on", "warning"),
         per_file_ignores=per_file,
-        exclude=tuple(merged.get("exclude", ())) + tuple(merged.get("extend-exclude", ())),
+        exclude=tuple(merged.get("exclude", DEFAULT_EXCLUDE))
+        + tuple(p for _, layer in layers for p in layer.get("extend-exclude", ())),
         respect_gitignore=merged.get("respect-gitignore", True),
         root=str(root) if root is not None else None,
         config_path=str(config_path) if config_path is not None else None,

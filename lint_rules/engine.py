@@ -8,7 +8,7 @@ from __future__ import annotations
 import ast
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Mapping, Sequence
 
@@ -38,8 +38,12 @@ class _Found:
 @dataclass
 class FixResult:
     source: str
-    violations: list[Violation]
-    applied: int  # fixes applied
+    violations: list[Violation]  # what is left
+    fixed: list[Violation] = field(default_factory=list)  # what the applied fixes took away
+
+    @property
+    def applied(self) -> int:
+        return len(self.fixed)
 
 
 class Linter:
@@ -56,38 +60,49 @@ class Linter:
                            peft_versions=s.peft_versions, model=s.model, options=s.options)
 
     def lint(self, source: str, filename: str = "<stdin>", relpath: str | None = None) -> list[Violation]:
+        """Violations in a Python source or (by its ``.ipynb`` name) a notebook's JSON text."""
         if filename.endswith(".ipynb"):
             from . import notebook
 
             return notebook.lint(self, source, filename, relpath)
+        return self.lint_python(source, filename, relpath)
+
+    def lint_python(self, source: str, filename: str, relpath: str | None = None) -> list[Violation]:
         return [found.violation for found in self._check(source, filename, relpath)[1]]
 
     def fix(self, source: str, filename: str = "<stdin>", *, unsafe: bool = False,
             relpath: str | None = None) -> FixResult:
-        """Apply fixes until none is left (at most ``MAX_FIX_ROUNDS``); re-parse and re-lint each round."""
+        """Fixed source (Python or notebook JSON), the violations left and how many fixes were applied."""
         if filename.endswith(".ipynb"):
             from . import notebook
 
             return notebook.fix(self, source, filename, relpath, unsafe=unsafe)
-        current, applied = source, 0
+        return self.fix_python(source, filename, unsafe=unsafe, relpath=relpath)
+
+    def fix_python(self, source: str, filename: str, *, unsafe: bool = False,
+                   relpath: str | None = None) -> FixResult:
+        """Apply fixes until none is left (at most ``MAX_FIX_ROUNDS``); re-parse and re-lint each round."""
+        current: str = source
+        fixed: list[Violation] = []
         for _ in range(MAX_FIX_ROUNDS):
             module, found = self._check(current, filename, relpath)
             chosen = _non_overlapping([f for f in found if _applies(f, unsafe)])
             if module is None or not chosen:
-                return FixResult(current, [f.violation for f in found], applied)
+                return FixResult(current, [f.violation for f in found], fixed)
             merged: dict[cst.CSTNode, Any] = {}
             for f in chosen:
                 merged.update(f.replacements)
-            fixed = apply(module, merged)
+            fixed_source = apply(module, merged)
             try:
-                cst.parse_module(fixed)
+                cst.parse_module(fixed_source)
             except cst.ParserSyntaxError as exc:
                 codes = ", ".join(sorted({f.violation.code for f in chosen}))
                 raise FixError(f"{filename}: the fix for {codes} would not parse ({_short(exc)}); file left unchanged") from exc
-            if fixed == current:
+            if fixed_source == current:
                 break
-            current, applied = fixed, applied + len(chosen)
-        return FixResult(current, [f.violation for f in self._check(current, filename, relpath)[1]], applied)
+            current = fixed_source
+            fixed.extend(f.violation for f in chosen)
+        return FixResult(current, [f.violation for f in self._check(current, filename, relpath)[1]], fixed)
 
     def _check(self, source: str, filename: str, relpath: str | None) -> tuple[cst.Module | None, list[_Found]]:
         off = file_exemptions(source) if "lora-lint" in source else set()
@@ -141,6 +156,10 @@ class Linter:
                     found.append(_Found(violation, finding.replacements if fix else {}, spans))
         found.sort(key=lambda f: (f.violation.location.row, f.violation.location.column, f.violation.code))
         return module, found
+
+    def invalid_file(self, filename: str, message: str) -> Violation:
+        """LORA000 for a file that cannot even be read as what its name says."""
+        return self._violation(SYNTAX_ERROR, message, filename, Location(1, 1), Location(1, 1))
 
     def _violation(self, code: str, message: str, filename: str, start: Location, end: Location,
                    fix: FixInfo | None = None) -> Violation:

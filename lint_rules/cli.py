@@ -1,0 +1,369 @@
+"""The ``lora-lint`` command: ``check`` (the default), ``rules``, ``rule CODE``, ``modules MODEL``.
+
+Options follow ruff's names. Exit status: 0 nothing at the failing severity, 1 findings that
+fail (or files a ``--diff`` would change), 2 usage, config or internal errors.
+"""
+from __future__ import annotations
+
+import argparse
+import difflib
+import os
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any, Sequence, TextIO
+
+from . import __version__
+
+SUBCOMMANDS = ("check", "rules", "rule", "modules")
+_RANK = {"info": 0, "warning": 1, "error": 2}
+
+
+def _codes(value: str) -> list[str]:
+    return [part.strip() for part in value.split(",") if part.strip()]
+
+
+def _check_parser() -> argparse.ArgumentParser:
+    from .output import FORMATS
+
+    p = argparse.ArgumentParser(prog="lora-lint check", description="Lint files for PEFT/LoRA configuration mistakes.")
+    p.add_argument("paths", nargs="*", type=Path, help="files or folders ('-' reads stdin); default: .")
+    sel = p.add_argument_group("rule selection")
+    sel.add_argument("--select", type=_codes, action="extend", default=None, metavar="RULES",
+                     help="only these rules (codes, prefixes, names or ALL; comma-separated)")
+    sel.add_argument("--ignore", type=_codes, action="extend", default=None, metavar="RULES")
+    sel.add_argument("--extend-select", type=_codes, action="extend", default=None, metavar="RULES")
+    fix = p.add_argument_group("fixes")
+    fix.add_argument("--fix", action="store_true", help="apply safe fixes")
+    fix.add_argument("--unsafe-fixes", action="store_true", help="also apply (and mark) unsafe fixes")
+    fix.add_argument("--diff", action="store_true", help="print the fixes as a diff, write nothing")
+    fix.add_argument("--show-fixes", action="store_true", help="list what --fix fixed")
+    fix.add_argument("--exit-non-zero-on-fix", action="store_true", help="exit 1 when --fix changed a file")
+    out = p.add_argument_group("output")
+    out.add_argument("--output-format", choices=FORMATS, default=None)
+    out.add_argument("-o", "--output-file", type=Path, default=None)
+    out.add_argument("--statistics", action="store_true", help="count findings per rule instead of listing them")
+    out.add_argument("--exit-zero", action="store_true", help="exit 0 even when findings fail")
+    out.add_argument("-q", "--quiet", action="store_true", help="no summary on stderr")
+    out.add_argument("--show-settings", action="store_true", help="print the resolved settings and exit")
+    cfg = p.add_argument_group("configuration")
+    cfg.add_argument("--config", action="append", default=[], metavar="PATH|KEY=VALUE",
+                     help="a config file, or a TOML 'key = value' override")
+    cfg.add_argument("--isolated", action="store_true", help="ignore config files")
+    cfg.add_argument("--target-peft-version", default=None, metavar="SPEC",
+                     help="peft version or PEP 440 specifier the code must work with")
+    cfg.add_argument("--fail-on", choices=("info", "warning", "error"), default=None)
+    files = p.add_argument_group("files")
+    files.add_argument("--stdin-filename", default=None, help="the name to report for '-'")
+    files.add_argument("--force-exclude", action="store_true", help="apply exclude and .gitignore to files named explicitly")
+    files.add_argument("--no-cache", action="store_true")
+    files.add_argument("-j", "--jobs", type=int, default=None, help="worker processes (default: all cores)")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``lora-lint``; returns the exit status."""
+    from .errors import LintError
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        if args in (["--version"], ["-V"]):
+            print(f"lora-lint {__version__}")
+            return 0
+        command = args.pop(0) if args and args[0] in SUBCOMMANDS else "check"
+        if command == "rules":
+            return _rules(args)
+        if command == "rule":
+            return _rule(args)
+        if command == "modules":
+            return _modules(args)
+        return _check(_check_parser().parse_args(args))
+    except SystemExit as exc:  # argparse: --help (0) or a usage error (2)
+        return exc.code if isinstance(exc.code, int) else 2
+    except LintError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _rules(args: list[str]) -> int:
+    from .catalog import all_rules
+
+    argparse.ArgumentParser(prog="lora-lint rules", description="List every rule.").parse_args(args)
+    rows = [(code, r.NAME, r.SEVERITY, r.FIX or "-", "on" if r.DEFAULT_ENABLED else "off", r.SUMMARY)
+            for code, r in all_rules().items()]
+    head = ("code", "name", "severity", "fix", "default", "summary")
+    widths = [max(len(str(row[i])) for row in [head, *rows]) for i in range(5)]
+    for row in [head, *rows]:
+        print("  ".join(str(cell).ljust(w) for cell, w in zip(row, widths)) + "  " + row[5])
+    return 0
+
+
+def _rule(args: list[str]) -> int:
+    from .catalog import all_rules, to_code
+    from .errors import ConfigError
+    from .ruledoc import explain
+
+    parsed = argparse.ArgumentParser(prog="lora-lint rule", description="Explain one rule.")
+    parsed.add_argument("rule", help="code or name, e.g. LORA001")
+    token = parsed.parse_args(args).rule
+    code = to_code(token)
+    if code is None:
+        import difflib as dl
+
+        names = list(all_rules()) + [r.NAME for r in all_rules().values()]
+        close = dl.get_close_matches(token, names, n=1)
+        raise ConfigError(f"unknown rule {token!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+    print(explain(all_rules()[code]), end="")
+    return 0
+
+
+def _modules(args: list[str]) -> int:
+    from .errors import ConfigError
+    from .knowledge import architectures, models
+
+    parser = argparse.ArgumentParser(prog="lora-lint modules",
+                                     description="Print the module names LoRA can target in a model.")
+    parser.add_argument("model", help="a Hugging Face model id, a local folder or a model_type")
+    parser.add_argument("--task", default="causal_lm", choices=("causal_lm", "seq2seq_lm", "sequence_classification", "base"))
+    parser.add_argument("--all", action="store_true", help="every full module name, not only the leaf names")
+    parsed = parser.parse_args(args)
+    resolution = models.resolve_model(parsed.model)
+    if resolution is None:
+        raise ConfigError(f"cannot tell which architecture {parsed.model!r} is (not local, cached or known)")
+    arch = architectures.get_architecture(resolution.model_type, task=parsed.task)
+    if arch is None:
+        raise ConfigError(f"no module data for model type {resolution.model_type!r} ({parsed.task})")
+    print(f"# {parsed.model}: {resolution.model_type} ({arch.class_name}, transformers {arch.transformers}, "
+          f"from {resolution.source})", file=sys.stderr)
+    names = arch.names() if parsed.all else arch.leaf_names()
+    for name in names:
+        print(name)
+    return 0
+
+
+def _start_dir(paths: list[Path], stdin_filename: str | None) -> Path:
+    if not paths or paths == [Path("-")]:
+        return Path(stdin_filename).resolve().parent if stdin_filename else Path.cwd()
+    dirs = [str((p if p.is_dir() else p.parent).resolve()) for p in paths if str(p) != "-"]
+    return Path(os.path.commonpath(dirs)) if dirs else Path.cwd()
+
+
+def _settings(ns: argparse.Namespace) -> Any:
+    from . import config
+    from .errors import ConfigError
+
+    start = _start_dir(ns.paths, ns.stdin_filename)
+    layers: list[tuple[str, dict[str, Any]]] = []
+    config_path = None
+    overrides = [c for c in ns.config if "=" in c and not Path(c).is_file()]
+    files = [c for c in ns.config if c not in overrides]
+    if len(files) > 1:
+        raise ConfigError("--config names more than one file")
+    if files:
+        config_path = Path(files[0])
+        if not config_path.is_file():
+            raise ConfigError(f"config file {config_path} not found")
+    elif not ns.isolated:
+        config_path = config.find_config(start)
+    if config_path is not None:
+        layers.append((str(config_path), config.load_config(config_path)))
+    for text in overrides:
+        try:
+            data = config.tomllib.loads(text)
+        except config.tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"--config {text!r} is neither a file nor a valid TOML 'key = value': {exc}") from exc
+        layers.append((f"--config {text}", config.check_settings(data, where="--config")))
+    cli: dict[str, Any] = {}
+    for key in ("select", "ignore", "extend-select", "target-peft-version", "fail-on"):
+        value = getattr(ns, key.replace("-", "_"))
+        if value is not None:
+            cli[key] = value
+    if cli:
+        layers.append(("command line", config.check_settings(cli, where="command line")))
+    root = config_path.resolve().parent if config_path is not None else start
+    return config.resolve(layers, root=root, config_path=config_path)
+
+
+def _show_settings(settings: Any, out: TextIO) -> int:
+    from .catalog import all_rules
+
+    print(f"config file: {settings.config_path or '(none)'}", file=out)
+    print(f"project root: {settings.root}", file=out)
+    print(f"target peft: {settings.peft_spec or 'any'} (from {settings.peft_spec_source}); "
+          f"releases: {', '.join(settings.peft_versions)}", file=out)
+    print(f"model: {settings.model or '(not set)'}", file=out)
+    print(f"fail-on: {settings.fail_on}", file=out)
+    print(f"exclude: {', '.join(settings.exclude)}", file=out)
+    for glob, codes in settings.per_file_ignores:
+        print(f"per-file-ignores: {glob} -> {', '.join(codes)}", file=out)
+    print("rules:", file=out)
+    for code, rule in all_rules().items():
+        state = "on " if code in settings.enabled else "off"
+        severity = settings.severity(code)
+        options = dict(settings.options.get(code, {}))
+        extra = f" options={options}" if options else ""
+        print(f"  {state} {code} {rule.NAME} [{severity}] - {settings.reasons.get(code, '')}{extra}", file=out)
+    return 0
+
+
+def _display(path: Path, cwd: Path) -> str:
+    absolute = path if path.is_absolute() else cwd / path
+    try:
+        return absolute.relative_to(cwd).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def _check(ns: argparse.Namespace) -> int:
+    from .cache import Cache
+    from .discovery import Discovery
+    from .errors import ConfigError
+    from .runner import read_task, run
+
+    settings = _settings(ns)
+    if ns.show_settings:
+        return _show_settings(settings, sys.stdout)
+    if ns.jobs is not None and ns.jobs < 1:
+        raise ConfigError("--jobs must be at least 1")
+    root = Path(settings.root)
+    discovery = Discovery(root, settings.exclude, settings.respect_gitignore)
+    if Path("-") in ns.paths:
+        if len(ns.paths) > 1:
+            raise ConfigError("'-' (stdin) cannot be combined with other paths")
+        return _check_stdin(ns, settings, discovery)
+    cwd = Path.cwd()
+    tasks = []
+    for path in discovery.files(ns.paths or [Path(".")], force_exclude=ns.force_exclude):
+        relpath = _display(path.resolve(), root)
+        tasks.append(read_task(path, _display(path, cwd), relpath))
+    for path in ns.paths:
+        if not path.exists():
+            raise ConfigError(f"{path}: no such file or folder")
+    if not tasks:
+        return 0
+    cache_home = root if settings.config_path is not None else cwd
+    cache = None if ns.no_cache else Cache(cache_home, settings.fingerprint())
+    fixing = ns.fix or ns.diff
+    result = run(tasks, settings, fix=fixing, unsafe=ns.unsafe_fixes, write=ns.fix and not ns.diff,
+                 jobs=ns.jobs, cache=cache)
+    sources = {t.filename: t.text for t in tasks if hasattr(t, "text")}
+    for f in result.files:
+        if f.new_source is not None:
+            sources[f.filename] = f.new_source
+    return _report(ns, settings, result, sources)
+
+
+def _check_stdin(ns: argparse.Namespace, settings: Any, discovery: Any) -> int:
+    from .engine import Linter
+    from .errors import LintError
+    from .runner import FileResult, RunResult
+
+    text = sys.stdin.read()
+    filename = ns.stdin_filename or "-"
+    if ns.stdin_filename and ns.force_exclude and (discovery.excluded(Path(filename)) or discovery.gitignored(Path(filename))):
+        if ns.fix:
+            sys.stdout.write(text)
+        return 0
+    linter = Linter(settings)
+    relpath = _display(Path(filename).resolve(), Path(settings.root)) if ns.stdin_filename else filename
+    file = FileResult(filename)
+    try:
+        if ns.fix or ns.diff:
+            outcome = linter.fix(text, filename, unsafe=ns.unsafe_fixes, relpath=relpath)
+            file.violations, file.fixed = outcome.violations, outcome.fixed
+            if outcome.source != text:
+                file.original, file.new_source = text, outcome.source
+        else:
+            file.violations = linter.lint(text, filename, relpath=relpath)
+    except LintError as exc:
+        file.error = str(exc)
+    if ns.fix and not ns.diff:
+        sys.stdout.write(file.new_source if file.new_source is not None else text)
+        return _report(ns, settings, RunResult([file]), {filename: file.new_source or text}, stream=sys.stderr)
+    return _report(ns, settings, RunResult([file]), {filename: text})
+
+
+def _report(ns: argparse.Namespace, settings: Any, result: Any, sources: dict[str, str],
+            stream: TextIO | None = None) -> int:
+    from .output import fixable, render
+
+    for error in result.errors:
+        print(f"error: {error}", file=sys.stderr)
+    status = 2 if result.errors else 0
+    if ns.diff:
+        changed = [f for f in result.files if f.new_source is not None]
+        out = stream or sys.stdout
+        for f in changed:
+            out.writelines(difflib.unified_diff(f.original.splitlines(keepends=True), f.new_source.splitlines(keepends=True),
+                                                f"a/{f.filename}", f"b/{f.filename}"))
+        fixes = sum(len(f.fixed) for f in changed)
+        if not ns.quiet:
+            print(f"Would fix {fixes} problem{'s' * (fixes != 1)} in {len(changed)} file{'s' * (len(changed) != 1)}."
+                  if changed else "No fixes available.", file=sys.stderr)
+        return status or (1 if changed and not ns.exit_zero else 0)
+    violations = sorted(result.violations, key=lambda v: (v.filename, v.extra.get("cell", 0), v.location.row,
+                                                          v.location.column, v.code))
+    fmt = ns.output_format or "concise"
+    if ns.statistics:
+        text = _statistics(violations, ns.unsafe_fixes)
+    else:
+        text = render(fmt, violations, sources=sources, unsafe=ns.unsafe_fixes)
+    if ns.fix and ns.show_fixes and fmt in ("concise", "full"):
+        text += _fixed_list(result.files)
+    if ns.output_file is not None:
+        ns.output_file.write_text(text, encoding="utf-8")
+    elif text:
+        (stream or sys.stdout).write(text)
+    fixed = sum(len(f.fixed) for f in result.files)
+    if not ns.quiet:
+        _summary(violations, fixed, ns.unsafe_fixes, sys.stderr)
+    if status or ns.exit_zero:
+        return status
+    fail = _RANK[settings.fail_on]
+    if any(_RANK[v.severity] >= fail for v in violations):
+        return 1
+    if ns.fix and ns.exit_non_zero_on_fix and fixed:
+        return 1
+    return 0
+
+
+def _statistics(violations: list[Any], unsafe: bool) -> str:
+    from .output import fixable
+
+    counts = Counter((v.code, v.name) for v in violations)
+    can_fix = {v.code for v in violations if fixable(v, unsafe)}
+    width = max((len(str(n)) for n in counts.values()), default=1)
+    return "".join(f"{n:>{width}}\t{code}\t{'[*] ' if code in can_fix else ''}{name}\n"
+                   for (code, name), n in counts.most_common())
+
+
+def _fixed_list(files: list[Any]) -> str:
+    lines = []
+    for f in files:
+        if f.fixed:
+            lines.append(f"{f.filename}:")
+            for (code, name), n in sorted(Counter((v.code, v.name) for v in f.fixed).items()):
+                lines.append(f"    {n} x {code} ({name})")
+    total = sum(len(f.fixed) for f in files)
+    return (f"\nFixed {total} problem{'s' * (total != 1)}:\n" + "\n".join(lines) + "\n") if lines else ""
+
+
+def _summary(violations: list[Any], fixed: int, unsafe: bool, out: TextIO) -> None:
+    from .output import fixable
+
+    n = len(violations)
+    if n == 0:
+        print(f"All checks passed!{f' (fixed {fixed})' if fixed else ''}", file=out)
+        return
+    counts = Counter(v.severity for v in violations)
+    parts = ", ".join(f"{counts[s]} {s}" for s in ("error", "warning", "info") if counts[s])
+    line = f"Found {n} problem{'s' * (n != 1)} ({parts})"
+    if fixed:
+        line += f"; fixed {fixed}"
+    print(line + ".", file=out)
+    can_fix = sum(fixable(v, unsafe) for v in violations)
+    if can_fix:
+        print(f"[*] {can_fix} fixable with --fix{' --unsafe-fixes' if unsafe else ''}.", file=out)
+    hidden = sum(fixable(v, True) for v in violations) - can_fix
+    if hidden:
+        print(f"{hidden} more fixable with --unsafe-fixes.", file=out)

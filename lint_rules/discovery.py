@@ -1,0 +1,89 @@
+"""Choosing the files to lint: folders walked, ``.gitignore`` and ``exclude`` respected."""
+from __future__ import annotations
+
+import fnmatch
+import os
+from pathlib import Path
+from typing import Iterable, Iterator
+
+from .gitignore import chain_for, ignore_file, is_ignored
+
+SUFFIXES = (".py", ".pyi", ".ipynb")
+DEFAULT_EXCLUDE = (
+    ".bzr", ".direnv", ".eggs", ".git", ".hg", ".ipynb_checkpoints", ".mypy_cache", ".nox",
+    ".pytest_cache", ".ruff_cache", ".lora_lint_cache", ".svn", ".tox", ".venv", "__pycache__",
+    "__pypackages__", "_build", "build", "dist", "node_modules", "site-packages", "venv",
+)
+
+
+class Discovery:
+    """Turns the paths given on the command line into files, relative to the project root."""
+
+    def __init__(self, root: Path, exclude: Iterable[str], respect_gitignore: bool = True) -> None:
+        self.root = root.resolve()
+        self.exclude = tuple(exclude)
+        self.respect_gitignore = respect_gitignore
+
+    def excluded(self, path: Path) -> bool:
+        """An ``exclude`` pattern matches the path (relative to the root) or one of its names."""
+        try:
+            rel = (path if path.is_absolute() else path.resolve()).relative_to(self.root).as_posix()
+        except ValueError:
+            rel = path.as_posix()
+        for pattern in self.exclude:
+            pattern = pattern.rstrip("/")
+            if "/" in pattern:
+                if fnmatch.fnmatch(rel, pattern) or fnmatch.fnmatch(rel, pattern + "/*"):
+                    return True
+            elif any(fnmatch.fnmatch(part, pattern) for part in rel.split("/")):
+                return True
+        return False
+
+    def gitignored(self, path: Path, is_dir: bool = False) -> bool:
+        if not self.respect_gitignore:
+            return False
+        resolved = path.resolve()
+        return is_ignored(resolved, chain_for(resolved.parent, self.root), is_dir)
+
+    def files(self, paths: Iterable[Path], *, force_exclude: bool = False) -> Iterator[Path]:
+        """Files to lint, each once, in a stable order. Files named explicitly are always linted
+        unless ``force_exclude`` (then ``exclude`` and ``.gitignore`` apply to them too)."""
+        seen: set[Path] = set()
+        for path in paths:
+            if path.is_dir():
+                if force_exclude and (self.excluded(path) or self.gitignored(path, True)):
+                    continue
+                found = sorted(self._walk(path.resolve()))
+            elif force_exclude and (self.excluded(path) or self.gitignored(path)):
+                continue
+            else:
+                found = [path]
+            for file in found:
+                key = file.resolve()
+                if key not in seen:
+                    seen.add(key)
+                    yield file
+
+    def _walk(self, top: Path) -> Iterator[Path]:
+        chain = chain_for(top, self.root) if self.respect_gitignore else []
+        stack = [(top, chain)]
+        while stack:
+            folder, chain = stack.pop()
+            if self.respect_gitignore and folder != top:
+                extra = ignore_file(folder)
+                chain = chain + [extra] if extra is not None else chain
+            try:
+                entries = list(os.scandir(folder))
+            except OSError:
+                continue
+            for entry in entries:
+                path = Path(entry.path)
+                is_dir = entry.is_dir(follow_symlinks=False)
+                if not is_dir and not entry.name.endswith(SUFFIXES):
+                    continue
+                if self.excluded(path) or (chain and is_ignored(path, chain, is_dir)):
+                    continue
+                if is_dir:
+                    stack.append((path, chain))
+                elif entry.is_file():
+                    yield path

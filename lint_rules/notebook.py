@@ -1,0 +1,129 @@
+"""Jupyter notebooks: code cells joined into one Python text, IPython magics blanked out.
+
+Positions are reported per cell (``Violation.extra["cell"]``, 1-based among all cells, as the
+notebook shows them) with rows counted inside the cell. Fixes are mapped back cell by cell.
+"""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
+
+from .errors import FixError
+from .violation import FixInfo, Location, TextEdit, Violation
+
+if TYPE_CHECKING:
+    from .engine import FixResult, Linter
+
+_MAGIC_RE = re.compile(r"^\s*(?:[%!]|\w+\s*=\s*[%!]|[\w.]+\?{1,2}\s*$|\?)")
+_MARKER = "# lora-lint: cell boundary\n"
+_PLACEHOLDER = "pass  # lora-lint: magic"
+
+
+@dataclass
+class _Virtual:
+    source: str = ""
+    origin: list[tuple[int, int] | None] = field(default_factory=list)  # per line: (cell, row) or None
+
+
+def _cell_text(cell: dict) -> str:
+    source = cell.get("source", "")
+    return "".join(source) if isinstance(source, list) else str(source)
+
+
+def _virtual(notebook: dict) -> _Virtual:
+    virtual = _Virtual()
+    parts: list[str] = []
+    for number, cell in enumerate(notebook.get("cells", []), start=1):
+        if cell.get("cell_type") != "code":
+            continue
+        lines = _cell_text(cell).splitlines()
+        cell_magic = bool(lines) and lines[0].lstrip().startswith("%%")
+        for row, line in enumerate(lines, start=1):
+            if cell_magic or _MAGIC_RE.match(line):
+                line = line[: len(line) - len(line.lstrip())] + _PLACEHOLDER
+            parts.append(line + "\n")
+            virtual.origin.append((number, row))
+        parts.append(_MARKER)
+        virtual.origin.append(None)
+    virtual.source = "".join(parts)
+    return virtual
+
+
+def _load(text: str, filename: str) -> dict:
+    try:
+        notebook = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise FixError(f"{filename}: not a valid notebook ({exc})") from exc
+    if not isinstance(notebook, dict) or not isinstance(notebook.get("cells", []), list):
+        raise FixError(f"{filename}: not a valid notebook (no list of cells)")
+    return notebook
+
+
+def _place(location: Location, virtual: _Virtual) -> tuple[int, Location]:
+    index = min(max(location.row - 1, 0), len(virtual.origin) - 1)
+    origin = virtual.origin[index]
+    while origin is None and index > 0:  # a position on a boundary line belongs to the cell above
+        index -= 1
+        origin = virtual.origin[index]
+    cell, row = origin or (1, 1)
+    return cell, Location(row, location.column)
+
+
+def _map(violation: Violation, virtual: _Virtual) -> Violation:
+    cell, start = _place(violation.location, virtual)
+    _, end = _place(violation.end_location, virtual)
+    fix = violation.fix
+    if fix is not None:
+        edits = tuple(TextEdit(e.content, _place(e.location, virtual)[1], _place(e.end_location, virtual)[1])
+                      for e in fix.edits)
+        fix = FixInfo(fix.applicability, fix.message, edits)
+    return replace(violation, location=start, end_location=end, fix=fix, extra={**violation.extra, "cell": cell})
+
+
+def lint(linter: "Linter", text: str, filename: str, relpath: str | None) -> list[Violation]:
+    try:
+        notebook = json.loads(text)
+    except json.JSONDecodeError:
+        return [linter.invalid_file(filename, "not a valid notebook (JSON could not be read)")]
+    if not isinstance(notebook, dict):
+        return [linter.invalid_file(filename, "not a valid notebook")]
+    virtual = _virtual(notebook)
+    if not virtual.source:
+        return []
+    return [_map(v, virtual) for v in linter.lint_python(virtual.source, filename, relpath)]
+
+
+def fix(linter: "Linter", text: str, filename: str, relpath: str | None, *, unsafe: bool) -> "FixResult":
+    from .engine import FixResult
+
+    notebook = _load(text, filename)
+    virtual = _virtual(notebook)
+    result = linter.fix_python(virtual.source, filename, unsafe=unsafe, relpath=relpath)
+    if result.applied == 0:
+        return FixResult(text, [_map(v, virtual) for v in result.violations])
+    _write_back(notebook, result.source, filename)
+    fixed = json.dumps(notebook, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+    return FixResult(fixed, lint(linter, fixed, filename, relpath), [_map(v, virtual) for v in result.fixed])
+
+
+def _write_back(notebook: dict, source: str, filename: str) -> None:
+    """Split fixed Python back into the code cells, restoring each magic line."""
+    cells = [c for c in notebook.get("cells", []) if c.get("cell_type") == "code"]
+    chunks = source.split(_MARKER)
+    if len(chunks) != len(cells) + 1 or chunks[-1].strip():
+        raise FixError(f"{filename}: a fix crossed a notebook cell boundary; notebook left unchanged")
+    for cell, chunk in zip(cells, chunks):
+        original = _cell_text(cell).splitlines()
+        magics = iter(line for i, line in enumerate(original)
+                      if _MAGIC_RE.match(line) or (original and original[0].lstrip().startswith("%%")))
+        lines = []
+        for line in chunk.splitlines():
+            if line.strip() == _PLACEHOLDER:
+                line = next(magics, None)
+                if line is None:
+                    raise FixError(f"{filename}: a fix changed an IPython magic line; notebook left unchanged")
+            lines.append(line)
+        text = "\n".join(lines) + ("\n" if _cell_text(cell).endswith("\n") else "")
+        cell["source"] = text.splitlines(keepends=True)

@@ -1,0 +1,42 @@
+"""Rendering violations: concise, full, json, sarif, github."""
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+from ..violation import Violation
+
+FORMATS = ("concise", "full", "json", "sarif", "github")
+
+
+def fixable(violation: Violation, unsafe: bool) -> bool:
+    """Would ``--fix`` (with ``--unsafe-fixes`` when ``unsafe``) fix it?"""
+    fix = violation.fix
+    return fix is not None and (fix.applicability == "safe" or unsafe)
+
+
+def position(violation: Violation) -> str:
+    """``row:col``, or ``cell N:row:col`` in a notebook."""
+    where = f"{violation.location.row}:{violation.location.column}"
+    cell = violation.extra.get("cell")
+    return f"cell {cell}:{where}" if cell is not None else where
+
+
+def render(fmt: str, violations: Sequence[Violation], *, sources: Mapping[str, str] | None = None,
+           unsafe: bool = False) -> str:
+    """The report text; ``sources`` (filename -> text) feeds the ``full`` format's snippets."""
+    if fmt == "concise":
+        from .concise import render as impl
+        return impl(violations, unsafe=unsafe)
+    if fmt == "full":
+        from .full import render as impl
+        return impl(violations, sources or {}, unsafe=unsafe)
+    if fmt == "json":
+        from .json import render as impl
+        return impl(violations)
+    if fmt == "sarif":
+        from .sarif import render as impl
+        return impl(violations)
+    if fmt == "github":
+        from .github import render as impl
+        return impl(violations)
+    raise ValueError(f"unknown output format {fmt!r}")

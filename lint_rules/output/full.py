@@ -1,0 +1,56 @@
+"""The concise line, then the source lines involved with a caret under the flagged range."""
+from __future__ import annotations
+
+import json
+from typing import Mapping, Sequence
+
+from ..violation import Violation
+from .concise import line
+
+CONTEXT = 1  # lines shown before and after
+
+
+def _lines(violation: Violation, sources: Mapping[str, str]) -> list[str] | None:
+    text = sources.get(violation.filename)
+    if text is None:
+        return None
+    cell = violation.extra.get("cell")
+    if cell is None:
+        return text.splitlines()
+    try:
+        source = json.loads(text)["cells"][cell - 1]["source"]
+    except (ValueError, KeyError, IndexError, TypeError):
+        return None
+    return ("".join(source) if isinstance(source, list) else source).splitlines()
+
+
+def snippet(violation: Violation, lines: list[str]) -> list[str]:
+    start, end = violation.location, violation.end_location
+    first = max(1, start.row - CONTEXT)
+    last = min(len(lines), end.row + CONTEXT)
+    width = len(str(last))
+    out = []
+    for row in range(first, last + 1):
+        text = lines[row - 1]
+        out.append(f"{row:>{width}} | {text}")
+        if start.row <= row <= end.row:
+            left = start.column - 1 if row == start.row else len(text) - len(text.lstrip())
+            right = end.column - 1 if row == end.row else len(text)
+            out.append(f"{'':>{width}} | {' ' * left}{'^' * max(1, right - left)}")
+    return out
+
+
+def render(violations: Sequence[Violation], sources: Mapping[str, str], *, unsafe: bool = False) -> str:
+    blocks = []
+    for violation in violations:
+        parts = [line(violation, unsafe)]
+        lines = _lines(violation, sources)
+        if lines and violation.location.row <= len(lines):
+            parts.extend("  " + s for s in snippet(violation, lines))
+        if violation.fix is not None:
+            kind = "" if violation.fix.applicability == "safe" else " (unsafe)"
+            parts.append(f"  help{kind}: {violation.fix.message}")
+        if violation.url:
+            parts.append(f"  see: {violation.url}")
+        blocks.append("\n".join(parts) + "\n")
+    return "\n".join(blocks)

@@ -1,0 +1,140 @@
+"""Linting (or fixing) many files: cache look-ups, a process pool for many files, atomic writes."""
+from __future__ import annotations
+
+import multiprocessing
+import os
+import sys
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .cache import Cache, content_hash
+from .config import Settings
+from .engine import Linter
+from .errors import LintError
+from .fixes import write_atomic
+from .serialize import from_dict, to_dict
+from .violation import Violation
+
+PARALLEL_MIN_FILES = 24  # below this, a pool costs more than it saves
+
+
+@dataclass
+class Task:
+    path: str  # where to read/write (absolute; also the cache key)
+    filename: str  # as reported
+    relpath: str  # relative to the project root, for per-file-ignores
+    text: str
+    digest: str
+
+
+@dataclass
+class FileResult:
+    filename: str
+    violations: list[Violation] = field(default_factory=list)
+    fixed: list[Violation] = field(default_factory=list)
+    original: str | None = None
+    new_source: str | None = None  # set when fixing changed the file
+    error: str | None = None
+
+
+@dataclass
+class RunResult:
+    files: list[FileResult]
+    cache_hits: int = 0
+
+    @property
+    def violations(self) -> list[Violation]:
+        return [v for f in self.files for v in f.violations]
+
+    @property
+    def errors(self) -> list[str]:
+        return [f.error for f in self.files if f.error]
+
+
+_worker_linter: Linter | None = None
+
+
+def _init_worker(settings: Settings) -> None:
+    global _worker_linter
+    _worker_linter = Linter(settings)
+
+
+def _process(task: Task, fix: bool, unsafe: bool, linter: Linter | None = None) -> FileResult:
+    linter = linter or _worker_linter
+    assert linter is not None
+    result = FileResult(task.filename)
+    try:
+        if fix:
+            outcome = linter.fix(task.text, task.filename, unsafe=unsafe, relpath=task.relpath)
+            result.violations, result.fixed = outcome.violations, outcome.fixed
+            if outcome.source != task.text:
+                result.original, result.new_source = task.text, outcome.source
+        else:
+            result.violations = linter.lint(task.text, task.filename, relpath=task.relpath)
+    except LintError as exc:
+        result.error = str(exc)
+    except Exception as exc:  # a crash in one file must not hide the others
+        result.error = f"{task.filename}: internal error: {type(exc).__name__}: {exc}"
+    return result
+
+
+def _process_star(args: tuple[Task, bool, bool]) -> FileResult:
+    return _process(*args)
+
+
+def read_task(path: Path, filename: str, relpath: str) -> Task | FileResult:
+    try:
+        data = path.read_bytes()
+        text = data.decode("utf-8-sig" if data.startswith(b"\xef\xbb\xbf") else "utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        return FileResult(filename, error=f"{filename}: cannot read: {exc}")
+    return Task(str(path.resolve()), filename, relpath, text, content_hash(data))
+
+
+def run(tasks: list[Task | FileResult], settings: Settings, *, fix: bool = False, unsafe: bool = False,
+        write: bool = True, jobs: int | None = None, cache: Cache | None = None) -> RunResult:
+    """Lint (``fix=False``) or fix the files; with ``write`` fixed files are written back."""
+    results: dict[int, FileResult] = {}
+    todo: list[tuple[int, Task]] = []
+    hits = 0
+    for index, task in enumerate(tasks):
+        if isinstance(task, FileResult):
+            results[index] = task
+            continue
+        cached = cache.get(task.path, task.digest) if cache is not None else None
+        if cached is not None and not (fix and any(_fix_applies(v, unsafe) for v in cached)):
+            results[index] = FileResult(task.filename, [from_dict(v, task.filename) for v in cached])
+            hits += 1
+        else:
+            todo.append((index, task))
+    jobs = jobs or os.cpu_count() or 1
+    if jobs > 1 and len(todo) >= PARALLEL_MIN_FILES:
+        context = multiprocessing.get_context("fork" if sys.platform == "linux" else None)
+        with ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker, initargs=(settings,)) as pool:
+            chunk = max(1, len(todo) // (jobs * 4))
+            done = pool.map(_process_star, [(task, fix, unsafe) for _, task in todo], chunksize=chunk)
+            for (index, _), result in zip(todo, done):
+                results[index] = result
+    else:
+        linter = Linter(settings) if todo else None
+        for index, task in todo:
+            results[index] = _process(task, fix, unsafe, linter)
+    for index, task in todo:
+        result = results[index]
+        if fix and write and result.new_source is not None and not result.error:
+            try:
+                write_atomic(Path(task.path), result.new_source)
+            except OSError as exc:
+                result.error = f"{task.filename}: cannot write the fix: {exc}"
+        if cache is not None and not result.error and (result.new_source is None or write):
+            digest = content_hash(result.new_source.encode()) if result.new_source is not None else task.digest
+            cache.put(task.path, digest, [to_dict(v) for v in result.violations])
+    if cache is not None:
+        cache.save()
+    return RunResult([results[i] for i in range(len(tasks))], hits)
+
+
+def _fix_applies(data: dict, unsafe: bool) -> bool:
+    fix = data.get("fix")
+    return fix is not None and (fix["applicability"] == "safe" or unsafe)
