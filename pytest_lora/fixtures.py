@@ -1,0 +1,93 @@
+"""pytest-lora's fixtures and device parametrization (registered by the plugin; imports only pytest)."""
+from __future__ import annotations
+
+import pytest
+
+from pytest_lora.extras import offline, require_models
+
+
+def pytest_generate_tests(metafunc) -> None:
+    """Parametrize ``lora_device`` over ``@pytest.mark.lora_devices(...)``, or the devices present."""
+    if "lora_device" not in metafunc.fixturenames:
+        return
+    from pytest_lora.devices import available_devices, missing_reason
+
+    marker = metafunc.definition.get_closest_marker("lora_devices")
+    devices = list(marker.args) if marker and marker.args else available_devices()
+    params = []
+    for device in devices:
+        reason = missing_reason(device)
+        marks = [pytest.mark.skip(reason=f"lora_devices: {reason}")] if reason else []
+        params.append(pytest.param(device, id=device, marks=marks))
+    metafunc.parametrize("lora_device", params, indirect=True)
+
+
+def pytest_collection_modifyitems(items) -> None:
+    """Skip ``@pytest.mark.gpu`` (``gpu(count=2)``) tests, with the reason, where CUDA is missing."""
+    marked = [(item, item.get_closest_marker("gpu")) for item in items]
+    marked = [(item, marker) for item, marker in marked if marker is not None]
+    if not marked:
+        return
+    from pytest_lora.devices import cuda_count, missing_reason
+
+    absent = missing_reason("cuda")
+    for item, marker in marked:
+        needed = marker.kwargs.get("count", 1)
+        reason = absent or (f"needs {needed} CUDA devices, {cuda_count()} present" if cuda_count() < needed else None)
+        if reason:
+            item.add_marker(pytest.mark.skip(reason=f"gpu: {reason}"))
+
+
+@pytest.fixture
+def lora_device(request) -> str:
+    """The device this test instance runs on (``cpu`` unless parametrized by ``lora_devices``)."""
+    return getattr(request, "param", "cpu")
+
+
+@pytest.fixture
+def lora_tiny_model(request):
+    """Factory: ``lora_tiny_model("llama", task=None, dtype=None, device=None, seed=0, device_map=None)``.
+
+    Each call builds a fresh tiny random-weight model (offline, deterministic per seed). ``device``
+    defaults to the test's ``lora_device``; ``device_map="auto"`` shards it over every CUDA device.
+    """
+    require_models()
+    from pytest_lora.tiny_models import build_tiny_model
+
+    default_device = request.getfixturevalue("lora_device") if "lora_device" in request.fixturenames else "cpu"
+
+    def make(model_type: str, task: str | None = None, *, dtype=None, device=None, seed: int = 0,
+             device_map=None, **config_overrides):
+        return build_tiny_model(model_type, task, dtype=dtype, device=device or default_device, seed=seed,
+                                device_map=device_map, **config_overrides)
+
+    return make
+
+
+@pytest.fixture
+def lora_skeleton():
+    """Factory: ``lora_skeleton("meta-llama/Llama-2-7b-hf", task=None, dtype=None)``.
+
+    A full-size model on the ``meta`` device, resolved through the knowledge base: exact shapes and
+    parameter counts, no weights, no memory, no network.
+    """
+    require_models()
+    from pytest_lora.skeletons import build_skeleton
+
+    def make(name_or_path, task: str | None = None, dtype=None):
+        with offline():
+            model = build_skeleton(name_or_path, task=task, dtype=dtype)
+        if not getattr(model.config, "_name_or_path", ""):
+            model.config._name_or_path = str(name_or_path)  # names the model in --lora-report
+        return model
+
+    return make
+
+
+@pytest.fixture
+def lora_apply():
+    """Factory: ``lora_apply(model, config=None, **lora_config_kwargs)`` -> PeftModel (recorded for --lora-report)."""
+    require_models()
+    from pytest_lora.apply import apply_lora
+
+    return apply_lora

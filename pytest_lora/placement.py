@@ -1,0 +1,68 @@
+"""assert_device_placement: adapter weights live where the weights they adapt live."""
+from __future__ import annotations
+
+from pytest_lora.extras import require_models
+
+
+def _same_device(actual, wanted) -> bool:
+    """``cuda`` (no index) accepts any CUDA device; ``cuda:1`` only that one."""
+    if actual.type != wanted.type:
+        return False
+    return wanted.index is None or actual.index == wanted.index
+
+
+def _dtype_ok(adapter, base) -> bool:
+    """Equal, or float32 adapters over a 16-bit or quantized base (peft's autocast_adapter_dtype)."""
+    import torch
+
+    if adapter == base:
+        return True
+    return adapter == torch.float32 and (base in (torch.float16, torch.bfloat16) or not base.is_floating_point)
+
+
+def _base_weight(layer):
+    base = layer.get_base_layer()
+    name = getattr(layer, "parameter_name", None) or ("qweight" if hasattr(base, "qweight") else "weight")
+    return getattr(base, name)
+
+
+def assert_device_placement(peft_model, device=None, *, check_dtype: bool = True) -> None:
+    """Assert every adapter weight sits on the device (and dtype) of the base weight it adapts.
+
+    With ``device`` (``"cuda"``, ``"cuda:1"``, ``"cpu"``, ``"meta"``...) every adapter and base
+    weight must also be there. ``modules_to_save`` copies are held to their original module.
+    On failure, each offending module is named with both devices.
+    """
+    require_models()
+    import torch
+    from peft.tuners.tuners_utils import BaseTunerLayer
+    from peft.utils.other import ModulesToSaveWrapper
+
+    wanted = torch.device(device) if device is not None else None
+    problems: list[str] = []
+
+    def check(name, tensor, base, what):
+        if not _same_device(tensor.device, base.device):
+            problems.append(f"  {name}: adapter on {tensor.device}, {what} on {base.device}")
+        elif check_dtype and not _dtype_ok(tensor.dtype, base.dtype):
+            problems.append(f"  {name}: adapter is {tensor.dtype}, {what} is {base.dtype} (both on {base.device})")
+        elif wanted is not None and not _same_device(tensor.device, wanted):
+            problems.append(f"  {name}: adapter on {tensor.device}, expected {wanted} (base on {base.device})")
+
+    for module_name, module in peft_model.named_modules():
+        if isinstance(module, BaseTunerLayer):
+            base = _base_weight(module)
+            for layer_name in module.adapter_layer_names:
+                for param_name, param in getattr(module, layer_name).named_parameters():
+                    check(f"{module_name}.{layer_name}.{param_name}", param, base, "base weight")
+        elif isinstance(module, ModulesToSaveWrapper):
+            originals = dict(module.original_module.named_parameters())
+            for adapter_name, copy in module.modules_to_save.items():
+                for param_name, param in copy.named_parameters():
+                    original = originals.get(param_name)
+                    if original is not None:
+                        check(f"{module_name}.modules_to_save.{adapter_name}.{param_name}", param, original,
+                              "original module")
+    if problems:
+        where = f" (expected on {wanted})" if wanted is not None else ""
+        raise AssertionError(f"{len(problems)} adapter weight(s) misplaced{where}:\n" + "\n".join(problems))
