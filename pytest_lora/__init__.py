@@ -10,7 +10,20 @@ import importlib
 __version__ = "0.1.0"
 
 # public name -> module that defines it
-_LAZY: dict[str, str] = {}
+_LAZY: dict[str, str] = {
+    "expected_trainable_params": "pytest_lora.trainable",
+    "assert_trainable_params": "pytest_lora.trainable",
+    "assert_base_frozen": "pytest_lora.trainable",
+    "trainable_params": "pytest_lora.trainable",
+    "assert_device_placement": "pytest_lora.placement",
+    "estimate_lora_memory": "pytest_lora.memory",
+    "MemoryEstimate": "pytest_lora.memory",
+    "apply_lora": "pytest_lora.apply",
+    "build_tiny_model": "pytest_lora.tiny_models",
+    "build_skeleton": "pytest_lora.skeletons",
+    "available_devices": "pytest_lora.devices",
+    "MissingExtraError": "pytest_lora.extras",
+}
 
 __all__ = sorted(_LAZY)
 
