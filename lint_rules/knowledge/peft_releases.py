@@ -1,0 +1,280 @@
+"""What every peft release accepts in ``LoraConfig``, read from ``data/peft_releases.json``.
+
+The JSON is generated from the released wheels by ``scripts/gen_peft_releases.py`` (see its
+docstring for what is extracted and how). This module only reads it: standard library and
+``packaging``, loaded once on first use, never importing peft.
+
+Versions are release strings such as ``"0.21.2"``; an argument is matched by value
+(``"0.9"`` finds ``"0.9.0"``) and a release missing from the data raises ``ValueError``.
+
+Option values (``init_lora_weights``, ``bias``, ``task_type``) are judged two ways:
+``recognizes`` -- the release handles this value on purpose (an exact name, a name compared
+after ``.lower()``, a prefix family such as ``pissa_niter_<n>`` or ``corda*``, a
+``TaskType`` member); ``accepts`` -- the release takes it without an error, which before
+0.7.0 is true of any ``init_lora_weights`` string (any truthy value meant the default init)
+and before 0.14.0 of any ``task_type``. Spans (``option_span``) follow ``recognizes``.
+"""
+from __future__ import annotations
+
+import copy
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import metadata
+from pathlib import Path
+
+from packaging.specifiers import SpecifierSet
+from packaging.version import InvalidVersion, Version
+
+DATA = Path(__file__).with_name("data") / "peft_releases.json"
+OPTIONS = ("init_lora_weights", "bias", "task_type")
+_ABSENT = object()
+
+
+@dataclass(frozen=True)
+class _Releases:
+    versions: tuple[str, ...]
+    index: dict[Version, int]
+    fields: tuple[dict[str, object], ...]  # per release: keyword -> default
+    annotations: tuple[dict[str, str], ...]  # per release: keyword -> annotation text
+    options: dict[str, tuple[dict | None, ...]]
+    targets: dict[str, tuple[object, ...]]  # model_type -> per-release default target_modules
+    all_linear: tuple[dict | None, ...]
+    not_found: tuple[str | None, ...]
+    raw: dict
+
+
+def _expand(changes: dict[str, object], versions: tuple[str, ...]) -> list[object]:
+    """Per-release values from ``{first_release: value}`` change points (before the first: absent)."""
+    points = sorted(((Version(v), value) for v, value in changes.items()), key=lambda p: p[0])
+    out: list[object] = []
+    current: object = _ABSENT
+    for version in versions:
+        while points and points[0][0] <= Version(version):
+            current = points.pop(0)[1]
+        out.append(current)
+    return out
+
+
+@lru_cache(maxsize=1)
+def _data() -> _Releases:
+    raw = json.loads(DATA.read_text(encoding="utf-8"))
+    versions = tuple(sorted(raw["releases"], key=Version))
+    index = {Version(v): i for i, v in enumerate(versions)}
+    fields: list[dict[str, object]] = [{} for _ in versions]
+    annotations: list[dict[str, str]] = [{} for _ in versions]
+    for name, record in raw["fields"].items():
+        defaults = _expand(record["default"], versions)
+        types = _expand(record["annotation"], versions)
+        for first, last in record["spans"]:
+            for i in range(index[Version(first)], index[Version(last)] + 1):
+                fields[i][name] = defaults[i]
+                annotations[i][name] = types[i]
+
+    def none_if_absent(values: list[object]) -> tuple:
+        return tuple(None if v is _ABSENT else v for v in values)
+
+    return _Releases(
+        versions=versions,
+        index=index,
+        fields=tuple(fields),
+        annotations=tuple(annotations),
+        options={o: none_if_absent(_expand(raw["options"][o], versions)) for o in OPTIONS},
+        targets={m: none_if_absent(_expand(c, versions)) for m, c in raw["default_target_modules"].items()},
+        all_linear=none_if_absent(_expand(raw["all_linear"], versions)),
+        not_found=none_if_absent(_expand(raw["not_found_error"], versions)),
+        raw=raw,
+    )
+
+
+def _at(version: str) -> int:
+    data = _data()
+    try:
+        return data.index[Version(version)]
+    except (InvalidVersion, KeyError):
+        raise ValueError(f"peft {version!r} is not a release in {DATA.name}") from None
+
+
+# --------------------------------------------------------------------------- releases
+
+
+def versions() -> list[str]:
+    """Every release in the data, ascending."""
+    return list(_data().versions)
+
+
+def newest() -> str:
+    return _data().versions[-1]
+
+
+def versions_in(spec: str) -> list[str]:
+    """Releases allowed by a PEP 440 specifier ("" = all; a bare version means ``==``)."""
+    spec = spec.strip()
+    if not spec:
+        return versions()
+    try:
+        spec = f"=={Version(spec)}"
+    except InvalidVersion:
+        pass
+    allowed = SpecifierSet(spec)
+    return [v for v in _data().versions if allowed.contains(v, prereleases=True)]
+
+
+def excluded() -> dict[str, str]:
+    """Releases on PyPI left out of the data, with the reason (e.g. a pre-release)."""
+    return dict(_data().raw["excluded"])
+
+
+def source() -> dict[str, str]:
+    """Where and when the data was taken from (``date``: upload time of the newest release)."""
+    return dict(_data().raw["source"])
+
+
+def installed_version() -> str | None:
+    """The installed peft's version from its metadata (peft itself is never imported)."""
+    try:
+        return metadata.version("peft")
+    except metadata.PackageNotFoundError:
+        return None
+
+
+# --------------------------------------------------------------------------- LoraConfig keywords
+
+
+def lora_fields(version: str) -> dict[str, object]:
+    """Every ``LoraConfig`` keyword of a release (inherited ones included) -> its default.
+
+    A default that is not a JSON literal is ``{"expr": "<source>"}`` (e.g. ``dict()`` for
+    ``field(default_factory=dict)``).
+    """
+    return copy.deepcopy(_data().fields[_at(version)])
+
+
+def field_default(name: str, version: str) -> object:
+    """The default of one keyword in a release; ``KeyError`` when the release lacks it."""
+    return copy.deepcopy(_data().fields[_at(version)][name])
+
+
+def field_annotation(name: str, version: str) -> str | None:
+    """The keyword's annotation as written in that release, or None when it lacks the keyword."""
+    return _data().annotations[_at(version)].get(name)
+
+
+def all_field_names() -> set[str]:
+    """Every keyword any release has had."""
+    return set(_data().raw["fields"])
+
+
+def field_span(name: str) -> tuple[str, str] | None:
+    """(first, last) release having the keyword; None if none ever had it."""
+    record = _data().raw["fields"].get(name)
+    if record is None:
+        return None
+    return record["spans"][0][0], record["spans"][-1][1]
+
+
+# --------------------------------------------------------------------------- option values
+
+
+def option_values(option: str, version: str) -> dict | None:
+    """The raw record of what a release does with an option's values; None if it lacks the option.
+
+    ``init_lora_weights``: ``bool``, ``exact``, ``casefold`` (compared after ``.lower()``),
+    ``prefix`` (``{prefix: {}}`` any rest, ``{"split_int": sep}`` rest must be ``sep<int>``),
+    ``literal`` (the annotation's ``Literal``), ``any_string``. ``bias``: ``exact``, ``suffix``,
+    ``literal``. ``task_type``: ``members`` (name -> value), ``checked`` (others rejected).
+    """
+    return copy.deepcopy(_records(option)[_at(version)])
+
+
+def _recognizes(option: str, value: object, record: dict | None) -> bool:
+    if record is None:
+        return False
+    if option == "task_type":
+        return value is None or (isinstance(value, str) and value in record["members"].values())
+    if option == "bias":
+        return isinstance(value, str) and (value in record["exact"]
+                                           or any(value.endswith(s) for s in record["suffix"]))
+    if isinstance(value, bool):
+        return record["bool"]
+    if not isinstance(value, str):
+        return False
+    for prefix, rule in record["prefix"].items():
+        if value.startswith(prefix):  # peft hands the whole family to one handler
+            return not rule or value in record["exact"] or _split_int(value, rule["split_int"])
+    return value in record["exact"] or value.lower() in record["casefold"]
+
+
+def _split_int(value: str, sep: str) -> bool:
+    parts = value.split(sep)
+    if len(parts) != 2:
+        return False
+    try:
+        int(parts[1])
+    except ValueError:
+        return False
+    return True
+
+
+def recognizes(option: str, value: object, version: str) -> bool:
+    """Whether the release handles this value of the option on purpose."""
+    return _recognizes(option, value, option_values(option, version))
+
+
+def accepts(option: str, value: object, version: str) -> bool:
+    """Whether ``LoraConfig(option=value)`` and building the model raise nothing in that release."""
+    record = option_values(option, version)
+    if _recognizes(option, value, record):
+        return True
+    if record is None:
+        return False
+    if option == "task_type":
+        return not record["checked"]
+    return option == "init_lora_weights" and record["any_string"] and isinstance(value, str)
+
+
+def option_span(option: str, value: object) -> tuple[str, str] | None:
+    """(first, last) release that recognizes the value; None if no release does."""
+    hits = [v for v, record in zip(_data().versions, _records(option)) if _recognizes(option, value, record)]
+    return (hits[0], hits[-1]) if hits else None
+
+
+def _records(option: str) -> tuple[dict | None, ...]:
+    if option not in OPTIONS:
+        raise ValueError(f"unknown option {option!r}; expected one of {', '.join(OPTIONS)}")
+    return _data().options[option]
+
+
+def task_types(version: str) -> dict[str, str]:
+    """``TaskType`` members of a release: name -> value."""
+    return dict(_data().options["task_type"][_at(version)]["members"])
+
+
+# --------------------------------------------------------------------------- target modules
+
+
+def all_linear_since() -> str:
+    """The first release that expands ``target_modules="all-linear"``."""
+    data = _data()
+    return next(v for v, record in zip(data.versions, data.all_linear) if record is not None)
+
+
+def is_all_linear(value: str, version: str) -> bool:
+    """Whether this ``target_modules`` string is the all-linear shorthand in that release."""
+    record = _data().all_linear[_at(version)]
+    if record is None:
+        return False
+    return (value.lower() if record["casefold"] else value) == record["value"]
+
+
+def default_target_modules(model_type: str, version: str | None = None) -> list[str] | str | None:
+    """peft's fallback ``target_modules`` for a model type (a str is a regex); None: not in the table."""
+    values = _data().targets.get(model_type)
+    if values is None:
+        return None
+    return copy.deepcopy(values[_at(version or newest())])
+
+
+def not_found_error(version: str) -> str | None:
+    """Class name raised when ``target_modules`` matches nothing; None: the release raises nothing."""
+    return _data().not_found[_at(version)]
