@@ -1,0 +1,101 @@
+"""Small helpers the rules share: version wording, lists in messages, fix building."""
+from __future__ import annotations
+
+from typing import Any, Iterable, Sequence
+
+import libcst as cst
+from packaging.version import Version
+
+from ..rule import RuleContext
+
+
+def lowest(ctx: RuleContext) -> str:
+    return ctx.peft_versions[0]
+
+
+def highest(ctx: RuleContext) -> str:
+    return ctx.peft_versions[-1]
+
+
+def newer(a: str, b: str) -> bool:
+    return Version(a) > Version(b)
+
+
+def allowed(ctx: RuleContext) -> str:
+    """``peft >=0.8 (from pyproject.toml ...)``: the checked range and where it came from."""
+    spec = ctx.peft_spec or " (any version)"
+    return f"peft{spec} (from {ctx.peft_spec_source})"
+
+
+def listing(names: Iterable[str], limit: int = 8) -> str:
+    names = list(dict.fromkeys(names))
+    shown = ", ".join(names[:limit])
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
+def string_list(values: Sequence[str]) -> cst.List:
+    return cst.List([cst.Element(cst.SimpleString(f'"{v}"')) for v in values])
+
+
+def number(value: float) -> cst.BaseExpression:
+    if float(value).is_integer():
+        return cst.Integer(str(int(value)))
+    return cst.Float(repr(float(value)))
+
+
+def fmt(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
+def keyword_node(keyword: Any) -> cst.CSTNode:
+    """Where a keyword's name is written: ``name=`` in the call, or a dict entry's key;
+    for a keyword from a dict bound elsewhere, the ``**splat`` it came in by."""
+    if isinstance(keyword.arg, cst.Arg) and keyword.arg.keyword is not None:
+        return keyword.arg.keyword
+    if isinstance(keyword.arg, cst.DictElement):
+        return keyword.arg.key
+    return keyword.report_node
+
+
+def value_node(keyword: Any) -> cst.CSTNode:
+    """Where a keyword's value is written, or the ``**splat`` for one from elsewhere."""
+    return keyword.node if keyword.arg is not None else keyword.report_node
+
+
+def _elements(container: cst.CSTNode) -> Sequence[Any]:
+    return container.args if isinstance(container, cst.Call) else container.elements
+
+
+def remove_element(container: cst.Call | cst.Dict, element: cst.Arg | cst.DictElement) -> dict:
+    """Replacements removing an argument (or dict entry) and keeping commas right: the last
+    one's trailing comma and closing whitespace move to the one before it."""
+    elements = list(_elements(container))
+    position = elements.index(element)
+    replacements: dict[cst.CSTNode, Any] = {element: cst.RemovalSentinel.REMOVE}
+    if position == len(elements) - 1 and position > 0:
+        before = elements[position - 1]
+        changes: dict[str, Any] = {"comma": element.comma}
+        if isinstance(element, cst.Arg):
+            changes["whitespace_after_arg"] = element.whitespace_after_arg
+        replacements[before] = before.with_changes(**changes)
+    return replacements
+
+
+def add_keyword(call: cst.Call, name: str, value: cst.BaseExpression, after: cst.Arg | None = None) -> dict:
+    """A replacement adding ``name=value`` after ``after`` (default: the last argument),
+    separated the way the call's arguments already are (one per line, or inline)."""
+    new = cst.Arg(value, keyword=cst.Name(name), equal=cst.AssignEqual(
+        whitespace_before=cst.SimpleWhitespace(""), whitespace_after=cst.SimpleWhitespace("")))
+    if not call.args:
+        return {call: call.with_changes(args=[new])}
+    anchor = after if after is not None else call.args[-1]
+    if len(call.args) > 1 and isinstance(call.args[0].comma, cst.Comma):
+        separator = call.args[0].comma
+    elif isinstance(call.whitespace_before_args, cst.ParenthesizedWhitespace):
+        separator = cst.Comma(whitespace_after=call.whitespace_before_args)
+    else:
+        separator = cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
+    return {anchor: cst.FlattenSentinel([
+        anchor.with_changes(comma=separator, whitespace_after_arg=cst.SimpleWhitespace("")),
+        new.with_changes(comma=anchor.comma, whitespace_after_arg=anchor.whitespace_after_arg),
+    ])}

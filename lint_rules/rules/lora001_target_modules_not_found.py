@@ -1,0 +1,88 @@
+"""LORA001 target-modules-not-found: no ``target_modules`` entry matches the model."""
+from __future__ import annotations
+
+from typing import Iterator
+
+from ..analysis import LoraCall
+from ..knowledge import peft_releases
+from ..knowledge.matching import suggest_equivalent
+from ..rule import Finding, Invalid, Rule, RuleContext, Valid
+from ._common import highest, string_list, value_node
+from ._targets import match, model_words, targetable
+
+_SEED = ("from peft import LoraConfig, get_peft_model\nfrom transformers import AutoModelForCausalLM\n\n"
+         "model = AutoModelForCausalLM.from_pretrained({model!r})\n"
+         "config = LoraConfig(r=8, lora_alpha=16, target_modules={targets})\n"
+         "model = get_peft_model(model, config)\n")
+
+
+class TargetModulesNotFound(Rule):
+    """No entry of ``target_modules`` matches a module of the model the config is applied to.
+
+    What: the model is known (loaded in the same file, ``base_model_name_or_path``, a
+    ``# lora-lint: model=<id>`` comment or ``model`` in ``[tool.lora-lint]``) and peft's
+    matching (exact name, ``.name`` suffix, a regex string, ``"all-linear"``) reaches none
+    of its modules. Unknown models are not checked.
+    Why: ``get_peft_model`` raises ("Target modules ... not found in the base model") only
+    after the model has been downloaded and loaded; names copied from a Llama recipe
+    (``q_proj``/``v_proj``) do not exist in GPT-2, Falcon, BLOOM or Phi-3.
+    Example: ``target_modules=["q_proj", "v_proj"]`` on ``gpt2`` -> ``["c_attn"]``.
+    Fix safety: unsafe: replaces ``target_modules`` with the model's equivalent modules
+    (when known), which changes which weights are trained.
+    """
+
+    CODE = "LORA001"
+    NAME = "target-modules-not-found"
+    SEVERITY = "error"
+    SUMMARY = "No target_modules entry matches a module of the model"
+    FIX = "unsafe"
+
+    VALID = [
+        Valid(_SEED.format(model="gpt2", targets='["c_attn"]')),
+        Valid(_SEED.format(model="meta-llama/Llama-2-7b-hf", targets='["q_proj", "v_proj"]')),
+        Valid(_SEED.format(model="my-org/private-llama-finetune", targets='["q_proj", "v_proj"]')),
+        Valid("from peft import LoraConfig\n\nLoraConfig(target_modules=['q_proj', 'v_proj'])\n"),
+        Valid("from peft import LoraConfig\n\nLoraConfig(target_modules=TARGETS)  # lora-lint: model=gpt2\n"),
+        Valid("from peft import LoraConfig\n\nLoraConfig(target_modules=r'.*\\.attn\\.c_attn')\n", model="gpt2"),
+        Valid("from peft import LoraConfig, get_peft_model\n\n"
+              "get_peft_model(load_model(), LoraConfig(target_modules=['q_proj']))\n"),
+    ]
+    INVALID = [
+        Invalid(_SEED.format(model="gpt2", targets='["q_proj", "v_proj"]'),
+                message="use target_modules=['c_attn']", line=5, column=56,
+                fixed=_SEED.format(model="gpt2", targets='["c_attn"]')),
+        Invalid("import peft\n\nconfig = peft.LoraConfig(r=8, target_modules=['q_proj', 'v_proj'])\n",
+                message="query_key_value", line=3, column=46, model="tiiuae/falcon-7b",
+                fixed="import peft\n\nconfig = peft.LoraConfig(r=8, target_modules=[\"query_key_value\"])\n"),
+        Invalid("# lora-lint: model=microsoft/Phi-3-mini-4k-instruct\nfrom peft import LoraConfig\n\n"
+                "LoraConfig(r=8, lora_alpha=16, target_modules=['q_proj', 'v_proj'])\n",
+                message="qkv_proj", line=4, column=47,
+                fixed="# lora-lint: model=microsoft/Phi-3-mini-4k-instruct\nfrom peft import LoraConfig\n\n"
+                      "LoraConfig(r=8, lora_alpha=16, target_modules=[\"qkv_proj\"])\n"),
+        Invalid("from peft import LoraConfig\n\nTARGETS = ['query', 'value']\n"
+                "LoraConfig(r=8, lora_alpha=16, target_modules=TARGETS, base_model_name_or_path='gpt2')\n",
+                message="targetable modules are: ", line=4, column=47,
+                fixed="from peft import LoraConfig\n\nTARGETS = ['query', 'value']\n"
+                      "LoraConfig(r=8, lora_alpha=16, target_modules=[\"c_attn\"], base_model_name_or_path='gpt2')\n"),
+        Invalid("from peft import LoraConfig\n\nLoraConfig(target_modules='.*q_proj')\n",
+                message="bigscience/bloom-560m", line=3, column=27, model="bigscience/bloom-560m"),
+    ]
+
+    def check(self, call: LoraCall, ctx: RuleContext) -> Iterator[Finding]:
+        found = match(call, ctx)
+        if found is None or found.result.any_match:
+            return
+        keyword, value = found.keyword, found.value
+        error = peft_releases.not_found_error(highest(ctx))
+        consequence = f"get_peft_model() raises {error}" if error else "get_peft_model() adapts nothing"
+        message = (f"no module of {model_words(call)} matches target_modules={value!r}, so "
+                   f"{consequence}; its targetable modules are: {targetable(call)}")
+        entries = [value] if isinstance(value, str) else value
+        suggestion = suggest_equivalent(entries, call.model.architecture)
+        replacements = {}
+        if suggestion:
+            message += f"; the equivalent here: use target_modules={suggestion!r}"
+            if keyword.arg is not None:
+                replacements = {keyword.node: string_list(suggestion)}
+        yield Finding(value_node(keyword), message, replacements,
+                      f"Use target_modules={suggestion!r}" if replacements else None)

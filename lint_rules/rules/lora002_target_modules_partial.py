@@ -1,0 +1,78 @@
+"""LORA002 target-modules-partial: some ``target_modules`` entries match nothing."""
+from __future__ import annotations
+
+from typing import Iterator
+
+import libcst as cst
+
+from ..analysis import LoraCall
+from ..knowledge.matching import suggest_equivalent
+from ..rule import Finding, Invalid, Rule, RuleContext, Valid
+from ._common import value_node
+from ._targets import match, model_words, targetable
+
+
+class TargetModulesPartial(Rule):
+    """Entries of ``target_modules`` that match no module, next to entries that do.
+
+    What: the model is known and some list entries reach no module while others do.
+    Why: peft raises only when *nothing* matches; other entries are ignored without a
+    word, so fewer layers are adapted than the config says (Llama's ``gate_proj`` on a
+    model whose MLP has other names, ``q_proj`` next to Phi-3's fused ``qkv_proj``).
+    Example: ``["qkv_proj", "q_proj"]`` on Phi-3: ``q_proj`` adapts nothing.
+    Fix safety: no fix: whether to drop the entry or name the intended module is a choice.
+    """
+
+    CODE = "LORA002"
+    NAME = "target-modules-partial"
+    SEVERITY = "warning"
+    SUMMARY = "Some target_modules entries match no module and are silently ignored"
+
+    VALID = [
+        Valid("from peft import LoraConfig\n\nLoraConfig(target_modules=['q_proj', 'k_proj', 'v_proj', 'o_proj'])\n",
+              model="meta-llama/Llama-2-7b-hf"),
+        Valid("from peft import LoraConfig\n\nLoraConfig(target_modules=['q_proj', 'v_proj'])\n",
+              model="my-org/unknown-model"),
+        Valid("from peft import LoraConfig\n\nLoraConfig(target_modules=['c_attn', EXTRA])\n", model="gpt2"),
+        Valid("from peft import LoraConfig\n\nLoraConfig(target_modules=['q_proj', 'v_proj'])\n", model="gpt2"),
+    ]
+    INVALID = [
+        Invalid("from peft import LoraConfig\n\n"
+                "LoraConfig(r=8, lora_alpha=16, target_modules=['qkv_proj', 'q_proj'])\n",
+                message="['q_proj'] match no module of microsoft/Phi-3-mini-4k-instruct", line=3, column=60,
+                model="microsoft/Phi-3-mini-4k-instruct"),
+        Invalid("from peft import LoraConfig, get_peft_model\nfrom transformers import AutoModelForCausalLM\n\n"
+                "base = AutoModelForCausalLM.from_pretrained('meta-llama/Llama-2-7b-hf')\n"
+                "config = LoraConfig(r=8, lora_alpha=16, target_modules=['q_proj', 'v_proj', 'w1', 'w2'])\n"
+                "model = get_peft_model(base, config)\n",
+                message="silently", line=5, column=77),
+        Invalid("from peft import LoraConfig\n\nMODULES = ['c_attn', 'q_proj']\n"
+                "LoraConfig(r=8, lora_alpha=16, target_modules=MODULES)  # lora-lint: model=gpt2\n",
+                message="targetable modules", line=4, column=47),
+    ]
+
+    def check(self, call: LoraCall, ctx: RuleContext) -> Iterator[Finding]:
+        found = match(call, ctx)
+        if found is None or not found.result.any_match or not found.result.unmatched:
+            return
+        unmatched = found.result.unmatched
+        used = [e for e in found.result.matched if e not in unmatched]
+        message = (f"target_modules entries {unmatched!r} match no module of {model_words(call)}; peft "
+                   f"ignores them silently and adapts only {used!r}; its targetable modules are: "
+                   f"{targetable(call)}")
+        suggestion = suggest_equivalent(unmatched, call.model.architecture)
+        if suggestion and not set(suggestion) <= set(used):
+            message += f"; the equivalent here is {suggestion!r}"
+        else:
+            message += "; remove them or name the intended modules"
+        yield Finding(_element(found.keyword, unmatched[0]) or value_node(found.keyword), message)
+
+
+def _element(keyword, entry: str) -> cst.CSTNode | None:
+    """The list element holding ``entry`` when the list is written in the call."""
+    if keyword.arg is None or not isinstance(keyword.node, (cst.List, cst.Tuple, cst.Set)):
+        return None
+    for element in keyword.node.elements:
+        if isinstance(element.value, cst.SimpleString) and element.value.evaluated_value == entry:
+            return element.value
+    return None
