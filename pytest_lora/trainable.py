@@ -54,6 +54,12 @@ def _shapes(target) -> tuple[int, int, int]:
     )
 
 
+def _is_embedding(module) -> bool:
+    import torch
+
+    return isinstance(module, torch.nn.Embedding)
+
+
 def plan_trainable(model, config=None) -> list[PlannedTensor]:
     """Every tensor that applying ``config`` to ``model`` will make trainable, without applying it.
 
@@ -75,6 +81,8 @@ def plan_trainable(model, config=None) -> list[PlannedTensor]:
         if config.use_dora and target.parameter is not None:
             raise ValueError("peft does not support DoRA with target_parameters")
         a, b, out = _shapes(target)
+        if config.lora_bias and target.parameter is None and _is_embedding(target.module):
+            raise ValueError(f"lora_bias=True is not supported for the Embedding {target.name}")
         weight = getattr(target.module, target.parameter or "weight")
         plan.append(PlannedTensor(target.name, "lora_A", a, weight.dtype))
         plan.append(PlannedTensor(target.name, "lora_B", b, weight.dtype))

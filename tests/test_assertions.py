@@ -1,0 +1,135 @@
+"""expected_trainable_params / assert_trainable_params / assert_base_frozen, on real peft models."""
+from __future__ import annotations
+
+import warnings
+
+import pytest
+
+torch = pytest.importorskip("torch")
+peft = pytest.importorskip("peft")
+
+import pytest_lora  # noqa: E402
+from pytest_lora import (  # noqa: E402
+    assert_base_frozen,
+    assert_trainable_params,
+    expected_trainable_params,
+)
+from pytest_lora.tiny_models import build_tiny_model  # noqa: E402
+
+
+def _apply(model, **kwargs):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return peft.get_peft_model(model, peft.LoraConfig(**kwargs))
+
+
+class ConvNet(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 8, kernel_size=3, padding=1)
+        self.grouped = torch.nn.Conv2d(8, 8, kernel_size=(3, 1), groups=2)
+        self.emb = torch.nn.Embedding(50, 8)
+        self.head = torch.nn.Linear(8, 4)
+
+
+@pytest.mark.parametrize("kwargs", [
+    {"target_modules": ["conv", "grouped"], "r": 4},
+    {"target_modules": ["conv", "emb", "head"], "r": 2, "use_dora": True},
+    {"target_modules": ["conv", "head"], "r": 4, "bias": "lora_only", "lora_bias": True},
+    {"target_modules": ["emb"], "r": 4, "modules_to_save": ["head"], "bias": "all"},
+])
+def test_conv_embedding_linear_shapes_match_peft(kwargs):
+    expected = expected_trainable_params(ConvNet(), kwargs)
+    real, _ = _apply(ConvNet(), **kwargs).get_nb_trainable_parameters()
+    assert expected == real
+
+
+def test_published_llama2_7b_count(lora_skeleton):
+    # peft's documentation and countless model cards: r=8 on q_proj/v_proj of Llama-2-7b
+    model = lora_skeleton("meta-llama/Llama-2-7b-hf")
+    assert expected_trainable_params(model, {"r": 8, "target_modules": ["q_proj", "v_proj"]}) == 4_194_304
+
+
+def test_counting_leaves_model_and_config_untouched():
+    model = build_tiny_model("llama")
+    config = peft.LoraConfig(target_modules="all-linear", r=4)
+    before = [name for name, _ in model.named_modules()]
+    expected_trainable_params(model, config)
+    assert [name for name, _ in model.named_modules()] == before
+    assert config.target_modules == "all-linear"
+
+
+@pytest.mark.parametrize(("make", "kwargs"), [
+    # "encoder.block" ends with "k": peft wraps the ModuleList for modules_to_save and refuses
+    (lambda: build_tiny_model("t5"), {"target_modules": ["q"], "modules_to_save": ["k"]}),
+    (ConvNet, {"target_modules": ["emb"], "lora_bias": True}),
+    (ConvNet, {"target_modules": ["head"], "bias": "some"}),
+])
+def test_refusals_match_peft(make, kwargs):
+    with pytest.raises(Exception) as by_peft:
+        _apply(make(), **kwargs)
+    with pytest.raises(type(by_peft.value)):
+        expected_trainable_params(make(), kwargs)
+
+
+def test_assert_trainable_params_passes_and_returns_the_count():
+    peft_model = _apply(build_tiny_model("gpt2"), target_modules=["c_attn"], r=4)
+    real, _ = peft_model.get_nb_trainable_parameters()
+    assert assert_trainable_params(peft_model) == real
+    assert assert_trainable_params(peft_model, expected=real) == real
+
+
+def test_assert_trainable_params_names_modules_on_failure():
+    peft_model = _apply(build_tiny_model("llama"), target_modules=["q_proj", "v_proj"], r=4)
+    layer = peft_model.base_model.model.model.layers[0]
+    layer.mlp.down_proj.weight.requires_grad_(True)
+    for param in layer.self_attn.v_proj.lora_B.parameters():
+        param.requires_grad_(False)
+    with pytest.raises(AssertionError) as failure:
+        assert_trainable_params(peft_model)
+    message = str(failure.value)
+    assert "model.layers.0.mlp.down_proj" in message and "trainable but should not be" in message
+    assert "model.layers.0.self_attn.v_proj" in message and "count differs" in message
+    assert "model.layers.1" not in message
+
+
+def test_assert_trainable_params_with_a_wrong_number():
+    peft_model = _apply(build_tiny_model("llama"), target_modules=["q_proj"], r=4)
+    real, _ = peft_model.get_nb_trainable_parameters()
+    with pytest.raises(AssertionError, match=f"actual {real:,} != expected 1"):
+        assert_trainable_params(peft_model, expected=1)
+
+
+def test_frozen_adapter_layer_is_reported_as_missing():
+    peft_model = _apply(build_tiny_model("llama"), target_modules=["q_proj"], r=4)
+    for param in peft_model.base_model.model.model.layers[1].self_attn.q_proj.parameters():
+        param.requires_grad_(False)
+    with pytest.raises(AssertionError, match=r"(?s)layers\.1\.self_attn\.q_proj.*should be trainable and is not"):
+        assert_trainable_params(peft_model)
+
+
+def test_base_frozen_passes_with_adapters_copies_and_requested_biases():
+    model = build_tiny_model("opt", "sequence_classification")
+    assert_base_frozen(_apply(model, target_modules=["q_proj"], modules_to_save=["score"], bias="all"))
+
+
+def test_base_frozen_names_an_unfrozen_base_weight():
+    peft_model = _apply(build_tiny_model("opt"), target_modules=["q_proj"])
+    peft_model.base_model.model.model.decoder.layers[1].fc1.weight.requires_grad_(True)
+    with pytest.raises(AssertionError, match=r"decoder\.layers\.1\.fc1\.weight"):
+        assert_base_frozen(peft_model)
+
+
+def test_lora_only_biases_are_allowed_but_others_are_not():
+    peft_model = _apply(build_tiny_model("opt"), target_modules=["q_proj"], bias="lora_only")
+    assert_base_frozen(peft_model)
+    peft_model.base_model.model.model.decoder.layers[0].fc2.bias.requires_grad_(True)
+    with pytest.raises(AssertionError, match=r"fc2\.bias"):
+        assert_base_frozen(peft_model)
+
+
+def test_public_names_resolve_lazily():
+    assert set(pytest_lora.__all__) >= {"expected_trainable_params", "assert_trainable_params",
+                                        "assert_base_frozen", "assert_device_placement", "estimate_lora_memory"}
+    with pytest.raises(AttributeError):
+        pytest_lora.no_such_name  # noqa: B018

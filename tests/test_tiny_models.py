@@ -1,0 +1,87 @@
+"""Tiny models: small, deterministic, fresh, offline, usable for a forward pass."""
+from __future__ import annotations
+
+import os
+
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("transformers")
+
+from pytest_lora.tiny_models import build_tiny_model  # noqa: E402
+
+MOST_USED = ["gpt2", "llama", "mistral", "mixtral", "qwen2", "qwen3", "gemma", "gemma2", "gemma3", "phi",
+             "phi3", "falcon", "opt", "bloom", "gpt_neox", "gpt_bigcode", "mpt", "t5", "bart", "bert",
+             "roberta", "distilbert", "gptj", "gpt_neo", "starcoder2", "stablelm", "olmo", "cohere",
+             "qwen2_moe", "deepseek_v3", "mbart", "albert", "electra", "deberta-v2", "llama4_text"]
+
+
+@pytest.mark.parametrize("model_type", MOST_USED)
+def test_most_used_architectures_build_small(model_type):
+    model = build_tiny_model(model_type)
+    assert model.config.model_type == model_type
+    assert sum(p.numel() for p in model.parameters()) < 500_000
+
+
+@pytest.mark.parametrize(("model_type", "task", "class_name"), [
+    ("t5", None, "T5ForConditionalGeneration"),
+    ("bart", None, "BartForConditionalGeneration"),
+    ("bert", None, "BertForSequenceClassification"),
+    ("llama", None, "LlamaForCausalLM"),
+    ("llama", "sequence_classification", "LlamaForSequenceClassification"),
+    ("llama", "base", "LlamaModel"),
+])
+def test_task_picks_the_model_class(model_type, task, class_name):
+    assert type(build_tiny_model(model_type, task)).__name__ == class_name
+
+
+def test_same_seed_same_weights_and_each_call_fresh():
+    first, second = build_tiny_model("llama", seed=3), build_tiny_model("llama", seed=3)
+    assert first is not second
+    assert all(torch.equal(a, b) for a, b in zip(first.state_dict().values(), second.state_dict().values()))
+    other = build_tiny_model("llama", seed=4)
+    assert not torch.equal(first.lm_head.weight, other.lm_head.weight)
+
+
+def test_dtype_and_device():
+    model = build_tiny_model("qwen2", dtype="bfloat16", device="meta")
+    assert {(p.dtype, p.device.type) for p in model.parameters()} == {(torch.bfloat16, "meta")}
+
+
+@pytest.mark.parametrize(("model_type", "task"), [("gpt2", "causal_lm"), ("phi3", "causal_lm"),
+                                                  ("t5", "seq2seq_lm"), ("llama", "sequence_classification")])
+def test_forward_pass_runs_with_special_tokens_in_vocabulary(model_type, task):
+    model = build_tiny_model(model_type, task)
+    vocab = model.get_input_embeddings().num_embeddings
+    config = model.config
+    ids = torch.tensor([[1, 2, 3, vocab - 1], [4, 5, 6, vocab - 1]])
+    kwargs = {"labels": ids} if task != "sequence_classification" else {"labels": torch.tensor([0, 1])}
+    if task == "seq2seq_lm":
+        kwargs["decoder_input_ids"] = ids
+    loss = model(input_ids=ids, **kwargs).loss
+    assert torch.isfinite(loss)
+    for name in ("bos_token_id", "eos_token_id", "pad_token_id", "decoder_start_token_id"):
+        value = getattr(config, name, None)
+        assert value is None or isinstance(value, list) or value < vocab
+
+
+def test_built_offline_and_environment_restored(monkeypatch):
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    seen = {}
+    import transformers
+
+    original = transformers.AutoModelForCausalLM.from_config
+
+    def spy(*args, **kwargs):
+        seen["offline"] = os.environ.get("HF_HUB_OFFLINE")
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(transformers.AutoModelForCausalLM, "from_config", spy)
+    build_tiny_model("llama")
+    assert seen == {"offline": "1"}
+    assert "HF_HUB_OFFLINE" not in os.environ
+
+
+def test_unknown_model_type_is_a_clear_error():
+    with pytest.raises(ValueError, match="no model type 'not-a-model'"):
+        build_tiny_model("not-a-model")
