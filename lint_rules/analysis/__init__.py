@@ -13,7 +13,7 @@ import libcst as cst
 from ..rule import RuleContext
 from .calls import LORA_CONFIG_NAMES, Keyword, LoraCall, build_call, is_lora_config
 from .index import FileIndex
-from .model import ModelInfo, model_for
+from .model import ModelInfo, applications, model_for
 from .values import UNKNOWN
 
 __all__ = ["LORA_CONFIG_NAMES", "UNKNOWN", "Keyword", "LoraCall", "ModelInfo",
@@ -37,6 +37,7 @@ def collect_calls(wrapper: cst.MetadataWrapper, ctx: RuleContext) -> list[LoraCa
         return []
     calls = [build_call(index, site) for site in sites]
     statements = {id(site.statement) for site in sites if site.statement is not None}
+    applied = applications(index)
     for site, call in zip(sites, calls):
-        call.model = model_for(index, site, call, statements, ctx)
+        call.model = model_for(index, site, call, statements, applied, ctx)
     return calls

@@ -53,7 +53,7 @@ class CallSite:
     scope: Scope
     order: int
     guarded: bool  # inside a branch or try-block chosen by a runtime version check
-    statement: cst.CSTNode | None  # innermost enclosing statement
+    statement: cst.CSTNode | None  # the enclosing simple statement (line), if any
 
 
 def dotted(node: cst.BaseExpression) -> str | None:
@@ -250,23 +250,35 @@ class FileIndex(cst.CSTVisitor):
         if id(node) in self._scope_nodes:
             self._scope = self._scope.parent or self.module_scope
 
-    def on_visit(self, node: cst.CSTNode) -> bool:
+    def _enter_block(self, node: cst.BaseSuite) -> None:
         if id(node) in self._guard_blocks:
             self._guard_depth += 1
         if id(node) in self._fallback_handlers:
             self._fallback_depth += 1
-        if isinstance(node, cst.BaseStatement):
-            self._statements.append(node)
-        return super().on_visit(node)
 
-    def on_leave(self, original_node: cst.CSTNode) -> None:
-        super().on_leave(original_node)
-        if id(original_node) in self._guard_blocks:
+    def _leave_block(self, node: cst.BaseSuite) -> None:
+        if id(node) in self._guard_blocks:
             self._guard_depth -= 1
-        if id(original_node) in self._fallback_handlers:
+        if id(node) in self._fallback_handlers:
             self._fallback_depth -= 1
-        if isinstance(original_node, cst.BaseStatement):
-            self._statements.pop()
+
+    def visit_IndentedBlock(self, node: cst.IndentedBlock) -> None:
+        self._enter_block(node)
+
+    def leave_IndentedBlock(self, original_node: cst.IndentedBlock) -> None:
+        self._leave_block(original_node)
+
+    def visit_SimpleStatementSuite(self, node: cst.SimpleStatementSuite) -> None:
+        self._enter_block(node)
+
+    def leave_SimpleStatementSuite(self, original_node: cst.SimpleStatementSuite) -> None:
+        self._leave_block(original_node)
+
+    def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
+        self._statements.append(node)
+
+    def leave_SimpleStatementLine(self, original_node: cst.SimpleStatementLine) -> None:
+        self._statements.pop()
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         self._bind(node.name.value, "other")

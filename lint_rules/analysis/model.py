@@ -73,10 +73,30 @@ def _resolve(name: str) -> Any:
     return None if resolution is None or resolution.source == "guess" else resolution
 
 
+def applications(index: FileIndex) -> dict[int, list[tuple[CallSite, cst.BaseExpression]]]:
+    """Where configs are applied to models: ``id(LoraConfig call node)`` -> ``(site, model)``,
+    found in one sweep over the file's calls."""
+    found: dict[int, list[tuple[CallSite, cst.BaseExpression]]] = {}
+    for site in index.calls:
+        for model, config in _applied(site):
+            node = _config_call(index, config, site)
+            if node is not None:
+                found.setdefault(id(node), []).append((site, model))
+    return found
+
+
+@lru_cache(maxsize=256)
+def _architecture(model_type: str, task: str, transformers: str | None) -> Any:
+    from ..knowledge.architectures import get_architecture
+
+    return get_architecture(model_type, task, transformers=transformers)
+
+
 def model_for(index: FileIndex, site: CallSite, call: LoraCall, pragma_statements: set[int],
-              ctx: Any) -> ModelInfo | None:
+              applied: dict[int, list[tuple[CallSite, cst.BaseExpression]]], ctx: Any) -> ModelInfo | None:
     """The model ``call`` is applied to, resolved to an architecture, else ``None``."""
-    for name, class_name, source in _candidates(index, site, call, pragma_statements, ctx):
+    uses = applied.get(id(site.node), [])
+    for name, class_name, source in _candidates(index, site, call, pragma_statements, uses, ctx):
         resolution = _resolve(name)
         if resolution is None:
             return None
@@ -85,9 +105,7 @@ def model_for(index: FileIndex, site: CallSite, call: LoraCall, pragma_statement
             task_type = call.value("task_type")
             task = _TASK_TYPES.get(task_type) if isinstance(task_type, str) else None
         task = task or resolution.task
-        from ..knowledge.architectures import get_architecture
-
-        arch = get_architecture(resolution.model_type, task, transformers=ctx.transformers)
+        arch = _architecture(resolution.model_type, task, ctx.transformers)
         if arch is None:
             return None
         return ModelInfo(name, resolution.model_type, task, source, arch)
@@ -95,11 +113,11 @@ def model_for(index: FileIndex, site: CallSite, call: LoraCall, pragma_statement
 
 
 def _candidates(index: FileIndex, site: CallSite, call: LoraCall, pragma_statements: set[int],
-                ctx: Any) -> Iterator[tuple[str, str | None, str]]:
+                uses: list[tuple[CallSite, cst.BaseExpression]], ctx: Any) -> Iterator[tuple[str, str | None, str]]:
     for name, statement in index.pragmas:
         if statement is not None and statement is site.statement:
             yield name, None, "the `# lora-lint: model=` comment on this call"
-    flow = _applied_to(index, site)
+    flow = _applied_to(index, uses)
     if flow is not None:
         name, class_name, how = flow
         yield name, class_name, how
@@ -114,10 +132,11 @@ def _candidates(index: FileIndex, site: CallSite, call: LoraCall, pragma_stateme
         yield ctx.model, None, "`model` in [tool.lora-lint]"
 
 
-def _applied_to(index: FileIndex, lora: CallSite) -> tuple[str, str | None, str] | None:
+def _applied_to(index: FileIndex, uses: list[tuple[CallSite, cst.BaseExpression]]
+                ) -> tuple[str, str | None, str] | None:
     """The one model id every in-file application of this config agrees on."""
     found: set[tuple[str, str | None, str]] = set()
-    for site, model_expr in _applications(index, lora):
+    for site, model_expr in uses:
         model = _model_of(index, model_expr, site.scope, site.order)
         if model is None:
             return None
@@ -130,35 +149,42 @@ def _applied_to(index: FileIndex, lora: CallSite) -> tuple[str, str | None, str]
     return min(found)
 
 
-def _applications(index: FileIndex, lora: CallSite) -> Iterator[tuple[CallSite, cst.BaseExpression]]:
-    for site in index.calls:
-        name = terminal_name(site.node.func)
-        positional = [a.value for a in site.node.args if a.keyword is None and not a.star]
-        keywords = {a.keyword.value: a.value for a in site.node.args if a.keyword is not None}
-        model = config = None
-        if name in _MODEL_FIRST:
-            model = positional[0] if positional else keywords.get("model")
-            config = positional[1] if len(positional) > 1 else keywords.get("peft_config")
-        elif name == "inject_adapter_in_model":
-            config = positional[0] if positional else keywords.get("peft_config")
-            model = positional[1] if len(positional) > 1 else keywords.get("model")
-        elif name == "add_adapter" and isinstance(site.node.func, cst.Attribute):
-            model = site.node.func.value
-            config = next((p for p in positional if _is_config(index, p, site, lora)),
-                          keywords.get("adapter_config", keywords.get("peft_config")))
-        elif "peft_config" in keywords and "model" in keywords:
-            model, config = keywords["model"], keywords["peft_config"]
-        if model is not None and config is not None and _is_config(index, config, site, lora):
-            yield site, model
+def _applied(site: CallSite) -> Iterator[tuple[cst.BaseExpression, cst.BaseExpression]]:
+    """``(model, config)`` expressions when ``site`` applies a config to a model."""
+    name = terminal_name(site.node.func)
+    if name is None:
+        return
+    positional = [a.value for a in site.node.args if a.keyword is None and not a.star]
+    keywords = {a.keyword.value: a.value for a in site.node.args if a.keyword is not None}
+    if name in _MODEL_FIRST:
+        model = positional[0] if positional else keywords.get("model")
+        config = positional[1] if len(positional) > 1 else keywords.get("peft_config")
+    elif name == "inject_adapter_in_model":
+        config = positional[0] if positional else keywords.get("peft_config")
+        model = positional[1] if len(positional) > 1 else keywords.get("model")
+    elif name == "add_adapter" and isinstance(site.node.func, cst.Attribute):
+        model = site.node.func.value
+        for config in (*positional, keywords.get("adapter_config"), keywords.get("peft_config")):
+            if config is not None:
+                yield model, config
+        return
+    elif "peft_config" in keywords and "model" in keywords:
+        model, config = keywords["model"], keywords["peft_config"]
+    else:
+        return
+    if model is not None and config is not None:
+        yield model, config
 
 
-def _is_config(index: FileIndex, expr: cst.BaseExpression, site: CallSite, lora: CallSite) -> bool:
-    if expr is lora.node:
-        return True
+def _config_call(index: FileIndex, expr: cst.BaseExpression, site: CallSite) -> cst.Call | None:
+    """The call that built the config ``expr`` refers to (itself, or a name bound once to it)."""
+    if isinstance(expr, cst.Call):
+        return expr
     if isinstance(expr, cst.Name):
         binding = index.binding_of(expr, site.scope)
-        return binding is not None and binding.kind == "assign" and binding.value is lora.node
-    return False
+        if binding is not None and binding.kind == "assign" and isinstance(binding.value, cst.Call):
+            return binding.value
+    return None
 
 
 def _model_of(index: FileIndex, expr: cst.BaseExpression, scope: Any, order: int | None,
