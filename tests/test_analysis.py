@@ -218,3 +218,10 @@ def test_model_from_settings_and_unknown_models():
     helper = one("from peft import LoraConfig, get_peft_model\nget_peft_model(load(), LoraConfig(r=4))",
                  model="gpt2")
     assert helper.model.name == "gpt2"  # the flow says nothing, the setting decides
+
+
+def test_task_type_enum_members_are_their_strings():
+    call = one("import peft\nfrom peft import LoraConfig, TaskType\n"
+               "LoraConfig(task_type=TaskType.SEQ_2_SEQ_LM, bias=peft.TaskType.CAUSAL_LM, r=Other.X)")
+    assert call.value("task_type") == "SEQ_2_SEQ_LM" and call.value("bias") == "CAUSAL_LM"
+    assert call.value("r") is UNKNOWN

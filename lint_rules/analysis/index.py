@@ -165,8 +165,13 @@ class FileIndex(cst.CSTVisitor):
                  _seen: tuple[Binding, ...] = ()) -> Any:
         """The static value of ``expr`` evaluated in ``scope`` (at ``order``), or ``UNKNOWN``."""
 
-        def names(node: cst.Name) -> Any:
-            return self._name_value(node.value, scope, order, _seen)
+        def names(node: cst.Name | cst.Attribute) -> Any:
+            if isinstance(node, cst.Name):
+                return self._name_value(node.value, scope, order, _seen)
+            owner = self.qualname(node.value, scope) or ""
+            if owner.startswith("peft.") and owner.endswith(".TaskType"):
+                return node.attr.value  # a str enum: TaskType.CAUSAL_LM == "CAUSAL_LM"
+            return UNKNOWN
 
         return evaluate(expr, names, lambda n: self.is_builtin(n, scope))
 

@@ -24,7 +24,7 @@ class _Unknown:
 
 UNKNOWN: Any = _Unknown()
 
-NameResolver = Callable[[cst.Name], Any]
+NameResolver = Callable[[cst.Name | cst.Attribute], Any]
 _CONSTANTS = {"True": True, "False": False, "None": None}
 _BUILTIN_CONTAINERS = {"dict": dict, "list": list, "tuple": tuple, "set": set, "frozenset": frozenset}
 _BINARY = {
@@ -40,7 +40,7 @@ _BINARY = {
 def evaluate(expr: cst.BaseExpression, names: NameResolver, builtin: Callable[[str], bool]) -> Any:
     """The value of ``expr``, or ``UNKNOWN``.
 
-    ``names`` resolves a ``Name`` that is not a constant; ``builtin(name)`` says whether a
+    ``names`` resolves a ``Name`` that is not a constant, or an ``Attribute``; ``builtin(name)`` says whether a
     name still means the builtin (``dict(r=8)`` counts only when ``dict`` is not rebound).
     """
     try:
@@ -58,6 +58,8 @@ def _eval(expr: cst.BaseExpression, names: NameResolver, builtin: Callable[[str]
     if isinstance(expr, cst.Name):
         if expr.value in _CONSTANTS:
             return _CONSTANTS[expr.value]
+        return names(expr)
+    if isinstance(expr, cst.Attribute):
         return names(expr)
     if isinstance(expr, cst.UnaryOperation):
         value = _eval(expr.expression, names, builtin)
