@@ -225,3 +225,8 @@ def test_task_type_enum_members_are_their_strings():
                "LoraConfig(task_type=TaskType.SEQ_2_SEQ_LM, bias=peft.TaskType.CAUSAL_LM, r=Other.X)")
     assert call.value("task_type") == "SEQ_2_SEQ_LM" and call.value("bias") == "CAUSAL_LM"
     assert call.value("r") is UNKNOWN
+
+
+def test_a_broad_try_is_not_a_version_guard():
+    call = one("from peft import LoraConfig\ntry:\n    LoraConfig(use_dora=True)\nexcept Exception:\n    pass")
+    assert not call.is_guarded("use_dora")

@@ -95,3 +95,15 @@ def test_pep_723_inline_metadata():
     assert detect_inline_peft_requirement(script.replace('"peft>=0.9,<0.12"', '"peft"')) is None
     assert detect_inline_peft_requirement("import peft\n") is None
     assert detect_inline_peft_requirement("# /// script\n# dependencies = [\n") is None
+
+
+def test_inline_metadata_narrows_the_checked_range():
+    from lint_rules.project import context_for_source
+    from lint_rules.rule import RuleContext
+
+    ctx = RuleContext("s.py", ">=0.10", "pyproject.toml", ("0.10.0", "0.21.2"))
+    script = '# /// script\n# dependencies = ["peft>=0.8,<0.9"]\n# ///\nimport peft\n'
+    narrowed = context_for_source(ctx, script)
+    assert narrowed.peft_versions == ("0.8.0", "0.8.1", "0.8.2")
+    assert "PEP 723" in narrowed.peft_spec_source
+    assert context_for_source(ctx, "import peft\n") is ctx

@@ -21,7 +21,7 @@ from .values import UNKNOWN, evaluate
 
 PRAGMA_RE = re.compile(r"#\s*lora-lint:\s*model\s*=\s*([^\s#]+)")
 _IMPORT_ERRORS = {"ImportError", "ModuleNotFoundError"}
-_BROAD_ERRORS = {"TypeError", "Exception", "BaseException"}
+_KEYWORD_ERRORS = {"TypeError"}  # what an unknown keyword raises
 
 
 @dataclass(eq=False)
@@ -435,7 +435,7 @@ class FileIndex(cst.CSTVisitor):
             self._scope.version_checked = True
 
     def visit_Try(self, node: cst.Try) -> None:
-        if any(_catches(h, _BROAD_ERRORS) for h in node.handlers):
+        if any(_catches(h, _KEYWORD_ERRORS) for h in node.handlers):
             self._guard_blocks.add(id(node.body))
 
     def visit_Expr(self, node: cst.Expr) -> None:
