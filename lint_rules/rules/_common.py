@@ -62,6 +62,21 @@ def value_node(keyword: Any) -> cst.CSTNode:
     return keyword.node if keyword.arg is not None else keyword.report_node
 
 
+def literal_in_call(keyword: Any) -> bool:
+    """Whether the keyword's value is a literal written in the call: only then does a fix
+    replace it (a name may be a parameter or shared constant whose meaning would be lost)."""
+    if keyword.arg is None:
+        return False
+    stack = [keyword.node]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (cst.Name, cst.Attribute, cst.Call)) and not (
+                isinstance(node, cst.Name) and node.value in ("True", "False", "None")):
+            return False
+        stack.extend(node.children)
+    return True
+
+
 def _elements(container: cst.CSTNode) -> Sequence[Any]:
     return container.args if isinstance(container, cst.Call) else container.elements
 

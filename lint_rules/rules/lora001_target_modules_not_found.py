@@ -7,7 +7,7 @@ from ..analysis import LoraCall
 from ..knowledge import peft_releases
 from ..knowledge.matching import suggest_equivalent
 from ..rule import Finding, Invalid, Rule, RuleContext, Valid
-from ._common import highest, string_list, value_node
+from ._common import highest, literal_in_call, string_list, value_node
 from ._targets import match, model_words, targetable
 
 _SEED = ("from peft import LoraConfig, get_peft_model\nfrom transformers import AutoModelForCausalLM\n\n"
@@ -61,9 +61,13 @@ class TargetModulesNotFound(Rule):
                       "LoraConfig(r=8, lora_alpha=16, target_modules=[\"qkv_proj\"])\n"),
         Invalid("from peft import LoraConfig\n\nTARGETS = ['query', 'value']\n"
                 "LoraConfig(r=8, lora_alpha=16, target_modules=TARGETS, base_model_name_or_path='gpt2')\n",
-                message="targetable modules are: ", line=4, column=47,
-                fixed="from peft import LoraConfig\n\nTARGETS = ['query', 'value']\n"
-                      "LoraConfig(r=8, lora_alpha=16, target_modules=[\"c_attn\"], base_model_name_or_path='gpt2')\n"),
+                message="targetable modules are: ", line=4, column=47),
+        Invalid("from peft import *\nfrom trl import SFTTrainer\n\ntrainer = SFTTrainer(\n"
+                "    model='facebook/opt-350m',\n    peft_config=LoraConfig(r=16, lora_alpha=32, target_modules=['c_attn']),\n)\n",
+                message="facebook/opt-350m", line=6, column=64,
+                fixed="from peft import *\nfrom trl import SFTTrainer\n\ntrainer = SFTTrainer(\n"
+                      "    model='facebook/opt-350m',\n    peft_config=LoraConfig(r=16, lora_alpha=32, "
+                      "target_modules=[\"q_proj\", \"k_proj\", \"v_proj\"]),\n)\n"),
         Invalid("from peft import LoraConfig\n\nLoraConfig(target_modules='.*q_proj')\n",
                 message="bigscience/bloom-560m", line=3, column=27, model="bigscience/bloom-560m"),
     ]
@@ -82,7 +86,7 @@ class TargetModulesNotFound(Rule):
         replacements = {}
         if suggestion:
             message += f"; the equivalent here: use target_modules={suggestion!r}"
-            if keyword.arg is not None:
+            if literal_in_call(keyword):
                 replacements = {keyword.node: string_list(suggestion)}
         yield Finding(value_node(keyword), message, replacements,
                       f"Use target_modules={suggestion!r}" if replacements else None)

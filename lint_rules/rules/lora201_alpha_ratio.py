@@ -9,7 +9,7 @@ import libcst as cst
 from ..analysis import UNKNOWN, LoraCall
 from ..knowledge import peft_releases
 from ..rule import Finding, Invalid, Rule, RuleContext, Valid
-from ._common import add_keyword, fmt, lowest, number
+from ._common import add_keyword, fmt, literal_in_call, lowest, number
 
 # Initialisations that set their own scale: their users do not follow alpha = ratio * r.
 _OWN_CONVENTION = ("pissa", "corda", "eva", "olora")
@@ -68,6 +68,9 @@ class AlphaRatio(Rule):
         Invalid("from peft import LoraConfig\n\nLoraConfig(r=16, lora_alpha=16)\n",
                 message="lora_alpha = 4 x r", line=3, column=29, **{"alpha-ratio": 4},
                 fixed="from peft import LoraConfig\n\nLoraConfig(r=16, lora_alpha=64)\n"),
+        Invalid("from peft import LoraConfig\n\ndef build(r=16, alpha=16):\n"
+                "    return LoraConfig(r=r, lora_alpha=alpha)\n\nconfig = build()\n",
+                message="lora_alpha=16 with r=16", line=4, column=39),
         Invalid("from peft import LoraConfig\n\nLoraConfig(r=8, lora_alpha=16, rank_pattern={'q_proj': 32},"
                 " alpha_pattern={'q_proj': 16})\n", message="rank_pattern", line=3, column=86),
     ]
@@ -108,7 +111,7 @@ class AlphaRatio(Rule):
         replacements: dict = {}
         if alpha_kw is not None:
             node = alpha_kw.node if alpha_kw.arg is not None else alpha_kw.report_node
-            if alpha_kw.arg is not None:
+            if literal_in_call(alpha_kw):
                 replacements = {alpha_kw.node: number(expected)}
         else:
             node = call.node if r_kw is None else (r_kw.arg or r_kw.report_node)
