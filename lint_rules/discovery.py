@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import re
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -21,8 +22,18 @@ class Discovery:
 
     def __init__(self, root: Path, exclude: Iterable[str], respect_gitignore: bool = True) -> None:
         self.root = root.resolve()
-        self.exclude = tuple(exclude)
         self.respect_gitignore = respect_gitignore
+        names, name_globs, path_globs = set(), [], []
+        for pattern in (p.rstrip("/") for p in exclude):
+            if "/" in pattern:
+                path_globs += [fnmatch.translate(pattern), fnmatch.translate(pattern + "/*")]
+            elif any(c in pattern for c in "*?["):
+                name_globs.append(fnmatch.translate(pattern))
+            else:
+                names.add(pattern)
+        self._names = names
+        self._name_re = re.compile("|".join(name_globs)) if name_globs else None
+        self._path_re = re.compile("|".join(path_globs)) if path_globs else None
 
     def excluded(self, path: Path) -> bool:
         """An ``exclude`` pattern matches the path (relative to the root) or one of its names."""
@@ -30,14 +41,12 @@ class Discovery:
             rel = (path if path.is_absolute() else path.resolve()).relative_to(self.root).as_posix()
         except ValueError:
             rel = path.as_posix()
-        for pattern in self.exclude:
-            pattern = pattern.rstrip("/")
-            if "/" in pattern:
-                if fnmatch.fnmatch(rel, pattern) or fnmatch.fnmatch(rel, pattern + "/*"):
-                    return True
-            elif any(fnmatch.fnmatch(part, pattern) for part in rel.split("/")):
-                return True
-        return False
+        if self._path_re is not None and self._path_re.match(rel):
+            return True
+        parts = rel.split("/")
+        if not self._names.isdisjoint(parts):
+            return True
+        return self._name_re is not None and any(self._name_re.match(part) for part in parts)
 
     def gitignored(self, path: Path, is_dir: bool = False) -> bool:
         if not self.respect_gitignore:

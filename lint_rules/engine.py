@@ -124,7 +124,7 @@ class Linter:
         calls = analysis.collect_calls(wrapper, ctx)
         if not calls:
             return module, []
-        positions = wrapper.resolve(PositionProvider)
+        positions: Mapping[cst.CSTNode, Any] | None = None  # resolved at the first finding
         noqa: NoqaMap | None = None
         index: LineIndex | None = None
         found: list[_Found] = []
@@ -133,6 +133,7 @@ class Linter:
                 continue
             for call in calls:
                 for finding in rule.check(call, ctx):
+                    positions = positions or wrapper.resolve(PositionProvider)
                     where = positions[finding.node]
                     first, last = where.start.line, where.end.line
                     call_node = getattr(call, "node", None)
@@ -146,7 +147,7 @@ class Linter:
                     if finding.replacements and rule.FIX:
                         index = index or LineIndex(source)
                         fix = FixInfo(rule.FIX, finding.fix_message or f"Fix {rule.NAME}",
-                                      edits_for(module, finding.replacements, index))
+                                      edits_for(module, finding.replacements, index, source, positions))
                     violation = self._violation(
                         rule.CODE, finding.message, filename,
                         Location(where.start.line, where.start.column + 1),

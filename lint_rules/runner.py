@@ -7,14 +7,16 @@ import sys
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .cache import Cache, content_hash
 from .config import Settings
-from .engine import Linter
 from .errors import LintError
-from .fixes import write_atomic
 from .serialize import from_dict, to_dict
 from .violation import Violation
+
+if TYPE_CHECKING:  # libcst (through the engine) is imported only when a file must be linted
+    from .engine import Linter
 
 PARALLEL_MIN_FILES = 24  # below this, a pool costs more than it saves
 
@@ -56,6 +58,8 @@ _worker_linter: Linter | None = None
 
 
 def _init_worker(settings: Settings) -> None:
+    from .engine import Linter
+
     global _worker_linter
     _worker_linter = Linter(settings)
 
@@ -116,13 +120,17 @@ def run(tasks: list[Task | FileResult], settings: Settings, *, fix: bool = False
             done = pool.map(_process_star, [(task, fix, unsafe) for _, task in todo], chunksize=chunk)
             for (index, _), result in zip(todo, done):
                 results[index] = result
-    else:
-        linter = Linter(settings) if todo else None
+    elif todo:
+        from .engine import Linter
+
+        linter = Linter(settings)
         for index, task in todo:
             results[index] = _process(task, fix, unsafe, linter)
     for index, task in todo:
         result = results[index]
         if fix and write and result.new_source is not None and not result.error:
+            from .fixes import write_atomic
+
             try:
                 write_atomic(Path(task.path), result.new_source)
             except OSError as exc:

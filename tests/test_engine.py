@@ -164,3 +164,43 @@ def test_unsafe_fix_edit_covers_the_removed_argument():
 def test_a_fix_that_would_not_parse_is_refused():
     with pytest.raises(FixError, match="LORA993"):
         fix_source(SRC, select=["LORA993"])
+
+
+NESTED = '''"""Doc."""
+import peft
+
+# a comment before the function
+
+
+@decorator(
+    1,
+)
+@other
+def build():
+    # inside
+    if True:
+        return peft.LoraConfig(r=0, bias="all")  # trailing
+
+
+class Holder:
+    config = peft.LoraConfig(  # open
+        r=0,
+    )
+'''
+
+
+def _apply_edits(source, edits):
+    lines = source.splitlines(keepends=True)
+    offset = lambda loc: sum(len(x) for x in lines[: loc.row - 1]) + loc.column - 1  # noqa: E731
+    for edit in sorted(edits, key=lambda e: (e.location.row, e.location.column), reverse=True):
+        source = source[: offset(edit.location)] + edit.content + source[offset(edit.end_location):]
+    return source
+
+
+@pytest.mark.parametrize("code", ["LORA990", "LORA991"])
+def test_edits_match_the_applied_fix_in_nested_and_decorated_code(code):
+    found = lint_source(NESTED, select=[code])
+    assert found and all(v.fix and v.fix.edits for v in found)
+    expected = fix_source(NESTED, select=[code], unsafe=True)[0]
+    assert expected != NESTED
+    assert _apply_edits(NESTED, [e for v in found for e in v.fix.edits]) == expected
