@@ -46,7 +46,8 @@ _TASK_TYPES = {
 
 @dataclass(frozen=True)
 class ModelInfo:
-    """A resolved model: ``source`` says how it was found (for messages)."""
+    """A resolved model: ``source`` says how it was found, for messages ("loaded by
+    AutoModelForCausalLM.from_pretrained('gpt2')", "from base_model_name_or_path")."""
 
     name: str
     model_type: str
@@ -116,20 +117,20 @@ def _candidates(index: FileIndex, site: CallSite, call: LoraCall, pragma_stateme
                 uses: list[tuple[CallSite, cst.BaseExpression]], ctx: Any) -> Iterator[tuple[str, str | None, str]]:
     for name, statement in index.pragmas:
         if statement is not None and statement is site.statement:
-            yield name, None, "the `# lora-lint: model=` comment on this call"
+            yield name, None, "from the `# lora-lint: model=` comment on this call"
     flow = _applied_to(index, uses)
     if flow is not None:
         name, class_name, how = flow
         yield name, class_name, how
     base = call.value("base_model_name_or_path")
     if isinstance(base, str) and base:
-        yield base, None, "base_model_name_or_path"
+        yield base, None, "from base_model_name_or_path"
     for name, statement in index.pragmas:
         if statement is None or id(statement) not in pragma_statements:
-            yield name, None, "the file's `# lora-lint: model=` comment"
+            yield name, None, "from the file's `# lora-lint: model=` comment"
             break
     if ctx.model:
-        yield ctx.model, None, "`model` in [tool.lora-lint]"
+        yield ctx.model, None, "from `model` in [tool.lora-lint]"
 
 
 def _applied_to(index: FileIndex, uses: list[tuple[CallSite, cst.BaseExpression]]
@@ -141,9 +142,9 @@ def _applied_to(index: FileIndex, uses: list[tuple[CallSite, cst.BaseExpression]
         if model is None:
             return None
         name, class_name = model
-        loader = f"{class_name}.from_pretrained({name!r})" if class_name else repr(name)
-        found.add((name, class_name, f"{loader}, passed with it to "
-                   f"{terminal_name(site.node.func)}()"))
+        how = (f"loaded by {class_name}.from_pretrained({name!r})" if class_name
+               else f"passed to {terminal_name(site.node.func)}()")
+        found.add((name, class_name, how))
     if len({(n, c) for n, c, _ in found}) != 1:
         return None
     return min(found)

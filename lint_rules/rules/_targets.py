@@ -47,4 +47,4 @@ def targetable(call: LoraCall) -> str:
 
 def model_words(call: LoraCall) -> str:
     model = call.model
-    return f"{model.name} ({model.architecture.class_name}; model from {model.source})"
+    return f"{model.name} ({model.architecture.class_name}, {model.source})"

@@ -49,7 +49,7 @@ class TargetModulesNotFound(Rule):
     ]
     INVALID = [
         Invalid(_SEED.format(model="gpt2", targets='["q_proj", "v_proj"]'),
-                message="use target_modules=['c_attn']", line=5, column=56,
+                message="the equivalent here is target_modules=['c_attn']", line=5, column=56,
                 fixed=_SEED.format(model="gpt2", targets='["c_attn"]')),
         Invalid("import peft\n\nconfig = peft.LoraConfig(r=8, target_modules=['q_proj', 'v_proj'])\n",
                 message="query_key_value", line=3, column=46, model="tiiuae/falcon-7b",
@@ -61,7 +61,7 @@ class TargetModulesNotFound(Rule):
                       "LoraConfig(r=8, lora_alpha=16, target_modules=[\"qkv_proj\"])\n"),
         Invalid("from peft import LoraConfig\n\nTARGETS = ['query', 'value']\n"
                 "LoraConfig(r=8, lora_alpha=16, target_modules=TARGETS, base_model_name_or_path='gpt2')\n",
-                message="targetable modules are: ", line=4, column=47),
+                message="gpt2 (GPT2LMHeadModel, from base_model_name_or_path)", line=4, column=47),
         Invalid("from peft import *\nfrom trl import SFTTrainer\n\ntrainer = SFTTrainer(\n"
                 "    model='facebook/opt-350m',\n    peft_config=LoraConfig(r=16, lora_alpha=32, target_modules=['c_attn']),\n)\n",
                 message="facebook/opt-350m", line=6, column=64,
@@ -79,14 +79,16 @@ class TargetModulesNotFound(Rule):
         keyword, value = found.keyword, found.value
         error = peft_releases.not_found_error(highest(ctx))
         consequence = f"get_peft_model() raises {error}" if error else "get_peft_model() adapts nothing"
-        message = (f"no module of {model_words(call)} matches target_modules={value!r}, so "
-                   f"{consequence}; its targetable modules are: {targetable(call)}")
+        message = f"no module of {model_words(call)} matches target_modules={value!r}, so {consequence}; "
         entries = [value] if isinstance(value, str) else value
         suggestion = suggest_equivalent(entries, call.model.architecture)
         replacements = {}
         if suggestion:
-            message += f"; the equivalent here: use target_modules={suggestion!r}"
+            message += (f"the equivalent here is target_modules={suggestion!r} "
+                        f"(targetable modules: {targetable(call)})")
             if literal_in_call(keyword):
                 replacements = {keyword.node: string_list(suggestion)}
+        else:
+            message += f"name some of its targetable modules: {targetable(call)}"
         yield Finding(value_node(keyword), message, replacements,
                       f"Use target_modules={suggestion!r}" if replacements else None)

@@ -58,8 +58,8 @@ class TargetModulesPartial(Rule):
         unmatched = found.result.unmatched
         used = [e for e in found.result.matched if e not in unmatched]
         message = (f"target_modules entries {unmatched!r} match no module of {model_words(call)}; peft "
-                   f"ignores them silently and adapts only {used!r}; its targetable modules are: "
-                   f"{targetable(call)}")
+                   f"ignores them silently and adapts only {used!r} (targetable modules: "
+                   f"{targetable(call)})")
         suggestion = suggest_equivalent(unmatched, call.model.architecture)
         if suggestion and not set(suggestion) <= set(used):
             message += f"; the equivalent here is {suggestion!r}"
