@@ -230,3 +230,10 @@ def test_task_type_enum_members_are_their_strings():
 def test_a_broad_try_is_not_a_version_guard():
     call = one("from peft import LoraConfig\ntry:\n    LoraConfig(use_dora=True)\nexcept Exception:\n    pass")
     assert not call.is_guarded("use_dora")
+
+
+def test_a_repeated_import_is_still_peft():
+    source = ("from typing import TYPE_CHECKING\nimport peft\nimport peft.tuners.lora\n"
+              "if TYPE_CHECKING:\n    from peft import LoraConfig\nfrom peft import LoraConfig\n"
+              "LoraConfig(r=4)\npeft.tuners.lora.LoraConfig(r=4)")
+    assert [c.value("r") for c in calls(source)] == [4, 4]

@@ -143,10 +143,8 @@ class FileIndex(cst.CSTVisitor):
         if found is None:
             stars = self.module_scope.star_imports
             return f"{stars[-1]}.{expr.value}" if stars else None
-        bindings = [b for b in found[1] if not b.fallback]
-        if len(bindings) == 1 and bindings[0].kind == "import":
-            return bindings[0].qualname
-        return None
+        names = {b.qualname if b.kind == "import" else None for b in found[1] if not b.fallback}
+        return names.pop() if len(names) == 1 else None  # the same import repeated is still one name
 
     def is_builtin(self, name: str, scope: Scope) -> bool:
         return self.lookup(name, scope) is None and all(
