@@ -83,6 +83,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except LintError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # e.g. piped into head
+        sys.stdout = open(os.devnull, "w")
+        return 0
 
 
 def _rules(args: list[str]) -> int:
@@ -125,7 +128,7 @@ def _modules(args: list[str]) -> int:
                                      description="Print the module names LoRA can target in a model.")
     parser.add_argument("model", help="a Hugging Face model id, a local folder or a model_type")
     parser.add_argument("--task", default="causal_lm", choices=("causal_lm", "seq2seq_lm", "sequence_classification", "base"))
-    parser.add_argument("--all", action="store_true", help="every full module name, not only the leaf names")
+    parser.add_argument("--all", action="store_true", help="every full module name, not only the names to target")
     parsed = parser.parse_args(args)
     resolution = models.resolve_model(parsed.model)
     if resolution is None:
@@ -135,9 +138,24 @@ def _modules(args: list[str]) -> int:
         raise ConfigError(f"no module data for model type {resolution.model_type!r} ({parsed.task})")
     print(f"# {parsed.model}: {resolution.model_type} ({arch.class_name}, transformers {arch.transformers}, "
           f"from {resolution.source})", file=sys.stderr)
-    names = arch.names() if parsed.all else arch.leaf_names()
-    for name in names:
-        print(name)
+    targetable = arch.targetable()
+    if parsed.all:
+        for module in targetable:
+            for name in module.names():
+                print(f"{name}  {module.cls}{'  (head)' if module.is_head else ''}")
+        return 0
+    by_leaf: dict[str, list[Any]] = {}
+    for module in targetable:
+        by_leaf.setdefault(module.leaf, []).append(module)
+    rows = []
+    for leaf in sorted(by_leaf):
+        group = by_leaf[leaf]
+        count = sum(1 for m in group for _ in m.names())
+        rows.append((leaf, "/".join(sorted({m.cls for m in group})), f"x{count}",
+                     "(head)" if any(m.is_head for m in group) else ""))
+    widths = [max((len(row[i]) for row in rows), default=0) for i in range(3)]
+    for row in rows:
+        print(("  ".join(cell.ljust(w) for cell, w in zip(row, widths)) + "  " + row[3]).rstrip())
     return 0
 
 

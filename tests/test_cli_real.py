@@ -1,0 +1,74 @@
+"""``lora-lint`` with the real rules and knowledge base: the README's example, ``rules``, ``rule``,
+``modules`` and the pre-commit hook definitions."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from lint_rules.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "examples"
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_seed_example_is_flagged_and_its_fixed_version_passes(capsys):
+    code, out, _ = run(capsys, "--no-cache", "--output-format", "json", str(EXAMPLES / "seed_gpt2.py"))
+    assert code == 1
+    assert "LORA001" in {v["code"] for v in json.loads(out)}
+    assert run(capsys, "--no-cache", str(EXAMPLES / "seed_gpt2_fixed.py"))[:2] == (0, "")
+
+
+def test_rules_lists_every_registered_rule(capsys):
+    from lint_rules.catalog import all_rules
+
+    code, out, _ = run(capsys, "rules")
+    assert code == 0
+    listed = [line.split()[0] for line in out.splitlines()[1:]]
+    assert listed == list(all_rules())
+
+
+def test_rule_explains_with_examples(capsys):
+    code, out, _ = run(capsys, "rule", "target-modules-not-found")
+    assert code == 0 and out.startswith("# LORA001 target-modules-not-found")
+    assert "## Flagged" in out and "```python" in out
+
+
+def test_modules_of_a_model(capsys):
+    code, out, err = run(capsys, "modules", "gpt2")
+    assert code == 0 and "gpt2" in err
+    leaves = [line.split()[0] for line in out.splitlines()]
+    assert "c_attn" in leaves and "q_proj" not in leaves
+    code, out, _ = run(capsys, "modules", "gpt2", "--all")
+    assert "transformer.h.0.attn.c_attn  Conv1D" in out.splitlines()
+
+
+def test_modules_of_an_unknown_model_is_an_error(capsys):
+    code, _, err = run(capsys, "modules", "no-such-org/no-such-model-xyz")
+    assert code == 2 and "no-such-model-xyz" in err
+
+
+def test_pre_commit_hooks_file():
+    text = (ROOT / ".pre-commit-hooks.yaml").read_text()
+    yaml = pytest.importorskip("yaml")
+    hooks = {hook["id"]: hook for hook in yaml.safe_load(text)}
+    assert hooks["lora-lint"]["entry"] == "lora-lint --force-exclude"
+    assert hooks["lora-lint-fix"]["entry"] == "lora-lint --fix --force-exclude"
+    for hook in hooks.values():
+        assert hook["language"] == "python" and hook["require_serial"] is True
+
+
+def test_pre_commit_style_call_with_no_files_is_silent(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "pyproject.toml").write_text("[tool.lora-lint]\nextend-exclude = ['gen']\n")
+    (tmp_path / "gen").mkdir()
+    (tmp_path / "gen/x.py").write_text("from peft import LoraConfig\nLoraConfig(r=8\n")
+    assert run(capsys, "--force-exclude", "gen/x.py") == (0, "", "")
+    assert run(capsys, "--fix", "--force-exclude", "gen/x.py") == (0, "", "")
