@@ -109,7 +109,6 @@ class FileIndex(cst.CSTVisitor):
         self._guard_depth = 0
         self._fallback_handlers: set[int] = set()
         self._fallback_depth = 0
-        self._scope_nodes: dict[int, Scope] = {}
 
     @classmethod
     def build(cls, module: cst.Module) -> "FileIndex":
@@ -226,13 +225,11 @@ class FileIndex(cst.CSTVisitor):
         scope = self._scope
         if name in scope.global_names:
             scope = self.module_scope
-        elif name in scope.nonlocal_names:
-            kind, details = "other", {}
+        elif name in scope.nonlocal_names:  # rebinds an enclosing function's name: unknown there
             parent = scope.parent
             while parent is not None and parent.kind != "module":
                 if parent.kind == "function":
-                    parent.bindings.setdefault(name, []).append(
-                        Binding(name, kind, self._order, parent))
+                    parent.bindings.setdefault(name, []).append(Binding(name, "other", self._order, parent))
                 parent = parent.parent
             return
         self._order += 1
@@ -243,15 +240,12 @@ class FileIndex(cst.CSTVisitor):
         for name in _target_names(target):
             self._bind(name, "other")
 
-    def _push(self, node: cst.CSTNode, kind: str) -> Scope:
-        scope = Scope(kind, self._scope)
-        self._scope_nodes[id(node)] = scope
-        self._scope = scope
-        return scope
+    def _push(self, kind: str) -> Scope:
+        self._scope = Scope(kind, self._scope)
+        return self._scope
 
-    def _pop(self, node: cst.CSTNode) -> None:
-        if id(node) in self._scope_nodes:
-            self._scope = self._scope.parent or self.module_scope
+    def _pop(self) -> None:
+        self._scope = self._scope.parent or self.module_scope
 
     def _enter_block(self, node: cst.BaseSuite) -> None:
         if id(node) in self._guard_blocks:
@@ -285,7 +279,7 @@ class FileIndex(cst.CSTVisitor):
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         self._bind(node.name.value, "other")
-        scope = self._push(node, "function")
+        scope = self._push("function")
         params = node.params
         for param in (*params.posonly_params, *params.params, *params.kwonly_params):
             self._order += 1
@@ -297,10 +291,10 @@ class FileIndex(cst.CSTVisitor):
                 self._bind(param.name.value, "other")
 
     def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
-        self._pop(original_node)
+        self._pop()
 
     def visit_Lambda(self, node: cst.Lambda) -> None:
-        self._push(node, "lambda")
+        self._push("lambda")
         params = node.params
         for param in (*params.posonly_params, *params.params, *params.kwonly_params,
                       params.star_arg, params.star_kwarg):
@@ -308,14 +302,14 @@ class FileIndex(cst.CSTVisitor):
                 self._bind(param.name.value, "other")
 
     def leave_Lambda(self, original_node: cst.Lambda) -> None:
-        self._pop(original_node)
+        self._pop()
 
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
         self._bind(node.name.value, "other")
-        self._push(node, "class")
+        self._push("class")
 
     def leave_ClassDef(self, original_node: cst.ClassDef) -> None:
-        self._pop(original_node)
+        self._pop()
 
     def visit_Global(self, node: cst.Global) -> None:
         self._scope.global_names.update(n.name.value for n in node.names)
