@@ -210,6 +210,7 @@ def _show_settings(settings: Any, out: TextIO) -> int:
     print(f"target peft: {settings.peft_spec or 'any'} (from {settings.peft_spec_source}); "
           f"releases: {', '.join(settings.peft_versions)}", file=out)
     print(f"model: {settings.model or '(not set)'}", file=out)
+    print(f"transformers data: {settings.transformers or '(newest known)'}", file=out)
     print(f"fail-on: {settings.fail_on}", file=out)
     print(f"exclude: {', '.join(settings.exclude)}", file=out)
     for glob, codes in settings.per_file_ignores:

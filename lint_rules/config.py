@@ -28,7 +28,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 _LISTS = ("select", "ignore", "extend-select", "exclude", "extend-exclude")
-_STRINGS = ("target-peft-version", "model", "fail-on")
+_STRINGS = ("target-peft-version", "target-transformers-version", "model", "fail-on")
 KNOWN_KEYS = (*_LISTS, *_STRINGS, "per-file-ignores", "respect-gitignore", "severity", "rules")
 SYNTAX_ERROR = "LORA000"
 
@@ -157,6 +157,7 @@ class Settings:
     peft_spec_source: str
     peft_versions: tuple[str, ...]
     model: str | None = None
+    transformers: str | None = None  # version or specifier choosing the architecture data
     severities: Mapping[str, str] = field(default_factory=dict)
     options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     fail_on: str = "warning"
@@ -181,7 +182,7 @@ class Settings:
 
     def fingerprint(self) -> str:
         """Changes whenever a setting that affects findings changes (the cache key)."""
-        data = [__version__, self.enabled, self.peft_spec, self.peft_versions, self.model,
+        data = [__version__, self.enabled, self.peft_spec, self.peft_versions, self.model, self.transformers,
                 sorted(self.severities.items()), sorted((k, sorted(v.items())) for k, v in self.options.items()),
                 self.per_file_ignores]
         return hashlib.sha256(json.dumps(data, default=repr).encode()).hexdigest()[:16]
@@ -263,6 +264,7 @@ def resolve(layers: Sequence[tuple[str, Mapping[str, Any]]], *, root: Path | Non
         peft_spec_source=source,
         peft_versions=versions,
         model=merged.get("model"),
+        transformers=merged.get("target-transformers-version"),
         severities=dict(merged.get("severity", {})),
         options=options,
         fail_on=merged.get("fail-on", "warning"),

@@ -57,7 +57,8 @@ class Linter:
     def context(self, filename: str) -> RuleContext:
         s = self.settings
         return RuleContext(filename=filename, peft_spec=s.peft_spec, peft_spec_source=s.peft_spec_source,
-                           peft_versions=s.peft_versions, model=s.model, options=s.options)
+                           peft_versions=s.peft_versions, model=s.model, transformers=s.transformers,
+                           options=s.options)
 
     def lint(self, source: str, filename: str = "<stdin>", relpath: str | None = None) -> list[Violation]:
         """Violations in a Python source or (by its ``.ipynb`` name) a notebook's JSON text."""

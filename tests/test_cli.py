@@ -391,3 +391,28 @@ def test_console_script_runs(tmp_path):
     done = subprocess.run([str(script), "--no-cache", "a.py"], cwd=tmp_path, capture_output=True, text=True,
                           env={**os.environ, "PYTHONWARNINGS": "error"})
     assert done.returncode == 1 and "a.py:2:20: LORA000" in done.stdout
+
+
+def test_target_peft_version_option_wins_over_config(project, capsys):
+    write(project / "pyproject.toml", "[tool.lora-lint]\ntarget-peft-version = '>=0.11'\n")
+    out = lint(capsys, "--show-settings", "--target-peft-version", "==0.10.0")[1]
+    assert "target peft: ==0.10.0 (from command line); releases: 0.10.0\n" in out
+    assert lint(capsys, "--target-peft-version", "==9.9", ".")[0] == 2
+
+
+def test_a_crashing_rule_is_an_internal_error_and_the_run_goes_on(project, capsys, monkeypatch):
+    from lint_rules.rule import REGISTRY
+
+    def crash(self, call, ctx):
+        if "crash" in ctx.filename:
+            raise RuntimeError("boom")
+        yield from original(self, call, ctx)
+
+    original = REGISTRY["LORA990"].check
+    monkeypatch.setattr(REGISTRY["LORA990"], "check", crash)
+    write(project / "a_crash.py", BAD)
+    write(project / "b_bad.py", BAD)
+    code, out, err = lint(capsys, "-j", "1", ".")
+    assert code == 2
+    assert "a_crash.py: internal error: RuntimeError: boom" in err
+    assert "b_bad.py:4:7: LORA990" in out
