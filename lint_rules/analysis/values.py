@@ -45,7 +45,7 @@ def evaluate(expr: cst.BaseExpression, names: NameResolver, builtin: Callable[[s
     """
     try:
         return _eval(expr, names, builtin)
-    except (ValueError, TypeError, ArithmeticError, OverflowError):
+    except (ValueError, TypeError, ArithmeticError, RecursionError):
         return UNKNOWN
 
 
@@ -75,7 +75,7 @@ def _eval(expr: cst.BaseExpression, names: NameResolver, builtin: Callable[[str]
         op = _BINARY.get(type(expr.operator))
         left = _eval(expr.left, names, builtin)
         right = _eval(expr.right, names, builtin)
-        if op is None or left is UNKNOWN or right is UNKNOWN:
+        if op is None or left is UNKNOWN or right is UNKNOWN or _too_big(expr.operator, left, right):
             return UNKNOWN
         return op(left, right)
     if isinstance(expr, (cst.List, cst.Tuple, cst.Set)):
@@ -121,3 +121,13 @@ def _eval(expr: cst.BaseExpression, names: NameResolver, builtin: Callable[[str]
             value = _eval(expr.args[0].value, names, builtin)
             return UNKNOWN if value is UNKNOWN else kind(value)
     return UNKNOWN
+
+
+def _too_big(operator: cst.BaseBinaryOp, left: Any, right: Any) -> bool:
+    """Arithmetic whose result could exhaust time or memory (``10**10**9``, ``[x] * 10**9``)."""
+    if isinstance(operator, cst.Power):
+        return not isinstance(right, (int, float)) or abs(right) > 64
+    if isinstance(operator, cst.Multiply):
+        return any(isinstance(a, (str, list, tuple)) for a in (left, right)) and any(
+            isinstance(b, int) and b > 1000 for b in (left, right))
+    return False
