@@ -170,36 +170,21 @@ def _settings(ns: argparse.Namespace) -> Any:
     from . import config
     from .errors import ConfigError
 
-    start = _start_dir(ns.paths, ns.stdin_filename)
-    layers: list[tuple[str, dict[str, Any]]] = []
-    config_path = None
     overrides = [c for c in ns.config if "=" in c and not Path(c).is_file()]
-    files = [c for c in ns.config if c not in overrides]
+    files = [Path(c) for c in ns.config if c not in overrides]
     if len(files) > 1:
         raise ConfigError("--config names more than one file")
-    if files:
-        config_path = Path(files[0])
-        if not config_path.is_file():
-            raise ConfigError(f"config file {config_path} not found")
-    elif not ns.isolated:
-        config_path = config.find_config(start)
-    if config_path is not None:
-        layers.append((str(config_path), config.load_config(config_path)))
+    extra: list[tuple[str, dict[str, Any]]] = []
     for text in overrides:
         try:
-            data = config.tomllib.loads(text)
+            extra.append((f"--config {text}", config.tomllib.loads(text)))
         except config.tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"--config {text!r} is neither a file nor a valid TOML 'key = value': {exc}") from exc
-        layers.append((f"--config {text}", config.check_settings(data, where="--config")))
-    cli: dict[str, Any] = {}
-    for key in ("select", "ignore", "extend-select", "target-peft-version", "fail-on"):
-        value = getattr(ns, key.replace("-", "_"))
-        if value is not None:
-            cli[key] = value
-    if cli:
-        layers.append(("command line", config.check_settings(cli, where="command line")))
-    root = config_path.resolve().parent if config_path is not None else start
-    return config.resolve(layers, root=root, config_path=config_path)
+    cli = {key: getattr(ns, key.replace("-", "_")) for key in ("select", "ignore", "extend-select",
+                                                               "target-peft-version", "fail-on")}
+    extra.append(("command line", {key: value for key, value in cli.items() if value is not None}))
+    return config.settings_for(_start_dir(ns.paths, ns.stdin_filename), config_file=files[0] if files else None,
+                               isolated=ns.isolated, extra=extra)
 
 
 def _show_settings(settings: Any, out: TextIO) -> int:

@@ -12,6 +12,7 @@ import hashlib
 import json
 import sys
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -182,7 +183,7 @@ class Settings:
 
     def fingerprint(self) -> str:
         """Changes whenever a setting that affects findings changes (the cache key)."""
-        data = [__version__, self.enabled, self.peft_spec, self.peft_versions, self.model, self.transformers,
+        data = [__version__, code_stamp(), self.enabled, self.peft_spec, self.peft_versions, self.model, self.transformers,
                 sorted(self.severities.items()), sorted((k, sorted(v.items())) for k, v in self.options.items()),
                 self.per_file_ignores]
         return hashlib.sha256(json.dumps(data, default=repr).encode()).hexdigest()[:16]
@@ -276,3 +277,29 @@ def resolve(layers: Sequence[tuple[str, Mapping[str, Any]]], *, root: Path | Non
         config_path=str(config_path) if config_path is not None else None,
         reasons=reasons,
     )
+
+
+def settings_for(start: Path, *, config_file: Path | None = None, isolated: bool = False,
+                 extra: Sequence[tuple[str, Mapping[str, Any]]] = ()) -> Settings:
+    """Settings for a run from ``start``: the nearest config file (or ``config_file``; none when
+    ``isolated``), then each ``(where, settings)`` layer of ``extra`` on top."""
+    if config_file is not None and not config_file.is_file():
+        raise ConfigError(f"config file {config_file} not found")
+    path = config_file if config_file is not None else None if isolated else find_config(start)
+    layers: list[tuple[str, Mapping[str, Any]]] = [(str(path), load_config(path))] if path is not None else []
+    layers += [(where, check_settings(data, where=where)) for where, data in extra]
+    root = path.resolve().parent if path is not None else start.resolve()
+    return resolve(layers, root=root, config_path=path)
+
+
+@lru_cache(maxsize=1)
+def code_stamp() -> str:
+    """Changes when lora-lint's code or data changes (sizes and mtimes), so that a cache filled by
+    other rules is never reused, even without a version bump."""
+    package = Path(__file__).resolve().parent
+    digest = hashlib.blake2b(digest_size=8)
+    for path in sorted(package.rglob("*")):
+        if path.suffix in (".py", ".json"):
+            info = path.stat()
+            digest.update(f"{path.relative_to(package)}:{info.st_size}:{info.st_mtime_ns};".encode())
+    return digest.hexdigest()

@@ -7,7 +7,7 @@ import sys
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from .cache import Cache, content_hash
 from .config import Settings
@@ -112,7 +112,7 @@ def run(tasks: list[Task | FileResult], settings: Settings, *, fix: bool = False
             hits += 1
         else:
             todo.append((index, task))
-    jobs = jobs or os.cpu_count() or 1
+    jobs = jobs or cpu_count()
     if jobs > 1 and len(todo) >= PARALLEL_MIN_FILES:
         context = multiprocessing.get_context("fork" if sys.platform == "linux" else None)
         with ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker, initargs=(settings,)) as pool:
@@ -146,3 +146,43 @@ def run(tasks: list[Task | FileResult], settings: Settings, *, fix: bool = False
 def _fix_applies(data: dict, unsafe: bool) -> bool:
     fix = data.get("fix")
     return fix is not None and (fix["applicability"] == "safe" or unsafe)
+
+
+def cpu_count() -> int:
+    """The cores this process may run on."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return os.cpu_count() or 1
+
+
+def lint_paths(paths: Sequence[str | Path], *, settings: Mapping[str, Any] | None = None,
+               select: Sequence[str] | None = None, jobs: int | None = None,
+               use_cache: bool = False) -> list[Violation]:
+    """Lint files and folders as ``lora-lint PATHS`` does: the nearest config file, then
+    ``settings`` (keys as in ``[tool.lora-lint]``) and ``select`` on top. Raises ``LintError``
+    for a config error or a file that could not be read or linted."""
+    from .config import settings_for
+    from .discovery import Discovery
+
+    given = [Path(p) for p in paths]
+    dirs = [str((p if p.is_dir() else p.parent).resolve()) for p in given]
+    start = Path(os.path.commonpath(dirs)) if dirs else Path.cwd()
+    extra: list[tuple[str, Mapping[str, Any]]] = [("settings", settings or {})]
+    if select is not None:
+        extra.append(("select", {"select": list(select)}))
+    resolved = settings_for(start, extra=extra)
+    root = Path(resolved.root or start)
+    discovery = Discovery(root, resolved.exclude, resolved.respect_gitignore)
+    tasks: list[Task | FileResult] = []
+    for path in discovery.files(given):
+        absolute = path.resolve()
+        try:
+            relpath = absolute.relative_to(root).as_posix()
+        except ValueError:
+            relpath = absolute.as_posix()
+        tasks.append(read_task(path, str(path), relpath))
+    cache = Cache(root, resolved.fingerprint()) if use_cache else None
+    result = run(tasks, resolved, jobs=jobs, cache=cache)
+    if result.errors:
+        raise LintError("; ".join(result.errors))
+    return result.violations

@@ -39,15 +39,10 @@ class LoraCheckPlugin:
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
         root = Path(config.rootpath)
-        layers: list[tuple[str, Any]] = []
+        select = _select(config)
+        extra = [("--lora-check-select", {"select": select})] if select is not None else []
         try:
-            path = lint_config.find_config(root)
-            if path is not None:
-                layers.append((str(path), lint_config.load_config(path)))
-            select = _select(config)
-            if select is not None:
-                layers.append(("--lora-check-select", lint_config.check_settings({"select": select})))
-            settings = lint_config.resolve(layers, root=path.parent if path else root, config_path=path)
+            settings = lint_config.settings_for(root, extra=extra)
         except LintError as exc:
             raise pytest.UsageError(f"--lora-check: {exc}") from exc
         self.settings = settings

@@ -416,3 +416,13 @@ def test_a_crashing_rule_is_an_internal_error_and_the_run_goes_on(project, capsy
     assert code == 2
     assert "a_crash.py: internal error: RuntimeError: boom" in err
     assert "b_bad.py:4:7: LORA990" in out
+
+
+def test_lint_paths_api_matches_the_cli(project, capsys):
+    import lint_rules
+
+    write(project / "pkg/bad.py", BAD)
+    write(project / "pyproject.toml", "[tool.lora-lint]\nignore = ['LORA991']\n")
+    found = lint_rules.lint_paths([project / "pkg"])
+    assert [(v.code, v.location.row) for v in found] == [("LORA990", 4)]
+    assert [v.code for v in lint_rules.lint_paths(["pkg"], select=["LORA991"])] == ["LORA991"]
