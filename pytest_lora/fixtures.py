@@ -3,7 +3,15 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_lora.extras import offline, require_models
+from pytest_lora.extras import MissingExtraError, offline, require_models
+
+
+def _require_models() -> None:
+    """Fail the test with the install hint alone, not a traceback into pytest-lora."""
+    try:
+        require_models()
+    except MissingExtraError as error:
+        pytest.fail(str(error), pytrace=False)
 
 
 def pytest_generate_tests(metafunc) -> None:
@@ -17,7 +25,7 @@ def pytest_generate_tests(metafunc) -> None:
     params = []
     for device in devices:
         reason = missing_reason(device)
-        marks = [pytest.mark.skip(reason=f"lora_devices: {reason}")] if reason else []
+        marks = [pytest.mark.skip(reason=f"lora_devices: {device} is not available here ({reason})")] if reason else []
         params.append(pytest.param(device, id=device, marks=marks))
     metafunc.parametrize("lora_device", params, indirect=True)
 
@@ -51,7 +59,7 @@ def lora_tiny_model(request):
     Each call builds a fresh tiny random-weight model (offline, deterministic per seed). ``device``
     defaults to the test's ``lora_device``; ``device_map="auto"`` shards it over every CUDA device.
     """
-    require_models()
+    _require_models()
     from pytest_lora.tiny_models import build_tiny_model
 
     default_device = request.getfixturevalue("lora_device") if "lora_device" in request.fixturenames else "cpu"
@@ -71,7 +79,7 @@ def lora_skeleton():
     A full-size model on the ``meta`` device, resolved through the knowledge base: exact shapes and
     parameter counts, no weights, no memory, no network.
     """
-    require_models()
+    _require_models()
     from pytest_lora.skeletons import build_skeleton
 
     def make(name_or_path, task: str | None = None, dtype=None):
@@ -87,7 +95,7 @@ def lora_skeleton():
 @pytest.fixture
 def lora_apply():
     """Factory: ``lora_apply(model, config=None, **lora_config_kwargs)`` -> PeftModel (recorded for --lora-report)."""
-    require_models()
+    _require_models()
     from pytest_lora.apply import apply_lora
 
     return apply_lora
