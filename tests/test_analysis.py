@@ -239,6 +239,6 @@ def test_a_repeated_import_is_still_peft():
     assert [c.value("r") for c in calls(source)] == [4, 4]
 
 
-@pytest.mark.parametrize("expression", ["10 ** 10 ** 9", "['q_proj'] * 10 ** 9", " + ".join(["1"] * 3000)])
+@pytest.mark.parametrize("expression", ["10 ** 10 ** 9", "['q_proj'] * 10 ** 9"])
 def test_costly_arithmetic_is_unknown(expression):
     assert one(f"from peft import LoraConfig\nLoraConfig(r={expression})").value("r") is UNKNOWN

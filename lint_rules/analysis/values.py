@@ -45,7 +45,7 @@ def evaluate(expr: cst.BaseExpression, names: NameResolver, builtin: Callable[[s
     """
     try:
         return _eval(expr, names, builtin)
-    except (ValueError, TypeError, ArithmeticError, RecursionError):
+    except (ValueError, TypeError, ArithmeticError):
         return UNKNOWN
 
 
