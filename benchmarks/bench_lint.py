@@ -47,7 +47,7 @@ IMPORTS = [
     ("from peft import LoraConfig as LC", "LC"),
     ("from peft.tuners.lora import LoraConfig", "LoraConfig"),
 ]
-PLAIN_FILE = '''"""Module {i} without peft."""
+PLAIN_FILE = '''"""Module {i}: geometry helpers."""
 import math
 
 
@@ -103,7 +103,7 @@ def main(repeats: int = 3, files: int = 2000) -> list[str]:
         rows["cold, filling the cache"] = filling
         rows["warm cache"] = [_time(base, root) for _ in range(repeats)]
         rows["python start + import only"] = [_time(["--version"], root) for _ in range(repeats)]
-    lines = [f"lora-lint on {files} files ({jobs} cores), median of {repeats}:"]
+    lines = [f"lora-lint on {files} files (half of them build a LoraConfig; {jobs} cores), median of {repeats}:"]
     for label, times in rows.items():
         median = statistics.median(times)
         lines.append(f"  {label:28s} {median * 1000:8.0f} ms  ({files / median:7.0f} files/s)"

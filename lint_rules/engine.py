@@ -136,13 +136,12 @@ class Linter:
                 for finding in rule.check(call, ctx):
                     positions = positions or wrapper.resolve(PositionProvider)
                     where = positions[finding.node]
-                    first, last = where.start.line, where.end.line
+                    spans = [(where.start.line, where.end.line)]
                     call_node = getattr(call, "node", None)
-                    if call_node is not None and call_node in positions:
-                        first = min(first, positions[call_node].start.line)
-                        last = max(last, positions[call_node].end.line)
+                    if call_node is not None and call_node in positions:  # the call's lines count too
+                        spans.append((positions[call_node].start.line, positions[call_node].end.line))
                     noqa = noqa or NoqaMap.from_source(source)
-                    if noqa.suppresses(rule.CODE, first, last):
+                    if any(noqa.suppresses(rule.CODE, first, last) for first, last in spans):
                         continue
                     fix = None
                     if finding.replacements and rule.FIX:
@@ -153,9 +152,9 @@ class Linter:
                         rule.CODE, finding.message, filename,
                         Location(where.start.line, where.start.column + 1),
                         Location(where.end.line, where.end.column + 1), fix)
-                    spans = tuple(((positions[n].start.line, positions[n].start.column),
-                                   (positions[n].end.line, positions[n].end.column)) for n in finding.replacements)
-                    found.append(_Found(violation, finding.replacements if fix else {}, spans))
+                    replaced = tuple(((positions[n].start.line, positions[n].start.column),
+                                      (positions[n].end.line, positions[n].end.column)) for n in finding.replacements)
+                    found.append(_Found(violation, finding.replacements if fix else {}, replaced))
         found.sort(key=lambda f: (f.violation.location.row, f.violation.location.column, f.violation.code))
         return module, found
 

@@ -426,3 +426,13 @@ def test_lint_paths_api_matches_the_cli(project, capsys):
     found = lint_rules.lint_paths([project / "pkg"])
     assert [(v.code, v.location.row) for v in found] == [("LORA990", 4)]
     assert [v.code for v in lint_rules.lint_paths(["pkg"], select=["LORA991"])] == ["LORA991"]
+
+
+def test_notebook_syntax_error_is_reported_in_its_cell(project, capsys):
+    notebook = {"cells": [
+        {"cell_type": "code", "metadata": {}, "outputs": [], "source": "from peft import LoraConfig\n"},
+        {"cell_type": "code", "metadata": {}, "outputs": [], "source": "x = 1\nconfig = LoraConfig(r=8\n"},
+    ], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    write(project / "nb.ipynb", json.dumps(notebook))
+    code, out, _ = lint(capsys, ".")
+    assert code == 1 and out.startswith("nb.ipynb:cell 2:2:20: LORA000")
