@@ -85,3 +85,11 @@ def test_built_offline_and_environment_restored(monkeypatch):
 def test_unknown_model_type_is_a_clear_error():
     with pytest.raises(ValueError, match="no model type 'not-a-model'"):
         build_tiny_model("not-a-model")
+
+
+def test_device_map_dispatches_and_auto_needs_cuda():
+    model = build_tiny_model("llama", device_map={"": "cpu"})
+    assert model(input_ids=torch.tensor([[1, 2, 3]])).logits.shape == (1, 3, 256)
+    if not torch.cuda.is_available():
+        with pytest.raises(RuntimeError, match="needs at least one CUDA device"):
+            build_tiny_model("llama", device_map="auto")
