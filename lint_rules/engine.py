@@ -158,9 +158,13 @@ class Linter:
         found.sort(key=lambda f: (f.violation.location.row, f.violation.location.column, f.violation.code))
         return module, found
 
-    def invalid_file(self, filename: str, message: str) -> Violation:
-        """LORA000 for a file that cannot even be read as what its name says."""
-        return self._violation(SYNTAX_ERROR, message, filename, Location(1, 1), Location(1, 1))
+    def invalid_file(self, filename: str, message: str, relpath: str | None = None) -> list[Violation]:
+        """LORA000 (unless turned off for this file) for a file that cannot even be read as what
+        its name says: undecodable text, a notebook that is not JSON."""
+        off = self.settings.ignored_for(relpath if relpath is not None else filename.replace("\\", "/"))
+        if SYNTAX_ERROR not in self.settings.enabled or SYNTAX_ERROR in off:
+            return []
+        return [self._violation(SYNTAX_ERROR, message, filename, Location(1, 1), Location(1, 1))]
 
     def _violation(self, code: str, message: str, filename: str, start: Location, end: Location,
                    fix: FixInfo | None = None) -> Violation:

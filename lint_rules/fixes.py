@@ -109,12 +109,12 @@ def edits_for(module: cst.Module, replacements: Mapping[cst.CSTNode, Any], index
     return tuple(ordered)
 
 
-def write_atomic(path: Path, text: str) -> None:
+def write_atomic(path: Path, text: str, encoding: str = "utf-8") -> None:
     """Replace ``path`` with ``text`` via a temporary file in the same folder, keeping its mode."""
     mode = path.stat().st_mode & 0o7777
     handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="") as out:
+        with os.fdopen(handle, "w", encoding=encoding, newline="") as out:
             out.write(text)
         os.chmod(tmp, mode)
         os.replace(tmp, path)

@@ -86,9 +86,9 @@ def lint(linter: "Linter", text: str, filename: str, relpath: str | None) -> lis
     try:
         notebook = json.loads(text)
     except json.JSONDecodeError:
-        return [linter.invalid_file(filename, "not a valid notebook (JSON could not be read)")]
+        return linter.invalid_file(filename, "not a valid notebook (JSON could not be read)", relpath)
     if not isinstance(notebook, dict):
-        return [linter.invalid_file(filename, "not a valid notebook")]
+        return linter.invalid_file(filename, "not a valid notebook", relpath)
     virtual = _virtual(notebook)
     if not virtual.source:
         return []

@@ -1,9 +1,11 @@
 """Linting (or fixing) many files: cache look-ups, a process pool for many files, atomic writes."""
 from __future__ import annotations
 
+import io
 import multiprocessing
 import os
 import sys
+import tokenize
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +30,8 @@ class Task:
     relpath: str  # relative to the project root, for per-file-ignores
     text: str
     digest: str
+    encoding: str = "utf-8"  # written back the same way ("utf-8-sig" keeps a BOM)
+    unreadable: str | None = None  # why the text could not be decoded (reported as LORA000)
 
 
 @dataclass
@@ -68,6 +72,9 @@ def _process(task: Task, fix: bool, unsafe: bool, linter: Linter | None = None) 
     linter = linter or _worker_linter
     assert linter is not None
     result = FileResult(task.filename)
+    if task.unreadable is not None:
+        result.violations = linter.invalid_file(task.filename, task.unreadable, task.relpath)
+        return result
     try:
         if fix:
             outcome = linter.fix(task.text, task.filename, unsafe=unsafe, relpath=task.relpath)
@@ -88,12 +95,21 @@ def _process_star(args: tuple[Task, bool, bool]) -> FileResult:
 
 
 def read_task(path: Path, filename: str, relpath: str) -> Task | FileResult:
+    """The file's text, decoded as Python does (PEP 263 coding cookie, BOM); notebooks as UTF-8."""
     try:
         data = path.read_bytes()
-        text = data.decode("utf-8-sig" if data.startswith(b"\xef\xbb\xbf") else "utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+    except OSError as exc:
         return FileResult(filename, error=f"{filename}: cannot read: {exc}")
-    return Task(str(path.resolve()), filename, relpath, text, content_hash(data))
+    task = Task(str(path.resolve()), filename, relpath, "", content_hash(data))
+    try:
+        if path.suffix == ".ipynb":
+            task.encoding = "utf-8"
+        else:
+            task.encoding = tokenize.detect_encoding(io.BytesIO(data).readline)[0]
+        task.text = data.decode(task.encoding)
+    except (SyntaxError, LookupError, UnicodeDecodeError) as exc:
+        task.unreadable = f"cannot decode the file: {exc}"
+    return task
 
 
 def run(tasks: list[Task | FileResult], settings: Settings, *, fix: bool = False, unsafe: bool = False,
@@ -132,11 +148,11 @@ def run(tasks: list[Task | FileResult], settings: Settings, *, fix: bool = False
             from .fixes import write_atomic
 
             try:
-                write_atomic(Path(task.path), result.new_source)
+                write_atomic(Path(task.path), result.new_source, task.encoding)
             except OSError as exc:
                 result.error = f"{task.filename}: cannot write the fix: {exc}"
         if cache is not None and not result.error and (result.new_source is None or write):
-            digest = content_hash(result.new_source.encode()) if result.new_source is not None else task.digest
+            digest = content_hash(result.new_source.encode(task.encoding)) if result.new_source is not None else task.digest
             cache.put(task.path, digest, [to_dict(v) for v in result.violations])
     if cache is not None:
         cache.save()

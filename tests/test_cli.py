@@ -436,3 +436,18 @@ def test_notebook_syntax_error_is_reported_in_its_cell(project, capsys):
     write(project / "nb.ipynb", json.dumps(notebook))
     code, out, _ = lint(capsys, ".")
     assert code == 1 and out.startswith("nb.ipynb:cell 2:2:20: LORA000")
+
+
+def test_coding_cookie_and_bom_are_kept_and_undecodable_text_is_lora000(project, capsys):
+    latin = project / "latin.py"
+    latin.write_bytes(b"# -*- coding: latin-1 -*-\n" + BAD.replace("r=0,", "r=0,  # caf\xe9").encode("latin-1"))
+    bom = project / "bom.py"
+    bom.write_bytes(b"\xef\xbb\xbf" + BAD.encode())
+    broken = project / "binary.py"
+    broken.write_bytes(b"from peft import LoraConfig\nx = '\xff\xfe'\n")
+    code, out, _ = lint(capsys, "--fix", ".")
+    assert code == 1
+    assert latin.read_bytes().decode("latin-1").count("r=8,  # caf\xe9") == 1
+    assert bom.read_bytes().startswith(b"\xef\xbb\xbf") and b"r=8," in bom.read_bytes()
+    assert "binary.py:1:1: LORA000 cannot decode the file" in out
+    assert broken.read_bytes() == b"from peft import LoraConfig\nx = '\xff\xfe'\n"
