@@ -196,6 +196,9 @@ def resolve_targets(model, config) -> tuple[list[Target], list[str]]:
                 key = f"{name}.{param_name}"
                 if key in wanted or any(key.endswith(f".{entry}") for entry in wanted):
                     targets.append(Target(name, module, rank_for(key, config), param_name))
+    if not targets:
+        raise ValueError(f"target_modules={config.target_modules!r} and target_parameters="
+                         f"{config.target_parameters!r} match nothing in the model (peft raises here too)")
     saved = saved_module_names([name for name, _ in named], saved_entries) if saved_entries else []
     _check_saved(saved, dict(named), {target.name for target in targets if target.parameter is None})
     return targets, saved
