@@ -1,8 +1,8 @@
 """``pytest --lora-check``: one ``path::lora-check`` item per Python file that might use peft.
 
 Imported only when the option is given (it imports libcst through ``lint_rules``). Settings come
-from the rootdir's ``[tool.lora-lint]``; ``--lora-check-select`` / ``lora_check_select`` narrow
-the rules. A file that passed with the same content and settings passes again without being
+from the rootdir's ``[tool.lora-lint]`` (its excludes and ``.gitignore`` apply too);
+``--lora-check-select`` / ``lora_check_select`` narrow the rules. A file that passed with the same content and settings passes again without being
 linted (``config.cache`` key ``lora_check/passed``, seeded by every run, also under xdist).
 """
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from lint_rules import analysis, config as lint_config
+from lint_rules.discovery import Discovery
 from lint_rules.engine import Linter
 from lint_rules.errors import LintError
 from lint_rules.output.concise import line
@@ -46,6 +47,7 @@ class LoraCheckPlugin:
         except LintError as exc:
             raise pytest.UsageError(f"--lora-check: {exc}") from exc
         self.settings = settings
+        self.discovery = Discovery(Path(settings.root or root), settings.exclude, settings.respect_gitignore)
         self.linter = Linter(settings)
         self.root = root
         cache = getattr(config, "cache", None)
@@ -57,7 +59,7 @@ class LoraCheckPlugin:
         return hashlib.blake2b(f"{self.settings.fingerprint()}\0{text}".encode(), digest_size=16).hexdigest()
 
     def pytest_collect_file(self, file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
-        if file_path.suffix != ".py":
+        if file_path.suffix != ".py" or self.discovery.excluded(file_path) or self.discovery.gitignored(file_path):
             return None
         try:
             text = file_path.read_text(encoding="utf-8")

@@ -91,3 +91,10 @@ def test_libcst_is_not_imported_without_the_flag(files):
     assert files.path.joinpath("loaded.txt").read_text() == "False"
     files.runpytest_subprocess("--co", "--lora-check")
     assert files.path.joinpath("loaded.txt").read_text() == "True"
+
+
+def test_excludes_and_gitignore_apply(files):
+    files.makepyprojecttoml("[tool.lora-lint]\nextend-exclude = ['broken.py']\n")
+    files.makepyfile(generated="from peft import LoraConfig\nLoraConfig(r=8\n")
+    files.path.joinpath(".gitignore").write_text("generated.py\n")
+    files.runpytest("--lora-check").assert_outcomes(passed=1)
