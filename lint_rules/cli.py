@@ -229,7 +229,7 @@ def _check(ns: argparse.Namespace) -> int:
         raise ConfigError("--jobs must be at least 1")
     root = Path(settings.root)
     discovery = Discovery(root, settings.exclude, settings.respect_gitignore)
-    if Path("-") in ns.paths:
+    if Path("-") in ns.paths or (not ns.paths and ns.stdin_filename):
         if len(ns.paths) > 1:
             raise ConfigError("'-' (stdin) cannot be combined with other paths")
         return _check_stdin(ns, settings, discovery)

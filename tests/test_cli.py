@@ -209,6 +209,8 @@ def test_stdin(project, capsys, monkeypatch):
     monkeypatch.setattr(sys, "stdin", __import__("io").StringIO(BAD))
     code, out, _ = lint(capsys, "-", "--stdin-filename", "nb/train.py")
     assert code == 1 and out.startswith("nb/train.py:4:7: LORA990")
+    monkeypatch.setattr(sys, "stdin", __import__("io").StringIO(BAD))
+    assert lint(capsys, "--stdin-filename", "x.py")[1] == out.replace("nb/train.py", "x.py")  # '-' implied
 
 
 def test_stdin_fix_prints_fixed_source(project, capsys, monkeypatch):
@@ -451,3 +453,9 @@ def test_coding_cookie_and_bom_are_kept_and_undecodable_text_is_lora000(project,
     assert bom.read_bytes().startswith(b"\xef\xbb\xbf") and b"r=8," in bom.read_bytes()
     assert "binary.py:1:1: LORA000 cannot decode the file" in out
     assert broken.read_bytes() == b"from peft import LoraConfig\nx = '\xff\xfe'\n"
+
+
+def test_stdin_filename_excluded_with_force_exclude_is_passed_through(project, capsys, monkeypatch):
+    write(project / "pyproject.toml", "[tool.lora-lint]\nextend-exclude = ['gen']\n")
+    monkeypatch.setattr(sys, "stdin", __import__("io").StringIO(BAD))
+    assert lint(capsys, "--fix", "--force-exclude", "--stdin-filename", "gen/x.py", "-") == (0, BAD, "")
