@@ -50,6 +50,12 @@ def test_published_llama2_7b_count(lora_skeleton):
     assert expected_trainable_params(model, {"r": 8, "target_modules": ["q_proj", "v_proj"]}) == 4_194_304
 
 
+def test_published_llama2_7b_all_linear_r16_count(lora_skeleton):
+    # "trainable params: 39,976,960 || all params: 6,778,392,576" (QLoRA-style all-linear r=16 runs)
+    model = lora_skeleton("meta-llama/Llama-2-7b-hf")
+    assert expected_trainable_params(model, {"r": 16, "target_modules": "all-linear"}) == 39_976_960
+
+
 def test_counting_leaves_model_and_config_untouched():
     model = build_tiny_model("llama")
     config = peft.LoraConfig(target_modules="all-linear", r=4)

@@ -139,3 +139,22 @@ def test_collecting_without_the_fixtures_imports_nothing_heavy(pytester):
     """)
     result = pytester.runpytest_subprocess("--co", "-s", "-p", "no:cacheprovider")
     result.stdout.fnmatch_lines(["HEAVY="])
+
+
+SKELETON_IDS = ["meta-llama/Llama-2-7b-hf", "mistralai/Mixtral-8x7B-v0.1", "meta-llama/Llama-2-70b-hf",
+                "meta-llama/Llama-3.1-70B"]
+
+
+def test_skeletons_of_7b_to_70b_models_are_exact_and_fast(lora_skeleton):
+    import json
+    import time
+    from pathlib import Path
+
+    published = json.loads((Path(__file__).parent / "data" / "published_param_counts.json").read_text())["counts"]
+    lora_skeleton("gpt2")  # first use imports transformers' modeling code; time the builds only
+    for model_id in SKELETON_IDS:
+        start = time.perf_counter()
+        model = lora_skeleton(model_id)
+        elapsed = time.perf_counter() - start
+        assert sum(p.numel() for p in model.parameters()) == published[model_id]["total"], model_id
+        assert elapsed < 2.0, f"{model_id} took {elapsed:.2f}s"
