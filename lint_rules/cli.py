@@ -39,6 +39,7 @@ def _check_parser() -> argparse.ArgumentParser:
     fix.add_argument("--diff", action="store_true", help="print the fixes as a diff, write nothing")
     fix.add_argument("--show-fixes", action="store_true", help="list what --fix fixed")
     fix.add_argument("--exit-non-zero-on-fix", action="store_true", help="exit 1 when --fix changed a file")
+    fix.add_argument("--add-noqa", action="store_true", help="add a '# noqa: CODE' comment for every finding")
     out = p.add_argument_group("output")
     out.add_argument("--output-format", choices=FORMATS, default=None)
     out.add_argument("-o", "--output-file", type=Path, default=None)
@@ -243,6 +244,8 @@ def _check(ns: argparse.Namespace) -> int:
             raise ConfigError(f"{path}: no such file or folder")
     if not tasks:
         return 0
+    if ns.add_noqa:
+        return _add_noqa(tasks, settings, ns)
     cache_home = root if settings.config_path is not None else cwd
     cache = None if ns.no_cache else Cache(cache_home, settings.fingerprint())
     fixing = ns.fix or ns.diff
@@ -253,6 +256,38 @@ def _check(ns: argparse.Namespace) -> int:
         if f.new_source is not None:
             sources[f.filename] = f.new_source
     return _report(ns, settings, result, sources)
+
+
+def _add_noqa(tasks: list[Any], settings: Any, ns: argparse.Namespace) -> int:
+    from .add_noqa import add_noqa
+    from .engine import Linter
+    from .fixes import write_atomic
+    from .runner import run
+
+    result = run(tasks, settings, jobs=ns.jobs)
+    for error in result.errors:
+        print(f"error: {error}", file=sys.stderr)
+    linter, total, skipped = Linter(settings), 0, 0
+    for task, file in zip(tasks, result.files):
+        findings = [v for v in file.violations if v.code != "LORA000"]
+        if file.error or not findings:
+            continue
+        if task.filename.endswith(".ipynb"):
+            skipped += len(findings)
+            continue
+        new_source, added = add_noqa(task.text, findings)
+        left = linter.lint(new_source, task.filename, relpath=task.relpath) if added else findings
+        if not added or [v for v in left if v.code != "LORA000"]:
+            skipped += len(findings)
+            print(f"warning: {task.filename}: could not add every noqa comment; file left unchanged", file=sys.stderr)
+            continue
+        write_atomic(Path(task.path), new_source, task.encoding)
+        total += added
+    if not ns.quiet:
+        print(f"Added {total} noqa directive{'s' * (total != 1)}."
+              + (f" {skipped} finding{'s' * (skipped != 1)} left (notebooks or lines that cannot take a comment)."
+                 if skipped else ""), file=sys.stderr)
+    return 2 if result.errors else 0
 
 
 def _check_stdin(ns: argparse.Namespace, settings: Any, discovery: Any) -> int:

@@ -459,3 +459,23 @@ def test_stdin_filename_excluded_with_force_exclude_is_passed_through(project, c
     write(project / "pyproject.toml", "[tool.lora-lint]\nextend-exclude = ['gen']\n")
     monkeypatch.setattr(sys, "stdin", __import__("io").StringIO(BAD))
     assert lint(capsys, "--fix", "--force-exclude", "--stdin-filename", "gen/x.py", "-") == (0, BAD, "")
+
+
+def test_add_noqa_suppresses_every_finding_and_keeps_comments(project, capsys):
+    source = BAD.replace("r=0,", "r=0,  # noqa: E501").replace('bias="all",', 'bias="all",  # keep')
+    path = write(project / "bad.py", source)
+    code, _, err = lint(capsys, "--add-noqa", "bad.py")
+    assert code == 0 and "Added 2 noqa directives." in err
+    text = path.read_text()
+    assert "r=0,  # noqa: E501, LORA990\n" in text and 'bias="all",  # keep  # noqa: LORA991\n' in text
+    assert lint(capsys, "bad.py")[:2] == (0, "")
+    assert lint(capsys, "--add-noqa", "bad.py")[2].startswith("Added 0 noqa directives.")
+
+
+def test_add_noqa_never_writes_inside_a_string():
+    from lint_rules.add_noqa import add_noqa
+    from lint_rules.violation import Location, Violation
+
+    source = 'x = f(a=1,\n      b="""one\ntwo""",\n)\n'
+    violation = Violation("LORA990", "test-rank-zero", "error", "m", "a.py", Location(2, 9), Location(3, 7))
+    assert add_noqa(source, [violation]) == ('x = f(a=1,\n      b="""one\ntwo""",  # noqa: LORA990\n)\n', 1)

@@ -1,0 +1,52 @@
+"""``--add-noqa``: a ``# noqa: CODE`` comment for every current finding, to adopt lora-lint on
+existing code and fix the findings later."""
+from __future__ import annotations
+
+import io
+import re
+import tokenize
+from typing import Sequence
+
+from .violation import Violation
+
+_NOQA_RE = re.compile(r"#\s*noqa:\s*([\w-]+(?:\s*,\s*[\w-]+)*)", re.IGNORECASE)
+
+
+def _comment_rows(source: str) -> set[int]:
+    """Rows whose end is outside any string, where a comment may be appended."""
+    rows = set()
+    try:
+        for tok in tokenize.generate_tokens(io.StringIO(source).readline):
+            if tok.type in (tokenize.NEWLINE, tokenize.NL, tokenize.COMMENT):
+                rows.add(tok.start[0])
+    except (tokenize.TokenError, SyntaxError):
+        return set()
+    return rows
+
+
+def add_noqa(source: str, violations: Sequence[Violation]) -> tuple[str, int]:
+    """The source with the codes of ``violations`` added to a ``# noqa`` comment on a line of each
+    finding (its first line that can take a comment); and how many codes were added."""
+    safe = _comment_rows(source)
+    lines = source.splitlines(keepends=True)
+    wanted: dict[int, set[str]] = {}
+    for v in violations:
+        row = next((r for r in range(v.location.row, v.end_location.row + 1) if r in safe), None)
+        if row is not None and row <= len(lines):
+            wanted.setdefault(row, set()).add(v.code)
+    added = 0
+    for row, codes in wanted.items():
+        line = lines[row - 1]
+        body = line.rstrip("\r\n")
+        ending = line[len(body):]
+        match = _NOQA_RE.search(body)
+        if match:
+            present = [c.strip() for c in match.group(1).split(",")]
+            new = [c for c in sorted(codes) if c not in present]
+            body = body[: match.end(1)] + "".join(f", {c}" for c in new) + body[match.end(1):]
+        else:
+            new = sorted(codes)
+            body = f"{body}  # noqa: {', '.join(new)}"
+        lines[row - 1] = body + ending
+        added += len(new)
+    return "".join(lines), added
