@@ -140,10 +140,11 @@ def default_task(model_type: str) -> str:
 
 def build_tiny_model(model_type: str, task: str | None = None, *, dtype=None, device="cpu",
                      seed: int = 0, device_map=None, **config_overrides):
-    """A fresh, deterministic, random-weight ``model_type`` model with tiny dimensions.
+    """A fresh, deterministic, random-weight ``model_type`` model with tiny dimensions, in eval mode.
 
-    ``task`` is one of ``TASKS`` (default: the first one the architecture supports). With
-    ``device_map`` (a dict or ``"auto"``) the model is dispatched across devices with accelerate.
+    ``task`` is one of ``TASKS`` (default: ``default_task(model_type)``); ``config_overrides``
+    set config fields. The weights depend on ``seed`` only (the global RNG is left as it was).
+    With ``device_map`` (a dict or ``"auto"``) the model is dispatched with accelerate.
     """
     require_models()
     import torch
@@ -157,7 +158,7 @@ def build_tiny_model(model_type: str, task: str | None = None, *, dtype=None, de
         text_config.pad_token_id = 0
         config.pad_token_id = 0
     torch_dtype = _torch_dtype(dtype)
-    with offline():
+    with offline(), torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = _auto_class(task).from_config(config, dtype=torch_dtype)
     model.eval()
@@ -168,8 +169,12 @@ def build_tiny_model(model_type: str, task: str | None = None, *, dtype=None, de
 
 def dispatch(model, device_map):
     """Spread ``model`` over devices: ``"auto"`` balances its layers across every CUDA device."""
-    from accelerate import dispatch_model, infer_auto_device_map
     import torch
+
+    try:
+        from accelerate import dispatch_model, infer_auto_device_map
+    except ImportError:
+        raise ImportError("device_map needs accelerate: pip install accelerate") from None
 
     if device_map == "auto":
         count = torch.cuda.device_count()

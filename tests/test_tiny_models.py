@@ -39,7 +39,9 @@ def test_same_seed_same_weights_and_each_call_fresh():
     first, second = build_tiny_model("llama", seed=3), build_tiny_model("llama", seed=3)
     assert first is not second
     assert all(torch.equal(a, b) for a, b in zip(first.state_dict().values(), second.state_dict().values()))
+    state = torch.random.get_rng_state()
     other = build_tiny_model("llama", seed=4)
+    assert torch.equal(torch.random.get_rng_state(), state)
     assert not torch.equal(first.lm_head.weight, other.lm_head.weight)
 
 
