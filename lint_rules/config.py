@@ -248,7 +248,8 @@ def resolve(layers: Sequence[tuple[str, Mapping[str, Any]]], *, root: Path | Non
     enabled, reasons = _enabled(layers)
     merged: dict[str, Any] = {}
     for _, layer in layers:
-        merged.update(layer)
+        for key, value in layer.items():  # tables merge key by key; other values replace
+            merged[key] = {**merged[key], **value} if key in ("severity", "per-file-ignores") and key in merged else value
     spec, source, versions = _peft_target(layers, root)
     options: dict[str, dict[str, Any]] = {}
     for key, codes in _option_keys().items():

@@ -204,3 +204,12 @@ def test_edits_match_the_applied_fix_in_nested_and_decorated_code(code):
     expected = fix_source(NESTED, select=[code], unsafe=True)[0]
     assert expected != NESTED
     assert _apply_edits(NESTED, [e for v in found for e in v.fix.edits]) == expected
+
+
+def test_severity_tables_merge_across_layers():
+    from lint_rules import config
+
+    layers = [("file", config.check_settings({"severity": {"LORA990": "warning"}})),
+              ("cli", config.check_settings({"severity": {"LORA991": "error"}}))]
+    settings = config.resolve(layers)
+    assert (settings.severity("LORA990"), settings.severity("LORA991")) == ("warning", "error")
