@@ -157,6 +157,7 @@ class Settings:
     peft_spec: str
     peft_spec_source: str
     peft_versions: tuple[str, ...]
+    peft_spec_explicit: bool = False  # set by target-peft-version: a script's PEP 723 metadata can't override it
     model: str | None = None
     transformers: str | None = None  # version or specifier choosing the architecture data
     severities: Mapping[str, str] = field(default_factory=dict)
@@ -213,7 +214,7 @@ def _enabled(layers: Sequence[tuple[str, Mapping[str, Any]]]) -> tuple[set[str],
     return enabled, reasons
 
 
-def _peft_target(layers: Sequence[tuple[str, Mapping[str, Any]]], root: Path | None) -> tuple[str, str, tuple[str, ...]]:
+def _peft_target(layers: Sequence[tuple[str, Mapping[str, Any]]], root: Path | None) -> tuple[str, str, tuple[str, ...], bool]:
     from .knowledge import peft_releases
 
     spec = source = None
@@ -221,6 +222,7 @@ def _peft_target(layers: Sequence[tuple[str, Mapping[str, Any]]], root: Path | N
         if layer.get("target-peft-version") is not None:
             spec, source = layer["target-peft-version"], where
             break
+    explicit = spec is not None
     if spec is None and root is not None:
         from .project import detect_peft_requirement
 
@@ -239,7 +241,7 @@ def _peft_target(layers: Sequence[tuple[str, Mapping[str, Any]]], root: Path | N
         raise ConfigError(f"invalid peft version specifier {spec!r} (from {source}): {exc}") from exc
     if not versions:
         raise ConfigError(f"no known peft release matches {spec!r} (from {source})")
-    return spec, source, versions
+    return spec, source, versions, explicit
 
 
 def resolve(layers: Sequence[tuple[str, Mapping[str, Any]]], *, root: Path | None = None,
@@ -250,7 +252,7 @@ def resolve(layers: Sequence[tuple[str, Mapping[str, Any]]], *, root: Path | Non
     for _, layer in layers:
         for key, value in layer.items():  # tables merge key by key; other values replace
             merged[key] = {**merged[key], **value} if key in ("severity", "per-file-ignores") and key in merged else value
-    spec, source, versions = _peft_target(layers, root)
+    spec, source, versions, explicit = _peft_target(layers, root)
     options: dict[str, dict[str, Any]] = {}
     for key, codes in _option_keys().items():
         if key in merged:
@@ -265,6 +267,7 @@ def resolve(layers: Sequence[tuple[str, Mapping[str, Any]]], *, root: Path | Non
         peft_spec=spec,
         peft_spec_source=source,
         peft_versions=versions,
+        peft_spec_explicit=explicit,
         model=merged.get("model"),
         transformers=merged.get("target-transformers-version"),
         severities=dict(merged.get("severity", {})),

@@ -15,7 +15,7 @@ from typing import Any, Mapping, Sequence
 import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
-from . import config
+from . import config, project
 from .catalog import all_rules
 from .errors import FixError
 from .fixes import LineIndex, apply, edits_for
@@ -54,11 +54,14 @@ class Linter:
         rules = all_rules()
         self.rules = [rules[code]() for code in settings.enabled if code != SYNTAX_ERROR]
 
-    def context(self, filename: str) -> RuleContext:
+    def context(self, filename: str, source: str = "") -> RuleContext:
+        """The rules' view of one file: a script's PEP 723 peft requirement beats the project's,
+        an explicit ``target-peft-version`` beats both."""
         s = self.settings
-        return RuleContext(filename=filename, peft_spec=s.peft_spec, peft_spec_source=s.peft_spec_source,
-                           peft_versions=s.peft_versions, model=s.model, transformers=s.transformers,
-                           options=s.options)
+        ctx = RuleContext(filename=filename, peft_spec=s.peft_spec, peft_spec_source=s.peft_spec_source,
+                          peft_versions=s.peft_versions, model=s.model, transformers=s.transformers,
+                          options=s.options)
+        return ctx if s.peft_spec_explicit else project.context_for_source(ctx, source)
 
     def lint(self, source: str, filename: str = "<stdin>", relpath: str | None = None) -> list[Violation]:
         """Violations in a Python source or (by its ``.ipynb`` name) a notebook's JSON text."""
@@ -121,7 +124,7 @@ class Linter:
             return None, [_Found(self._violation(SYNTAX_ERROR, message, filename, start,
                                                  Location(start.row, start.column + 1)), {}, ())]
         wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
-        ctx = self.context(filename)
+        ctx = self.context(filename, source)
         calls = analysis.collect_calls(wrapper, ctx)
         if not calls:
             return module, []

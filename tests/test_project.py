@@ -107,3 +107,29 @@ def test_inline_metadata_narrows_the_checked_range():
     assert narrowed.peft_versions == ("0.8.0", "0.8.1", "0.8.2")
     assert "PEP 723" in narrowed.peft_spec_source
     assert context_for_source(ctx, "import peft\n") is ctx
+
+
+PEP723_SCRIPT = '''\
+# /// script
+# dependencies = ["peft>=0.7,<0.9", "torch"]
+# ///
+from peft import LoraConfig
+
+config = LoraConfig(r=8, lora_alpha=16, use_dora=True)
+'''
+
+
+def test_pep723_metadata_sets_the_peft_range_of_the_script():
+    from lint_rules.engine import lint_source
+
+    found = lint_source(PEP723_SCRIPT, filename="train.py", select=["LORA101"])
+    assert [v.code for v in found] == ["LORA101"]
+    assert "0.9.0" in found[0].message and "PEP 723" in found[0].message
+
+
+def test_explicit_target_peft_version_beats_pep723_metadata():
+    from lint_rules.engine import lint_source
+
+    found = lint_source(PEP723_SCRIPT, filename="train.py", select=["LORA101"],
+                        settings={"target-peft-version": ">=0.10"})
+    assert found == []
