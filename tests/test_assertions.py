@@ -30,6 +30,8 @@ class ConvNet(torch.nn.Module):
         self.grouped = torch.nn.Conv2d(8, 8, kernel_size=(3, 1), groups=2)
         self.emb = torch.nn.Embedding(50, 8)
         self.head = torch.nn.Linear(8, 4)
+        self.conv1d = torch.nn.Conv1d(4, 6, kernel_size=5)
+        self.conv3d = torch.nn.Conv3d(2, 4, kernel_size=(1, 2, 3), bias=False)
 
 
 @pytest.mark.parametrize("kwargs", [
@@ -37,11 +39,30 @@ class ConvNet(torch.nn.Module):
     {"target_modules": ["conv", "emb", "head"], "r": 2, "use_dora": True},
     {"target_modules": ["conv", "head"], "r": 4, "bias": "lora_only", "lora_bias": True},
     {"target_modules": ["emb"], "r": 4, "modules_to_save": ["head"], "bias": "all"},
+    {"target_modules": ["conv1d", "conv3d"], "r": 3, "use_dora": True, "rank_pattern": {"conv3d": 5}},
 ])
 def test_conv_embedding_linear_shapes_match_peft(kwargs):
     expected = expected_trainable_params(ConvNet(), kwargs)
     real, _ = _apply(ConvNet(), **kwargs).get_nb_trainable_parameters()
     assert expected == real
+
+
+@pytest.mark.parametrize(("model_type", "kwargs"), [
+    ("llama", {"target_modules": ["q_proj", "down_proj"], "layers_to_transform": 0, "layers_pattern": "layers"}),
+    ("gpt2", {"target_modules": ["c_attn"], "layers_to_transform": [1], "layers_pattern": ["h"]}),
+    ("llama", {"target_modules": ["q_proj"], "layers_to_transform": [0], "layers_pattern": "nope"}),
+    ("llama", {"target_modules": r".*layers\.1\..*_proj",
+               "rank_pattern": {r"layers\.1\.mlp\..*": 2}, "alpha_pattern": {"q_proj": 3}}),
+])
+def test_layer_selection_matches_peft(model_type, kwargs):
+    model = build_tiny_model(model_type)
+    try:
+        real, _ = _apply(build_tiny_model(model_type), **kwargs).get_nb_trainable_parameters()
+    except ValueError:
+        with pytest.raises(ValueError):
+            expected_trainable_params(model, kwargs)
+        return
+    assert expected_trainable_params(model, kwargs) == real
 
 
 def test_published_llama2_7b_count(lora_skeleton):
