@@ -22,7 +22,8 @@ def _dtype_ok(adapter, base) -> bool:
 
 def _base_weight(layer):
     base = layer.get_base_layer()
-    name = getattr(layer, "parameter_name", None) or ("qweight" if hasattr(base, "qweight") else "weight")
+    name = getattr(layer, "parameter_name", None) or next(
+        n for n in ("qweight", "weight", "in_proj_weight") if hasattr(base, n))
     return getattr(base, name)
 
 

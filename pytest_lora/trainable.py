@@ -43,6 +43,10 @@ def _shapes(target) -> tuple[int, int, int]:
         return r * module.in_features, module.out_features * r, module.out_features
     if isinstance(module, torch.nn.Embedding):
         return r * module.num_embeddings, module.embedding_dim * r, module.embedding_dim
+    if isinstance(module, torch.nn.MultiheadAttention):  # the packed q/k/v projection
+        if not module._qkv_same_embed_dim:
+            raise ValueError(f"{target.name}: peft adapts MultiheadAttention only with one q/k/v embed dim")
+        return r * module.embed_dim, 3 * module.embed_dim * r, 3 * module.embed_dim
     if isinstance(module, (torch.nn.Conv1d, torch.nn.Conv2d, torch.nn.Conv3d)):
         kernel = 1
         for size in module.kernel_size:
@@ -50,8 +54,26 @@ def _shapes(target) -> tuple[int, int, int]:
         return r * module.in_channels * kernel, module.out_channels * r // module.groups, module.out_channels
     raise ValueError(
         f"Target module {target.name} ({type(module).__name__}) is not supported: LoRA adapts "
-        "Linear, Conv1D, Embedding and Conv1d/2d/3d layers"
+        "Linear, Conv1D, Embedding, Conv1d/2d/3d and MultiheadAttention layers"
     )
+
+
+def _is_attention(module) -> bool:
+    import torch
+
+    return isinstance(module, torch.nn.MultiheadAttention)
+
+
+def _with_attention_out_projections(targets) -> list:
+    """peft adapts a MultiheadAttention's ``out_proj`` along with its packed projection."""
+    from dataclasses import replace
+
+    expanded = []
+    for target in targets:
+        expanded.append(target)
+        if target.parameter is None and _is_attention(target.module):
+            expanded.append(replace(target, name=f"{target.name}.out_proj", module=target.module.out_proj))
+    return expanded
 
 
 def _is_embedding(module) -> bool:
@@ -76,14 +98,16 @@ def plan_trainable(model, config=None) -> list[PlannedTensor]:
         raise ValueError("trainable_token_indices is not modelled by expected_trainable_params")
     targets, saved = resolve_targets(base, config)
     named = list(original_modules(base))
+    targets = _with_attention_out_projections(targets)
     plan: list[PlannedTensor] = []
     for target in targets:
-        if config.use_dora and target.parameter is not None:
-            raise ValueError("peft does not support DoRA with target_parameters")
+        if config.use_dora and (target.parameter is not None or _is_attention(target.module)):
+            raise ValueError(f"peft does not support DoRA on {target.name}")
         a, b, out = _shapes(target)
         if config.lora_bias and target.parameter is None and _is_embedding(target.module):
             raise ValueError(f"lora_bias=True is not supported for the Embedding {target.name}")
-        weight = getattr(target.module, target.parameter or "weight")
+        weight = getattr(target.module, target.parameter or ("in_proj_weight" if _is_attention(target.module)
+                                                              else "weight"))
         plan.append(PlannedTensor(target.name, "lora_A", a, weight.dtype))
         plan.append(PlannedTensor(target.name, "lora_B", b, weight.dtype))
         if config.lora_bias:

@@ -32,6 +32,7 @@ class ConvNet(torch.nn.Module):
         self.head = torch.nn.Linear(8, 4)
         self.conv1d = torch.nn.Conv1d(4, 6, kernel_size=5)
         self.conv3d = torch.nn.Conv3d(2, 4, kernel_size=(1, 2, 3), bias=False)
+        self.attn = torch.nn.MultiheadAttention(16, 2)
 
 
 @pytest.mark.parametrize("kwargs", [
@@ -40,6 +41,8 @@ class ConvNet(torch.nn.Module):
     {"target_modules": ["conv", "head"], "r": 4, "bias": "lora_only", "lora_bias": True},
     {"target_modules": ["emb"], "r": 4, "modules_to_save": ["head"], "bias": "all"},
     {"target_modules": ["conv1d", "conv3d"], "r": 3, "use_dora": True, "rank_pattern": {"conv3d": 5}},
+    {"target_modules": ["attn", "head"], "r": 4, "bias": "lora_only", "rank_pattern": {"attn": 2}},
+    {"target_modules": ["attn"], "r": 2, "lora_bias": True, "bias": "all"},
 ])
 def test_conv_embedding_linear_shapes_match_peft(kwargs):
     expected = expected_trainable_params(ConvNet(), kwargs)
@@ -92,6 +95,7 @@ def test_counting_leaves_model_and_config_untouched():
     (ConvNet, {"target_modules": ["emb"], "lora_bias": True}),
     (ConvNet, {"target_modules": ["head"], "bias": "some"}),
     (ConvNet, {"target_modules": ["nothing_here"]}),
+    (ConvNet, {"target_modules": ["attn"], "use_dora": True}),
     (lambda: build_tiny_model("llama"), {"target_modules": ["self_attn"]}),  # not a layer LoRA can wrap
 ])
 def test_refusals_match_peft(make, kwargs):

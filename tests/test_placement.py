@@ -63,3 +63,13 @@ def test_float32_adapters_over_bf16_base_are_peft_default_but_fp16_are_not():
                                              r"base weight is torch.bfloat16"):
         assert_device_placement(peft_model)
     assert_device_placement(peft_model, check_dtype=False)
+
+
+def test_multihead_attention_adapters_are_checked():
+    model = torch.nn.Sequential()
+    model.add_module("attn", torch.nn.MultiheadAttention(16, 2))
+    peft_model = _apply(model, target_modules=["attn"])
+    assert_device_placement(peft_model, device="cpu")
+    peft_model.base_model.model.attn.lora_B.to("meta")
+    with pytest.raises(AssertionError, match=r"attn\.lora_B\.default\.weight: adapter on meta, base weight on cpu"):
+        assert_device_placement(peft_model)
