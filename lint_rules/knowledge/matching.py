@@ -1,0 +1,360 @@
+"""peft's ``target_modules`` semantics, applied to recorded architectures.
+
+peft walks ``model.named_modules()`` and adapts every module whose full name matches:
+
+- a list entry matches a name equal to it or ending in ``"." + entry`` (peft >= 0.6.0;
+  0.5.x: a name equal to it or matching the regex ``.*\\.<entry>$``; before: a plain
+  ``name.endswith(entry)``, so ``"proj"`` matched ``q_proj``);
+- a string is a regex that must ``re.fullmatch`` the name (peft >= 0.2.0; before, a
+  string was iterated like a list of its characters);
+- ``"all-linear"`` (any case, peft >= 0.8.0) is every ``nn.Linear``/``Conv1D`` except the
+  output embeddings (and, with task type ``SEQ_CLS`` from 0.13.0, the ``score``/
+  ``classifier`` head of a model without output embeddings); before 0.15.0 it became
+  the set of their last name segments, used like a list.
+
+A matched module that peft cannot wrap (a norm, an attention block) makes peft raise
+"Target module ... is not supported"; matching nothing raises the "not found" error.
+With transformers 5, peft >= 0.19.0 rewrites ``target_modules`` of the MoE models whose
+experts were fused (Mixtral and the models transformers converts like it or like
+Qwen2-MoE) into ``target_parameters`` on the fused expert weights.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Iterable
+
+from packaging.version import Version
+
+from .architectures import LINEAR, Architecture, Module
+
+ALL_LINEAR = "all-linear"
+SEQ_CLS_HEADS = ("classifier", "score")  # added to modules_to_save by task_type SEQ_CLS
+# peft's v4 -> v5 target remap per conversion pattern: old module name -> fused parameter
+MOE_REMAP = {
+    "mixtral": {"gate": "gate.weight", "w1": "gate_up_proj", "w3": "gate_up_proj", "w2": "down_proj"},
+    "qwen2_moe": {"gate": "gate.weight", "gate_proj": "gate_up_proj", "up_proj": "gate_up_proj",
+                  "down_proj": "down_proj"},
+}
+MOE_FUSED = {"mixtral": ("w1", "w3"), "qwen2_moe": ("gate_proj", "up_proj")}  # -> gate_up_proj
+
+
+@dataclass(frozen=True)
+class MatchResult:
+    """What peft would do with ``target_modules`` on an architecture.
+
+    ``matched`` maps each list entry (or the whole string) to the module names it
+    matches; ``unmatched`` lists the entries that reach nothing. ``targeted`` holds the
+    names peft adapts (matched and not excluded), ``unsupported`` those of them peft
+    cannot wrap. ``converted`` maps entries peft rewrote into ``target_parameters`` and
+    ``parameters`` each such target to the parameter names it reaches. ``error`` is an
+    error peft raises before matching (an invalid regex, half of a fused pair).
+    """
+
+    matched: dict[str, list[str]]
+    unmatched: list[str]
+    targeted: list[str] = field(default_factory=list)
+    unsupported: list[str] = field(default_factory=list)
+    excluded: list[str] = field(default_factory=list)
+    converted: dict[str, list[str]] = field(default_factory=dict)
+    parameters: dict[str, list[str]] = field(default_factory=dict)
+    error: str | None = None
+
+    @property
+    def any_match(self) -> bool:
+        """Whether peft finds something to adapt (else it raises its "not found" error)."""
+        return self.error is None and bool(self.targeted or any(self.parameters.values()))
+
+    def peft_error(self) -> str | None:
+        """The error peft raises for this configuration, in a few words, or None."""
+        if self.error:
+            return self.error
+        if not self.any_match:
+            return "no module matches target_modules"
+        if self.unsupported:
+            return f"target module {self.unsupported[0]} is not supported"
+        return None
+
+
+def _since(peft: Version | None, version: str) -> bool:
+    return peft is None or peft >= Version(version)
+
+
+@lru_cache(maxsize=256)
+def _index(arch: Architecture) -> tuple[list[str], dict[str, Module], list[str]]:
+    """All module names, the module of each, and every parameter peft can target."""
+    names, owner, params = [], {}, []
+    for module in arch.modules:
+        own = module.params or (("weight",) if module.targetable else ())
+        for name in module.names():
+            names.append(name)
+            owner[name] = module
+            params.extend(f"{name}.{p}" for p in own)
+    return names, owner, params
+
+
+def _entry_matcher(peft: Version | None):
+    """peft's test of a list entry against a full name, for its version."""
+    if _since(peft, "0.6.0"):
+        return lambda entry, name: name == entry or name.endswith("." + entry)
+    if _since(peft, "0.5.0"):
+        return lambda entry, name: name == entry or re.match(rf".*\.{entry}$", name) is not None
+    return lambda entry, name: name.endswith(entry)
+
+
+def _suffix_match(entries: Iterable[str], name: str) -> bool:
+    return any(name == e or name.endswith("." + e) for e in entries)
+
+
+def _all_linear(arch: Architecture, peft: Version | None, task_type: str | None) -> list[str]:
+    """What ``"all-linear"`` becomes: full names (peft >= 0.15) or last segments."""
+    linear = [n for m in arch.modules if m.cls in LINEAR for n in m.names()]
+    skip = set(arch.output_heads())
+    if not skip and arch.classifier and task_type == "SEQ_CLS" and _since(peft, "0.13.0"):
+        skip.update(n for m in arch.modules if m.pattern == arch.classifier for n in m.names())
+    if _since(peft, "0.15.0"):
+        return [n for n in linear if n not in skip]
+    return sorted({n.rsplit(".", 1)[-1] for n in linear} - skip)
+
+
+def _conversion(arch: Architecture, peft: Version | None) -> str | None:
+    """The MoE remap peft applies to this architecture, if any."""
+    if arch.conversion is None or not _since(peft, "0.19.0"):
+        return None
+    if int(arch.transformers.split(".")[0]) < 5:
+        return None
+    pattern = "mixtral" if arch.model_type == "mixtral" else arch.conversion  # peft adds mixtral
+    return pattern if pattern in MOE_REMAP else None
+
+
+def _resolve_string(target: str, arch: Architecture, pattern: str, peft: Version | None,
+                    task_type: str | None) -> list[str]:
+    """peft >= 0.20: a string on a remapped model becomes the last segments it reaches."""
+    remap = MOE_REMAP[pattern]
+    if target.lower() == ALL_LINEAR:
+        full = _all_linear(arch, peft, task_type)
+        return sorted({n.rsplit(".", 1)[-1] for n in full} | set(remap))
+    names, _, params = _index(arch)
+    found = {k.rsplit(".", 1)[-1] for k in (*names, *params) if re.fullmatch(target, k)}
+    for old, new in remap.items():
+        if old in found:
+            continue
+        holders = [p.rpartition(".")[0] for p in params if p.rsplit(".", 1)[-1] == new]
+        if any(re.fullmatch(target, f"{h}.{old}") for h in holders):
+            found.add(old)
+    return sorted(found)
+
+
+def _entries(target_modules: str | Iterable[str], arch: Architecture, peft: Version | None,
+             task_type: str | None) -> tuple[list[str] | None, str | None]:
+    """The list entries peft matches (None: a regex) and the MoE remap that applies."""
+    pattern = _conversion(arch, peft)
+    if not isinstance(target_modules, str):
+        return list(dict.fromkeys(target_modules)), pattern
+    if not _since(peft, "0.2.0"):
+        return list(dict.fromkeys(target_modules)), pattern
+    if pattern and not _since(peft, "0.20.0"):
+        return sorted(set(target_modules)), pattern  # 0.19 made a set of the characters
+    if pattern:
+        resolved = _resolve_string(target_modules, arch, pattern, peft, task_type)
+        if resolved:
+            return resolved, pattern
+        pattern = None
+    if _since(peft, "0.8.0") and target_modules.lower() == ALL_LINEAR:
+        return _all_linear(arch, peft, task_type), pattern
+    re.compile(target_modules)  # peft fails on an invalid pattern
+    return None, pattern
+
+
+def _convert(entries: list[str], pattern: str) -> dict[str, list[str]]:
+    """Entries peft rewrites into ``target_parameters``; ValueError for half a fused pair."""
+    remap, fused = MOE_REMAP[pattern], MOE_FUSED[pattern]
+    converted = {}
+    for entry in entries:
+        new = next((n for o, n in remap.items() if entry == o or entry.endswith("." + o)), None)
+        if new is not None:
+            converted[entry] = [new]
+    olds = {o for e in converted for o in fused if e == o or e.endswith("." + o)}
+    if 0 < len(olds) < len(fused):
+        missing = sorted(set(fused) - olds)
+        raise ValueError(f"cannot convert {', '.join(sorted(olds))} without {', '.join(missing)}: "
+                         "they are fused into gate_up_proj")
+    return converted
+
+
+def match_target_modules(
+    target_modules: str | Iterable[str],
+    arch: Architecture,
+    *,
+    peft_version: str | None = None,
+    task_type: str | None = None,
+    exclude_modules: str | Iterable[str] | None = None,
+    modules_to_save: Iterable[str] | None = None,
+) -> MatchResult:
+    """Apply peft's matching of ``target_modules`` to ``arch``'s module names.
+
+    ``peft_version`` None means the newest behaviour. ``task_type`` matters for
+    ``"SEQ_CLS"`` only (peft adds ``classifier``/``score`` to ``modules_to_save``, which
+    from 0.16.0 are never targeted). ``exclude_modules`` counts from peft 0.14.0.
+    ``target_modules=None`` (peft's per-model default) is the caller's to resolve.
+    """
+    peft = Version(peft_version) if peft_version else None
+    names, owner, params = _index(arch)
+    whole = target_modules if isinstance(target_modules, str) else None
+    try:
+        entries, pattern = _entries(target_modules, arch, peft, task_type)
+        converted = _convert(entries, pattern) if entries is not None and pattern else {}
+    except re.error as exc:
+        return MatchResult({whole: []}, [whole], error=f"invalid regex: {exc}")
+    except ValueError as exc:
+        return MatchResult({}, [], error=str(exc))
+
+    matched: dict[str, list[str]] = {}
+    if entries is None:
+        matched[whole] = [n for n in names if re.fullmatch(whole, n)]
+    else:
+        test = _entry_matcher(peft)
+        for entry in entries:
+            if entry not in converted:
+                matched[entry] = [n for n in names if test(entry, n)]
+    parameters = {
+        new: [p for p in params if p == new or p.endswith("." + new)]
+        for new in sorted({p for targets in converted.values() for p in targets})
+    }
+
+    excluded = _excluded(names, peft, task_type, exclude_modules, modules_to_save)
+    hit = {n for found in matched.values() for n in found}
+    targeted = [n for n in names if n in hit and n not in excluded]
+    unsupported = [n for n in targeted if not owner[n].targetable]
+    if whole is not None and entries is not None:  # report a string as one entry
+        matched = {whole: [n for n in names if n in hit]}
+        converted = {whole: sorted(parameters)} if converted else {}
+    unmatched = [e for e, found in matched.items() if not found and e not in converted]
+    unmatched += [e for e, new in converted.items() if not any(parameters[p] for p in new)]
+    return MatchResult(matched, unmatched, targeted, unsupported,
+                       [n for n in names if n in hit and n in excluded], converted, parameters)
+
+
+def _excluded(names: list[str], peft: Version | None, task_type: str | None,
+              exclude_modules: str | Iterable[str] | None,
+              modules_to_save: Iterable[str] | None) -> set[str]:
+    """Names peft skips: ``exclude_modules`` (0.14.0+) and ``modules_to_save`` (0.16.0+)."""
+    out: set[str] = set()
+    if exclude_modules and _since(peft, "0.14.0"):
+        if isinstance(exclude_modules, str):
+            out.update(n for n in names if re.fullmatch(exclude_modules, n))
+        else:
+            out.update(n for n in names if _suffix_match(list(exclude_modules), n))
+    saved = list(modules_to_save or ()) + (list(SEQ_CLS_HEADS) if task_type == "SEQ_CLS" else [])
+    if saved and _since(peft, "0.16.0"):
+        out.update(n for n in names if any(re.match(rf"(^|.*\.){m}($|\..*)", n) for m in saved))
+    return out
+
+
+# What the well-known projection names do, and the roles that can stand in for each.
+_ROLE_OF = {
+    **dict.fromkeys(("q_proj", "query", "q", "wq", "q_lin", "query_proj"), "q"),
+    **dict.fromkeys(("k_proj", "key", "k", "wk", "k_lin", "key_proj"), "k"),
+    **dict.fromkeys(("v_proj", "value", "v", "wv", "v_lin", "value_proj"), "v"),
+    **dict.fromkeys(("c_attn", "query_key_value", "qkv_proj", "qkv", "Wqkv", "W_pack", "wqkv"), "qkv"),
+    **dict.fromkeys(("o_proj", "out_proj", "o", "out_lin"), "attn_out"),
+    **dict.fromkeys(("gate_proj", "w1"), "gate"),
+    **dict.fromkeys(("up_proj", "w3"), "up"),
+    "gate_up_proj": "gate_up",
+    **dict.fromkeys(("c_fc", "fc1", "wi", "dense_h_to_4h", "fc_in", "lin1"), "mlp_in"),
+    **dict.fromkeys(("down_proj", "w2", "fc2", "dense_4h_to_h", "fc_out", "lin2"), "mlp_out"),
+}
+# names whose role depends on where they sit: (attention role, MLP role)
+_BY_PLACE = {"dense": ("attn_out", None), "c_proj": ("attn_out", "mlp_out"), "wo": ("attn_out", "mlp_out"),
+             "gate": (None, "router")}
+_STANDS_IN = {
+    "q": (("q",), ("qkv",)), "k": (("k",), ("qkv",)), "v": (("v",), ("qkv",)),
+    "qkv": (("qkv",), ("q", "k", "v")),
+    "gate": (("gate",), ("gate_up",), ("mlp_in",)), "up": (("up",), ("gate_up",), ("mlp_in",)),
+    "gate_up": (("gate_up",), ("gate", "up"), ("mlp_in",)),
+    "mlp_in": (("mlp_in",), ("gate_up",), ("gate", "up")),
+    "attn_out": (("attn_out",),), "mlp_out": (("mlp_out",),),
+}
+_ATTN = re.compile(r"attn|attention", re.I)
+_MLP = re.compile(r"mlp|ffn|feed_?forward|moe|expert|dense_?relu_?dense|intermediate", re.I)
+
+
+def _place(segments: list[str]) -> str | None:
+    """Whether a block-relative path lies in the attention or the MLP part of a block."""
+    inner = segments[:-1]
+    if any(_ATTN.search(s) for s in inner):
+        return "attn"
+    if any(_MLP.search(s) for s in inner) or (inner and inner[-1] == "output"):
+        return "mlp"  # BERT's layer.output.dense is the MLP's output projection
+    return None
+
+
+def _role(module: Module) -> str | None:
+    """The role of a Linear/Conv1D inside a repeated block, when its name and place agree."""
+    if module.cls not in LINEAR or "{" not in module.pattern:
+        return None
+    inside = re.split(r"\.\{[a-z]\}\.", module.pattern, maxsplit=1)[-1]
+    segments = [s for s in inside.split(".") if not s.startswith("{")]
+    place, leaf = _place(segments), segments[-1]
+    if leaf in _BY_PLACE:
+        attn, mlp = _BY_PLACE[leaf]
+        role = attn if place == "attn" else mlp if place == "mlp" else None
+        if leaf == "dense" and place == "mlp" and len(segments) > 1:
+            role = {"intermediate": "mlp_in", "output": "mlp_out"}.get(segments[-2])
+    else:
+        role = _ROLE_OF.get(leaf)
+    if role is None or place is None:
+        return None
+    if role in ("q", "k", "v", "qkv", "attn_out"):
+        return role if place == "attn" else None
+    return role if place == "mlp" else None
+
+
+def _unique_suffix(module: Module, role: str, roles: dict[str, str | None],
+                   names: list[str]) -> str | None:
+    """The shortest name suffix of ``module`` that reaches only modules of ``role``."""
+    segments = re.split(r"\.\{[a-z]\}\.", module.pattern)[-1].split(".")
+    for size in range(1, len(segments) + 1):
+        suffix = ".".join(segments[-size:])
+        if all(roles.get(n) == role for n in names if n == suffix or n.endswith("." + suffix)):
+            return suffix
+    return None
+
+
+def suggest_equivalent(entries: Iterable[str], arch: Architecture) -> list[str] | None:
+    """What ``entries`` (names from another architecture) are called in ``arch``, or None.
+
+    Each entry that names no module of ``arch`` is mapped by its role (attention q/k/v
+    or fused qkv, attention output, MLP gate/up/fused input, MLP output) onto the
+    modules of ``arch`` with that role, or the fused or split modules that stand in for
+    it (``q_proj`` -> ``c_attn`` on GPT-2, ``gate_proj`` -> ``w1`` on Mixtral 4.x). Roles
+    come from a module's place in its block (under an attention or an MLP submodule)
+    and its name; a suggestion is the shortest name suffix that reaches modules of that
+    role only. None when any entry has no clear counterpart.
+    """
+    names = arch.names()
+    roles: dict[str, str | None] = {}
+    by_role: dict[str, list[Module]] = {}
+    for module in arch.modules:
+        role = _role(module)
+        roles.update(dict.fromkeys(module.names(), role))
+        if role:
+            by_role.setdefault(role, []).append(module)
+    out: list[str] = []
+    changed = False
+    for entry in entries:
+        if any(n == entry or n.endswith("." + entry) for n in names):
+            found = [entry]
+        else:
+            role = _ROLE_OF.get(entry)
+            options = _STANDS_IN.get(role, ()) if role else ()
+            choice = next((alt for alt in options if all(r in by_role for r in alt)), None)
+            if choice is None:
+                return None
+            found = [_unique_suffix(m, r, roles, names) for r in choice for m in by_role[r]]
+            if None in found:
+                return None
+            changed = True
+        out.extend(f for f in found if f not in out)
+    return out if changed else None
