@@ -180,6 +180,7 @@ CASES = {
     ("bert", "base", "exact"): ["encoder.layer.0.attention.output.dense"],
     ("bert", "base", "all-linear"): "all-linear",
     ("bert", "base", "norm"): ["LayerNorm"],
+    ("bert", "causal_lm", "all-linear"): "all-linear",  # head nested: cls.predictions.decoder
     ("t5", "seq2seq_lm", "suffix"): ["q", "v"],
     ("t5", "seq2seq_lm", "regex"): r"decoder\..*EncDecAttention\.(k|v)",
     ("t5", "seq2seq_lm", "all-linear"): "all-linear",
@@ -219,7 +220,7 @@ def _peft_outcome(hf, model_type, task, target):
     inner = tuned.base_model.model
     adapted = sorted(n for n, m in inner.named_modules()
                      if hasattr(m, "lora_A") and type(m).__name__ != "ParamWrapper")
-    return adapted, sorted(tuned.base_model.targeted_parameter_names), None
+    return adapted, sorted(getattr(tuned.base_model, "targeted_parameter_names", [])), None
 
 
 @pytest.mark.parametrize("key", sorted(CASES), ids="-".join)
