@@ -254,9 +254,9 @@ def _excluded(names: list[str], peft: Version | None, task_type: str | None,
 
 # What the well-known projection names do, and the roles that can stand in for each.
 _ROLE_OF = {
-    **dict.fromkeys(("q_proj", "query", "q", "wq", "q_lin", "query_proj"), "q"),
-    **dict.fromkeys(("k_proj", "key", "k", "wk", "k_lin", "key_proj"), "k"),
-    **dict.fromkeys(("v_proj", "value", "v", "wv", "v_lin", "value_proj"), "v"),
+    **dict.fromkeys(("q_proj", "query", "q", "wq", "Wq", "q_lin", "query_proj", "project_q"), "q"),
+    **dict.fromkeys(("k_proj", "key", "k", "wk", "Wk", "k_lin", "key_proj", "project_k"), "k"),
+    **dict.fromkeys(("v_proj", "value", "v", "wv", "Wv", "v_lin", "value_proj", "project_v"), "v"),
     **dict.fromkeys(("c_attn", "query_key_value", "qkv_proj", "qkv", "Wqkv", "W_pack", "wqkv"), "qkv"),
     **dict.fromkeys(("o_proj", "out_proj", "o", "out_lin"), "attn_out"),
     **dict.fromkeys(("gate_proj", "w1"), "gate"),
@@ -281,7 +281,7 @@ _MLP = re.compile(r"mlp|ffn|feed_?forward|moe|expert|dense_?relu_?dense|intermed
 
 
 def _place(segments: list[str]) -> str | None:
-    """Whether a block-relative path lies in the attention or the MLP part of a block."""
+    """Whether a module path lies in the attention or the MLP part of a block."""
     inner = segments[:-1]
     if any(_ATTN.search(s) for s in inner):
         return "attn"
@@ -294,8 +294,7 @@ def _role(module: Module) -> str | None:
     """The role of a Linear/Conv1D inside a repeated block, when its name and place agree."""
     if module.cls not in LINEAR or "{" not in module.pattern:
         return None
-    inside = re.split(r"\.\{[a-z]\}\.", module.pattern, maxsplit=1)[-1]
-    segments = [s for s in inside.split(".") if not s.startswith("{")]
+    segments = [s for s in module.pattern.split(".") if not s.startswith("{")]
     place, leaf = _place(segments), segments[-1]
     if leaf in _BY_PLACE:
         attn, mlp = _BY_PLACE[leaf]
