@@ -101,6 +101,7 @@ def test_mixtral_v4_expert_names_become_fused_parameters_on_transformers_5():
         ("llama", ["c_attn"], ["q_proj", "k_proj", "v_proj"]),
         ("t5", ["q_proj", "v_proj"], ["q", "v"]),
         ("bert", ["q_proj", "v_proj"], ["query", "value"]),
+        ("distilbert", ["q_proj", "v_proj", "fc1", "fc2"], ["q_lin", "v_lin", "lin1", "lin2"]),
     ],
 )
 def test_suggest_equivalent_names(model_type, entries, expected):
