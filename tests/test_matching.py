@@ -66,6 +66,16 @@ def test_invalid_regex_is_an_error_not_a_match():
     assert not result.any_match and result.error.startswith("invalid regex")
 
 
+def test_layers_to_transform_reads_the_layer_index_since_peft_0_20():
+    mixtral = arch("mixtral", transformers=V4)
+    new = match_target_modules(["w1"], mixtral, layers_to_transform=[1])
+    assert new.targeted == [f"model.layers.1.block_sparse_moe.experts.{j}.w1" for j in range(8)]
+    old = match_target_modules(["w1"], mixtral, layers_to_transform=[1], peft_version="0.19.1")
+    assert old.targeted == [f"model.layers.{i}.block_sparse_moe.experts.1.w1" for i in range(2)]
+    assert not match_target_modules(["q_proj"], arch("llama"), layers_to_transform=[0],
+                                    layers_pattern="h").any_match
+
+
 def test_exclude_modules_counts_from_peft_0_14():
     llama = arch("llama")
     new = match_target_modules(["q_proj"], llama, exclude_modules=["model.layers.0.self_attn.q_proj"])
@@ -186,6 +196,13 @@ CASES = {
     ("t5", "seq2seq_lm", "regex"): r"decoder\..*EncDecAttention\.(k|v)",
     ("t5", "seq2seq_lm", "all-linear"): "all-linear",
     ("t5", "seq2seq_lm", "mismatch"): ["q_proj"],
+    # (target_modules, further LoraConfig keywords)
+    ("llama", "causal_lm", "layers"): (["q_proj", "v_proj"], {"layers_to_transform": [1]}),
+    ("llama", "causal_lm", "layers-pattern"): (["q_proj"], {"layers_to_transform": 1, "layers_pattern": "layers"}),
+    ("llama", "causal_lm", "layers-other-pattern"): (["q_proj"], {"layers_to_transform": [0], "layers_pattern": "h"}),
+    ("gpt2", "causal_lm", "layers"): (["c_attn", "c_fc"], {"layers_to_transform": [0]}),
+    ("mixtral", "causal_lm", "layers"): (["w1", "w2", "w3", "o_proj"], {"layers_to_transform": [1]}),
+    ("t5", "seq2seq_lm", "layers"): (["q"], {"layers_to_transform": [1], "layers_pattern": "block"}),
 }
 AUTO = {"causal_lm": "AutoModelForCausalLM", "seq2seq_lm": "AutoModelForSeq2SeqLM",
         "sequence_classification": "AutoModelForSequenceClassification", "base": "AutoModel"}
@@ -207,13 +224,19 @@ def hf():
     return torch, transformers, peft
 
 
-def _peft_outcome(hf, model_type, task, target):
+def _case(key):
+    """(target_modules, further keywords) of a case."""
+    case = CASES[key]
+    return case if isinstance(case, tuple) else (case, {})
+
+
+def _peft_outcome(hf, model_type, task, target, **keywords):
     """(adapted module names, targeted parameter names, error message or None)."""
     torch, transformers, peft = hf
     torch.manual_seed(0)
     config = transformers.AutoConfig.for_model(model_type, **TINY[model_type])
     model = getattr(transformers, AUTO[task]).from_config(config)
-    lora = peft.LoraConfig(r=2, lora_alpha=4, target_modules=target, task_type=TASK_TYPE[task])
+    lora = peft.LoraConfig(r=2, lora_alpha=4, target_modules=target, task_type=TASK_TYPE[task], **keywords)
     try:
         tuned = peft.get_peft_model(model, lora)
     except ValueError as exc:
@@ -231,10 +254,10 @@ def test_prediction_equals_peft(hf, key):
     data = arch(model_type, task, transformers.__version__,
                 layers=TINY[model_type].get("num_hidden_layers", 2))
     assert data.task == task
-    target = CASES[key]
+    target, keywords = _case(key)
     predicted = match_target_modules(target, data, peft_version=peft.__version__,
-                                     task_type=TASK_TYPE[task])
-    adapted, parameters, error = _peft_outcome(hf, model_type, task, target)
+                                     task_type=TASK_TYPE[task], **keywords)
+    adapted, parameters, error = _peft_outcome(hf, model_type, task, target, **keywords)
     expected_error = predicted.peft_error()
     if expected_error is None:
         assert error is None

@@ -12,6 +12,10 @@ peft walks ``model.named_modules()`` and adapts every module whose full name mat
   ``classifier`` head of a model without output embeddings); before 0.15.0 it became
   the set of their last name segments, used like a list.
 
+``layers_to_transform`` keeps, for list entries, the modules whose layer index (the
+number after ``layers_pattern``, or after the first ``<name>.<n>.`` in the name) is
+listed; peft < 0.20 read the last such number instead, an expert's index in MoE models.
+
 A matched module that peft cannot wrap (a norm, an attention block) makes peft raise
 "Target module ... is not supported"; matching nothing raises the "not found" error.
 With transformers 5, peft >= 0.19.0 rewrites ``target_modules`` of the MoE models whose
@@ -23,7 +27,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Iterable
+from typing import Callable, Iterable
 
 from packaging.version import Version
 
@@ -38,6 +42,7 @@ MOE_REMAP = {
                   "down_proj": "down_proj"},
 }
 MOE_FUSED = {"mixtral": ("w1", "w3"), "qwen2_moe": ("gate_proj", "up_proj")}  # -> gate_up_proj
+COMMON_LAYERS_PATTERN = ("layers", "h", "block", "blocks", "layer")  # peft < 0.8 default
 
 
 @dataclass(frozen=True)
@@ -146,6 +151,34 @@ def _resolve_string(target: str, arch: Architecture, pattern: str, peft: Version
     return sorted(found)
 
 
+def _layer_test(peft: Version | None, layers: int | Iterable[int] | None,
+                layers_pattern: str | Iterable[str] | None) -> Callable[[str], bool] | None:
+    """peft's ``layers_to_transform`` filter for a matched name, or None when unused."""
+    if layers is None:
+        return None
+    indexes = [layers] if isinstance(layers, int) else list(layers)
+    patterns = [layers_pattern] if isinstance(layers_pattern, str) else list(layers_pattern or [])
+    if not _since(peft, "0.8.0"):
+        regexes = [rf".*.{p}\.(\d+)\.*" for p in (patterns if layers_pattern is not None
+                                                  else COMMON_LAYERS_PATTERN)]
+    else:
+        if not isinstance(layers, int) and not indexes:
+            return None
+        lead = r".*?\." if _since(peft, "0.20.0") else r".*\."
+        start = r"(?:^|.*?\.)" if _since(peft, "0.21.0") else lead
+        regexes = [rf"{start}{p}\.(\d+)\." for p in patterns] if layers_pattern else \
+            [rf"{lead}[^.]*\.(\d+)\."]
+
+    def keep(name: str) -> bool:
+        for regex in regexes:
+            found = re.match(regex, name)
+            if found:
+                return int(found.group(1)) in indexes
+        return False
+
+    return keep
+
+
 def _entries(target_modules: str | Iterable[str], arch: Architecture, peft: Version | None,
              task_type: str | None) -> tuple[list[str] | None, str | None]:
     """The list entries peft matches (None: a regex) and the MoE remap that applies."""
@@ -191,12 +224,15 @@ def match_target_modules(
     task_type: str | None = None,
     exclude_modules: str | Iterable[str] | None = None,
     modules_to_save: Iterable[str] | None = None,
+    layers_to_transform: int | Iterable[int] | None = None,
+    layers_pattern: str | Iterable[str] | None = None,
 ) -> MatchResult:
     """Apply peft's matching of ``target_modules`` to ``arch``'s module names.
 
     ``peft_version`` None means the newest behaviour. ``task_type`` matters for
     ``"SEQ_CLS"`` only (peft adds ``classifier``/``score`` to ``modules_to_save``, which
     from 0.16.0 are never targeted). ``exclude_modules`` counts from peft 0.14.0.
+    ``layers_to_transform``/``layers_pattern`` narrow list entries (not a regex).
     ``target_modules=None`` (peft's per-model default) is the caller's to resolve.
     """
     peft = Version(peft_version) if peft_version else None
@@ -215,9 +251,10 @@ def match_target_modules(
         matched[whole] = [n for n in names if re.fullmatch(whole, n)]
     else:
         test = _entry_matcher(peft)
+        in_layers = _layer_test(peft, layers_to_transform, layers_pattern) or (lambda name: True)
         for entry in entries:
             if entry not in converted:
-                matched[entry] = [n for n in names if test(entry, n)]
+                matched[entry] = [n for n in names if test(entry, n) and in_layers(n)]
     parameters = {
         new: [p for p in params if p == new or p.endswith("." + new)]
         for new in sorted({p for targets in converted.values() for p in targets})
