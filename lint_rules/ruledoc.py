@@ -2,8 +2,11 @@
 from __future__ import annotations
 
 import inspect
+import re
 
 from .rule import Case, Rule
+
+_SECTION = re.compile(r"^(What|Why|Example|Fix[ -]safety):\s*")
 
 
 def _settings(case: Case) -> str:
@@ -17,13 +20,26 @@ def _block(code: str) -> str:
     return f"```python\n{code.rstrip()}\n```\n"
 
 
+def _doc(rule: type[Rule]) -> str:
+    """The docstring with its What/Why/Example/Fix-safety sections as separate paragraphs."""
+    lines: list[str] = []
+    for line in (inspect.getdoc(rule) or "").splitlines():
+        section = _SECTION.match(line)
+        if section:
+            lines += [""] if lines and lines[-1] else []
+            lines.append(f"**{section.group(1)}:** {line[section.end():]}")
+        else:
+            lines.append(line)
+    return "\n".join(lines).strip()
+
+
 def explain(rule: type[Rule]) -> str:
     """Markdown: title, metadata, the docstring, then each example (and its fixed form)."""
     fix = {"safe": "safe fix", "unsafe": "unsafe fix (needs --unsafe-fixes)"}.get(rule.FIX or "", "no fix")
     default = "on by default" if rule.DEFAULT_ENABLED else "off by default (select it to use it)"
     parts = [f"# {rule.CODE} {rule.NAME}\n", f"Severity: {rule.SEVERITY}; {fix}; {default}.\n",
              f"{rule.SUMMARY}.\n" if not rule.SUMMARY.endswith(".") else f"{rule.SUMMARY}\n"]
-    doc = inspect.getdoc(rule)
+    doc = _doc(rule)
     if doc:
         parts.append(doc + "\n")
     if rule.INVALID:
