@@ -15,7 +15,6 @@ def pytest_addoption(parser):
     group.addoption("--lora-report", action="store_true", default=False,
                     help="summarize the LoRA configs applied through lora_apply/apply_lora (model, r, "
                          "targets, trainable/total, device)")
-    del group
 
 
 def pytest_configure(config):
@@ -36,4 +35,3 @@ def pytest_configure(config):
         from pytest_lora.report import LoraReport
 
         config.pluginmanager.register(LoraReport(), "lora-report")
-    del config
