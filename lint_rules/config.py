@@ -160,6 +160,7 @@ class Settings:
     peft_spec_explicit: bool = False  # set by target-peft-version: a script's PEP 723 metadata can't override it
     model: str | None = None
     transformers: str | None = None  # version or specifier choosing the architecture data
+    transformers_explicit: bool = False  # set by target-transformers-version
     severities: Mapping[str, str] = field(default_factory=dict)
     options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     fail_on: str = "warning"
@@ -224,9 +225,9 @@ def _peft_target(layers: Sequence[tuple[str, Mapping[str, Any]]], root: Path | N
             break
     explicit = spec is not None
     if spec is None and root is not None:
-        from .project import detect_peft_requirement
+        from .project import detect_requirement
 
-        detected = detect_peft_requirement(root)
+        detected = detect_requirement(root, "peft")
         if detected is not None:
             spec, source = detected
     if spec is None:
@@ -253,6 +254,11 @@ def resolve(layers: Sequence[tuple[str, Mapping[str, Any]]], *, root: Path | Non
         for key, value in layer.items():  # tables merge key by key; other values replace
             merged[key] = {**merged[key], **value} if key in ("severity", "per-file-ignores") and key in merged else value
     spec, source, versions, explicit = _peft_target(layers, root)
+    transformers = merged.get("target-transformers-version")
+    if transformers is None and root is not None:
+        from .project import detect_requirement
+
+        transformers = (detect_requirement(root, "transformers") or (None,))[0]
     options: dict[str, dict[str, Any]] = {}
     for key, codes in _option_keys().items():
         if key in merged:
@@ -269,7 +275,8 @@ def resolve(layers: Sequence[tuple[str, Mapping[str, Any]]], *, root: Path | Non
         peft_versions=versions,
         peft_spec_explicit=explicit,
         model=merged.get("model"),
-        transformers=merged.get("target-transformers-version"),
+        transformers=transformers,
+        transformers_explicit=merged.get("target-transformers-version") is not None,
         severities=dict(merged.get("severity", {})),
         options=options,
         fail_on=merged.get("fail-on", "warning"),

@@ -55,13 +55,14 @@ class Linter:
         self.rules = [rules[code]() for code in settings.enabled if code != SYNTAX_ERROR]
 
     def context(self, filename: str, source: str = "") -> RuleContext:
-        """The rules' view of one file: a script's PEP 723 peft requirement beats the project's,
-        an explicit ``target-peft-version`` beats both."""
+        """The rules' view of one file: a script's PEP 723 requirements beat the project's,
+        an explicit ``target-peft-version``/``target-transformers-version`` beats both."""
         s = self.settings
         ctx = RuleContext(filename=filename, peft_spec=s.peft_spec, peft_spec_source=s.peft_spec_source,
                           peft_versions=s.peft_versions, model=s.model, transformers=s.transformers,
                           options=s.options)
-        return ctx if s.peft_spec_explicit else project.context_for_source(ctx, source)
+        return project.context_for_source(ctx, source, peft=not s.peft_spec_explicit,
+                                          transformers=not s.transformers_explicit)
 
     def lint(self, source: str, filename: str = "<stdin>", relpath: str | None = None) -> list[Violation]:
         """Violations in a Python source or (by its ``.ipynb`` name) a notebook's JSON text."""

@@ -1,14 +1,15 @@
-"""The peft versions a project declares: its requirement on ``peft`` as a PEP 440 specifier.
+"""The versions a project declares of a package (peft, transformers) as a PEP 440 specifier.
 
-``detect_peft_requirement(start_dir)`` walks up from ``start_dir`` to the project root (the
+``detect_requirement(start_dir, package)`` walks up from ``start_dir`` to the project root (the
 first folder with ``pyproject.toml``, ``setup.cfg``, ``setup.py`` or ``.git``) and reads, in
 each folder: ``pyproject.toml`` (``[project] dependencies``, ``optional-dependencies``,
 Poetry's ``[tool.poetry.dependencies]`` and groups), ``setup.cfg`` (``install_requires``,
-``extras_require``) and ``requirements*.txt`` (following ``-r`` includes). Every peft
-requirement found in the first folder that has any is combined (all must hold). A bare
-``peft`` declares no range: ``None``, so the caller falls back to the installed peft.
+``extras_require``) and ``requirements*.txt`` (following ``-r`` includes). Every
+requirement on the package found in the first folder that has any is combined (all must
+hold). A bare ``peft`` declares no range: ``None``, so the caller falls back to the
+installed version.
 
-``detect_inline_peft_requirement(source)`` reads a script's PEP 723 ``# /// script``
+``detect_inline_requirement(source, package)`` reads a script's PEP 723 ``# /// script``
 block; ``context_for_source`` applies it to a ``RuleContext`` (the engine's per-file hook).
 """
 from __future__ import annotations
@@ -33,15 +34,15 @@ _ROOT_MARKERS = ("pyproject.toml", "setup.cfg", "setup.py", ".git")
 _SCRIPT_BLOCK = re.compile(r"^# /// script$\s(?P<body>(?:^#(?:| .*)$\s)+)^# ///$", re.MULTILINE)
 
 
-def _peft_specs(lines: Iterable[str]) -> list[str] | None:
-    """The specifiers of every ``peft`` requirement among PEP 508 strings; ``None`` if none."""
+def _specs(lines: Iterable[str], package: str) -> list[str] | None:
+    """The specifiers of every requirement on ``package`` among PEP 508 strings; ``None`` if none."""
     found: list[str] | None = None
     for line in lines:
         try:
             requirement = Requirement(line)
         except InvalidRequirement:
             continue
-        if canonicalize_name(requirement.name) == "peft":
+        if canonicalize_name(requirement.name) == package:
             found = (found or []) + [str(requirement.specifier) if not requirement.url else ""]
     return found
 
@@ -80,7 +81,7 @@ def _poetry_spec(value: Any) -> str | None:
         return None
 
 
-def _from_pyproject(path: Path) -> tuple[list[str], str] | None:
+def _from_pyproject(path: Path, package: str) -> tuple[list[str], str] | None:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
@@ -88,12 +89,12 @@ def _from_pyproject(path: Path) -> tuple[list[str], str] | None:
     specs: list[str] = []
     sections: list[str] = []
     project = data.get("project", {})
-    found = _peft_specs(project.get("dependencies", []))
+    found = _specs(project.get("dependencies", []), package)
     if found is not None:
         specs += found
         sections.append("[project] dependencies")
     for extra, requirements in sorted(project.get("optional-dependencies", {}).items()):
-        found = _peft_specs(requirements)
+        found = _specs(requirements, package)
         if found is not None:
             specs += found
             sections.append(f"[project.optional-dependencies] {extra}")
@@ -103,7 +104,7 @@ def _from_pyproject(path: Path) -> tuple[list[str], str] | None:
                for name, group in sorted(poetry.get("group", {}).items())]
     for section, table in tables:
         for name, value in table.items():
-            if canonicalize_name(name) == "peft":
+            if canonicalize_name(name) == package:
                 spec = _poetry_spec(value)
                 if spec is not None:
                     specs.append(spec)
@@ -111,7 +112,7 @@ def _from_pyproject(path: Path) -> tuple[list[str], str] | None:
     return (specs, f"{_display(path)} ({', '.join(sections)})") if sections else None
 
 
-def _from_setup_cfg(path: Path) -> tuple[list[str], str] | None:
+def _from_setup_cfg(path: Path, package: str) -> tuple[list[str], str] | None:
     parser = configparser.ConfigParser(interpolation=None)
     try:
         parser.read(path, encoding="utf-8")
@@ -126,7 +127,7 @@ def _from_setup_cfg(path: Path) -> tuple[list[str], str] | None:
     specs: list[str] = []
     sections: list[str] = []
     for section, value in groups:
-        found = _peft_specs(line.split("#")[0].strip() for line in value.splitlines())
+        found = _specs((line.split("#")[0].strip() for line in value.splitlines()), package)
         if found is not None:
             specs += found
             sections.append(section)
@@ -151,11 +152,11 @@ def _requirement_lines(path: Path, seen: set[Path]) -> Iterable[str]:
             yield line
 
 
-def _from_requirements(folder: Path) -> tuple[list[str], str] | None:
+def _from_requirements(folder: Path, package: str) -> tuple[list[str], str] | None:
     specs: list[str] = []
     names: list[str] = []
     for path in sorted(folder.glob("requirements*.txt")):
-        found = _peft_specs(_requirement_lines(path, set()))
+        found = _specs(_requirement_lines(path, set()), package)
         if found is not None:
             specs += found
             names.append(_display(path))
@@ -169,14 +170,15 @@ def _display(path: Path) -> str:
         return str(path)
 
 
-def detect_peft_requirement(start_dir: Path) -> tuple[str, str] | None:
-    """``(specifier, where it came from)`` for the project around ``start_dir``, else ``None``."""
+def detect_requirement(start_dir: Path, package: str = "peft") -> tuple[str, str] | None:
+    """``(specifier, where it came from)`` for ``package`` in the project around ``start_dir``,
+    else ``None``."""
     folder = Path(start_dir).resolve()
     while True:
         found = [f for f in (
-            _from_pyproject(folder / "pyproject.toml") if (folder / "pyproject.toml").is_file() else None,
-            _from_setup_cfg(folder / "setup.cfg") if (folder / "setup.cfg").is_file() else None,
-            _from_requirements(folder),
+            _from_pyproject(folder / "pyproject.toml", package) if (folder / "pyproject.toml").is_file() else None,
+            _from_setup_cfg(folder / "setup.cfg", package) if (folder / "setup.cfg").is_file() else None,
+            _from_requirements(folder, package),
         ) if f is not None]
         if found:
             try:
@@ -191,9 +193,9 @@ def detect_peft_requirement(start_dir: Path) -> tuple[str, str] | None:
         folder = folder.parent
 
 
-def detect_inline_peft_requirement(source: str) -> str | None:
-    """The peft specifier in a PEP 723 ``# /// script`` block, else ``None`` (also when
-    the block lists a bare ``peft``)."""
+def detect_inline_requirement(source: str, package: str = "peft") -> str | None:
+    """The specifier of ``package`` in a PEP 723 ``# /// script`` block, else ``None`` (also
+    when the block lists it bare)."""
     if "# /// script" not in source:
         return None
     match = _SCRIPT_BLOCK.search(source)
@@ -205,7 +207,7 @@ def detect_inline_peft_requirement(source: str) -> str | None:
         dependencies = tomllib.loads(toml).get("dependencies", [])
     except tomllib.TOMLDecodeError:
         return None
-    found = _peft_specs(dependencies) if isinstance(dependencies, list) else None
+    found = _specs(dependencies, package) if isinstance(dependencies, list) else None
     if found is None:
         return None
     try:
@@ -214,15 +216,19 @@ def detect_inline_peft_requirement(source: str) -> str | None:
         return None
 
 
-def context_for_source(ctx: Any, source: str) -> Any:
-    """``ctx`` checked against the script's own PEP 723 peft requirement, when it has one."""
-    spec = detect_inline_peft_requirement(source)
-    if spec is None:
-        return ctx
-    from .knowledge.peft_releases import versions_in
+def context_for_source(ctx: Any, source: str, *, peft: bool = True, transformers: bool = True) -> Any:
+    """``ctx`` checked against the script's own PEP 723 peft (when ``peft``) and transformers
+    (when ``transformers``) requirements, where it declares them."""
+    changes: dict[str, Any] = {}
+    spec = detect_inline_requirement(source, "peft") if peft else None
+    if spec is not None:
+        from .knowledge.peft_releases import versions_in
 
-    versions = tuple(versions_in(spec))
-    if not versions:
-        return ctx
-    return dataclasses.replace(ctx, peft_spec=spec, peft_spec_source="the script's PEP 723 metadata",
-                               peft_versions=versions)
+        versions = tuple(versions_in(spec))
+        if versions:
+            changes.update(peft_spec=spec, peft_spec_source="the script's PEP 723 metadata",
+                           peft_versions=versions)
+    spec = detect_inline_requirement(source, "transformers") if transformers else None
+    if spec is not None:
+        changes["transformers"] = spec
+    return dataclasses.replace(ctx, **changes) if changes else ctx

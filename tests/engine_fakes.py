@@ -127,7 +127,7 @@ def fake_rules(monkeypatch):
     except ImportError:
         project = types.ModuleType("lint_rules.project")
         monkeypatch.setitem(sys.modules, "lint_rules.project", project)
-    monkeypatch.setattr(project, "detect_peft_requirement", lambda start: None, raising=False)
+    monkeypatch.setattr(project, "detect_requirement", lambda start, package="peft": None, raising=False)
     engine._linter.cache_clear()
     yield
     engine._linter.cache_clear()

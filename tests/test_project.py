@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from lint_rules.project import detect_inline_peft_requirement, detect_peft_requirement
+from lint_rules.project import detect_inline_requirement, detect_requirement
 
 
 def write(root: Path, name: str, text: str) -> Path:
@@ -24,7 +24,7 @@ def test_pyproject_dependencies_and_extras(tmp_path):
         [project.optional-dependencies]
         train = ["PEFT[torch] <0.14"]
     """)
-    spec, where = detect_peft_requirement(tmp_path)
+    spec, where = detect_requirement(tmp_path)
     assert spec == "<0.14,>=0.9"
     assert "pyproject.toml" in where and "[project] dependencies" in where and "train" in where
 
@@ -33,10 +33,10 @@ def test_found_from_a_subfolder_but_not_past_the_project_root(tmp_path):
     write(tmp_path, "pyproject.toml", '[project]\nname = "x"\ndependencies = ["peft==0.10.0"]\n')
     sub = tmp_path / "src" / "pkg"
     sub.mkdir(parents=True)
-    assert detect_peft_requirement(sub)[0] == "==0.10.0"
+    assert detect_requirement(sub)[0] == "==0.10.0"
     inner = tmp_path / "other"
     write(inner, "setup.py", "")
-    assert detect_peft_requirement(inner) is None  # its own project root, without peft
+    assert detect_requirement(inner) is None  # its own project root, without peft
 
 
 @pytest.mark.parametrize("constraint, expected", [
@@ -47,7 +47,7 @@ def test_found_from_a_subfolder_but_not_past_the_project_root(tmp_path):
 ])
 def test_poetry(tmp_path, constraint, expected):
     write(tmp_path, "pyproject.toml", f"[tool.poetry.dependencies]\npython = '^3.10'\npeft = {constraint}\n")
-    spec, where = detect_peft_requirement(tmp_path)
+    spec, where = detect_requirement(tmp_path)
     assert spec == expected and "[tool.poetry.dependencies]" in where
 
 
@@ -55,7 +55,7 @@ def test_requirements_with_includes(tmp_path):
     write(tmp_path, "requirements.txt", "-r requirements/base.txt  # shared\ntorch\n")
     write(tmp_path, "requirements/base.txt", "# pins\npeft >= 0.11.0, < 0.15 \\\n   # comment\n-c constraints.txt\n")
     write(tmp_path, "requirements-dev.txt", "pytest\n--requirement=requirements.txt\n")
-    spec, where = detect_peft_requirement(tmp_path)
+    spec, where = detect_requirement(tmp_path)
     assert spec == "<0.15,>=0.11.0"
     assert "requirements.txt" in where and "requirements-dev.txt" in where
 
@@ -69,7 +69,7 @@ def test_setup_cfg(tmp_path):
             transformers
             peft>=0.7  # LoRA
     """)
-    spec, where = detect_peft_requirement(tmp_path)
+    spec, where = detect_requirement(tmp_path)
     assert spec == ">=0.7" and "install_requires" in where
 
 
@@ -77,7 +77,7 @@ def test_setup_cfg(tmp_path):
 def test_no_declared_range(tmp_path, requirement):
     write(tmp_path, "requirements.txt", requirement + "\n")
     write(tmp_path, "pyproject.toml", '[project]\nname = "x"\n')
-    assert detect_peft_requirement(tmp_path) is None
+    assert detect_requirement(tmp_path) is None
 
 
 def test_pep_723_inline_metadata():
@@ -91,10 +91,10 @@ def test_pep_723_inline_metadata():
         # ///
         import peft
     """)
-    assert detect_inline_peft_requirement(script) == "<0.12,>=0.9"
-    assert detect_inline_peft_requirement(script.replace('"peft>=0.9,<0.12"', '"peft"')) is None
-    assert detect_inline_peft_requirement("import peft\n") is None
-    assert detect_inline_peft_requirement("# /// script\n# dependencies = [\n") is None
+    assert detect_inline_requirement(script) == "<0.12,>=0.9"
+    assert detect_inline_requirement(script.replace('"peft>=0.9,<0.12"', '"peft"')) is None
+    assert detect_inline_requirement("import peft\n") is None
+    assert detect_inline_requirement("# /// script\n# dependencies = [\n") is None
 
 
 def test_inline_metadata_narrows_the_checked_range():
@@ -133,3 +133,42 @@ def test_explicit_target_peft_version_beats_pep723_metadata():
     found = lint_source(PEP723_SCRIPT, filename="train.py", select=["LORA101"],
                         settings={"target-peft-version": ">=0.10"})
     assert found == []
+
+
+@pytest.fixture
+def no_installed_transformers(monkeypatch):
+    """As in a pre-commit environment: no transformers installed, so nothing picks the data."""
+    from lint_rules.analysis import model
+    from lint_rules.knowledge import architectures
+
+    monkeypatch.setattr(architectures, "installed_transformers", lambda: None)
+    model._architectures.cache_clear()
+    yield
+    model._architectures.cache_clear()
+
+
+@pytest.mark.parametrize("declared, flagged", [(">=4.40,<5", False), (">=5", True), (None, False)])
+def test_declared_transformers_choose_the_architecture_data(tmp_path, monkeypatch, no_installed_transformers,
+                                                            declared, flagged):
+    """GPT-NeoX's output layer is `embed_out` in transformers 4.x and `lm_head` in 5.x."""
+    from lint_rules.cli import main
+
+    deps = ['"peft>=0.10"'] + ([f'"transformers{declared}"'] if declared else [])
+    (tmp_path / "pyproject.toml").write_text(
+        f'[project]\nname = "x"\nversion = "0"\ndependencies = [{", ".join(deps)}]\n'
+        '[tool.lora-lint]\nmodel = "EleutherAI/pythia-70m"\n')
+    (tmp_path / "train.py").write_text("from peft import LoraConfig\n\nLoraConfig(target_modules=['embed_out'])\n")
+    monkeypatch.chdir(tmp_path)
+    assert main(["--no-cache", "--select", "LORA001", "train.py"]) == (1 if flagged else 0)
+
+
+def test_pep723_transformers_requirement_applies_to_the_script(no_installed_transformers):
+    from lint_rules.engine import lint_source
+
+    script = ("from peft import LoraConfig\n\nLoraConfig(target_modules=['embed_out'])\n")
+    pinned = '# /// script\n# dependencies = ["transformers>=5"]\n# ///\n' + script
+    settings = {"model": "EleutherAI/pythia-70m"}
+    assert lint_source(script, filename="s.py", select=["LORA001"], settings=settings) == []
+    assert [v.code for v in lint_source(pinned, filename="s.py", select=["LORA001"], settings=settings)] == ["LORA001"]
+    explicit = {**settings, "target-transformers-version": ">=4.40"}  # beats the script's metadata
+    assert lint_source(pinned, filename="s.py", select=["LORA001"], settings=explicit) == []

@@ -53,7 +53,8 @@ class ModelInfo:
     model_type: str
     task: str
     source: str
-    architecture: Any  # lint_rules.knowledge.architectures.Architecture
+    architecture: Any  # lint_rules.knowledge.architectures.Architecture, newest allowed transformers
+    others: tuple[Any, ...] = ()  # the same class in the older transformers the project allows
 
 
 def task_of_class(class_name: str | None) -> str | None:
@@ -87,10 +88,12 @@ def applications(index: FileIndex) -> dict[int, list[tuple[CallSite, cst.BaseExp
 
 
 @lru_cache(maxsize=256)
-def _architecture(model_type: str, task: str, transformers: str | None) -> Any:
-    from ..knowledge.architectures import get_architecture
+def _architectures(model_type: str, task: str, transformers: str | None) -> tuple[Any, ...]:
+    """The model's architecture in each transformers data version allowed, newest first."""
+    from ..knowledge.architectures import get_architecture, transformers_in
 
-    return get_architecture(model_type, task, transformers=transformers)
+    found = (get_architecture(model_type, task, transformers=v) for v in reversed(transformers_in(transformers)))
+    return tuple(arch for arch in found if arch is not None)
 
 
 def model_for(index: FileIndex, site: CallSite, call: LoraCall, pragma_statements: set[int],
@@ -106,10 +109,10 @@ def model_for(index: FileIndex, site: CallSite, call: LoraCall, pragma_statement
             task_type = call.value("task_type")
             task = _TASK_TYPES.get(task_type) if isinstance(task_type, str) else None
         task = task or resolution.task
-        arch = _architecture(resolution.model_type, task, ctx.transformers)
-        if arch is None:
+        archs = _architectures(resolution.model_type, task, ctx.transformers)
+        if not archs:
             return None
-        return ModelInfo(name, resolution.model_type, task, source, arch)
+        return ModelInfo(name, resolution.model_type, task, source, archs[0], archs[1:])
     return None
 
 

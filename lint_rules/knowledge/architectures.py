@@ -182,6 +182,26 @@ def pick_transformers(spec: str | None = None) -> str:
     return versions[-1]
 
 
+def transformers_in(spec: str | None = None) -> list[str]:
+    """Every data version a transformers version or specifier may mean, ascending.
+
+    A specifier gives the data versions it allows (else what ``pick_transformers`` picks);
+    a version, one; ``None`` the installed transformers', else every data version, since
+    nothing says which the code runs with.
+    """
+    if spec is None and installed_transformers() is None:
+        return transformers_versions()
+    if spec is not None:
+        try:
+            specifier = SpecifierSet(spec.strip())
+        except InvalidSpecifier:
+            specifier = None
+        allowed = [v for v in transformers_versions() if specifier and specifier.contains(v, prereleases=True)]
+        if allowed:
+            return allowed
+    return [pick_transformers(spec)]
+
+
 @lru_cache(maxsize=None)
 def _load(version: str) -> dict:
     return json.loads((DATA / f"transformers-{version}.json").read_text(encoding="utf-8"))

@@ -10,9 +10,22 @@ from ._common import highest, listing
 
 
 class Targets(NamedTuple):
+    """The match on the newest allowed transformers (``result``) and on the older ones."""
+
     keyword: Keyword
     value: str | list[str]
     result: MatchResult
+    others: tuple[MatchResult, ...] = ()
+
+    @property
+    def any_match(self) -> bool:
+        """Whether some allowed transformers version has a module to adapt."""
+        return self.result.any_match or any(other.any_match for other in self.others)
+
+    @property
+    def unmatched(self) -> list[str]:
+        """Entries that match nothing in any allowed transformers version."""
+        return [e for e in self.result.unmatched if all(e in other.unmatched for other in self.others)]
 
 
 def _strings(value: Any) -> bool:
@@ -35,9 +48,12 @@ def match(call: LoraCall, ctx: RuleContext) -> Targets | None:
         return None
     value = keyword.value if isinstance(keyword.value, str) else sorted(keyword.value) \
         if isinstance(keyword.value, set) else list(keyword.value)
-    result = match_target_modules(value, call.model.architecture, peft_version=highest(ctx),
-                                  task_type=task_type if isinstance(task_type, str) else None, **extra)
-    return None if result.error else Targets(keyword, value, result)
+    results = [match_target_modules(value, arch, peft_version=highest(ctx),
+                                    task_type=task_type if isinstance(task_type, str) else None, **extra)
+               for arch in (call.model.architecture, *call.model.others)]
+    if any(result.error for result in results):
+        return None
+    return Targets(keyword, value, results[0], tuple(results[1:]))
 
 
 def targetable(call: LoraCall) -> str:

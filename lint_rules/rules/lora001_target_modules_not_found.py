@@ -46,8 +46,15 @@ class TargetModulesNotFound(Rule):
         Valid("from peft import LoraConfig\n\nLoraConfig(target_modules=r'.*\\.attn\\.c_attn')\n", model="gpt2"),
         Valid("from peft import LoraConfig, get_peft_model\n\n"
               "get_peft_model(load_model(), LoraConfig(target_modules=['q_proj']))\n"),
+        # GPT-NeoX's output layer is `embed_out` in transformers 4.x, `lm_head` in 5.x: a project
+        # that allows both is only told what fails in every version it allows.
+        Valid("from peft import LoraConfig\n\nLoraConfig(target_modules=['embed_out'])\n",
+              model="EleutherAI/pythia-70m", **{"target-transformers-version": ">=4.40"}),
     ]
     INVALID = [
+        Invalid("from peft import LoraConfig\n\nLoraConfig(target_modules=['embed_out'])\n",
+                message="EleutherAI/pythia-70m", line=3, column=27,
+                model="EleutherAI/pythia-70m", **{"target-transformers-version": ">=5"}),
         Invalid(_SEED.format(model="gpt2", targets='["q_proj", "v_proj"]'),
                 message="the equivalent here is target_modules=['c_attn']", line=5, column=56,
                 fixed=_SEED.format(model="gpt2", targets='["c_attn"]')),
@@ -74,7 +81,7 @@ class TargetModulesNotFound(Rule):
 
     def check(self, call: LoraCall, ctx: RuleContext) -> Iterator[Finding]:
         found = match(call, ctx)
-        if found is None or found.result.any_match:
+        if found is None or found.any_match:
             return
         keyword, value = found.keyword, found.value
         error = peft_releases.not_found_error(highest(ctx))

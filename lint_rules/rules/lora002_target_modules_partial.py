@@ -53,9 +53,9 @@ class TargetModulesPartial(Rule):
 
     def check(self, call: LoraCall, ctx: RuleContext) -> Iterator[Finding]:
         found = match(call, ctx)
-        if found is None or not found.result.any_match or not found.result.unmatched:
+        if found is None or not found.any_match or not found.unmatched:
             return
-        unmatched = found.result.unmatched
+        unmatched = found.unmatched
         used = [e for e in found.result.matched if e not in unmatched]
         message = (f"target_modules entries {unmatched!r} match no module of {model_words(call)}; peft "
                    f"ignores them silently and adapts only {used!r} (targetable modules: "
