@@ -185,9 +185,12 @@ class Settings:
 
     def fingerprint(self) -> str:
         """Changes whenever a setting that affects findings changes (the cache key)."""
-        data = [__version__, code_stamp(), self.enabled, self.peft_spec, self.peft_versions, self.model, self.transformers,
-                sorted(self.severities.items()), sorted((k, sorted(v.items())) for k, v in self.options.items()),
-                self.per_file_ignores]
+        from .knowledge.architectures import installed_transformers
+
+        data = [__version__, code_stamp(), self.enabled, self.peft_spec, self.peft_spec_source, self.peft_versions,
+                self.peft_spec_explicit, self.model, self.transformers, self.transformers_explicit,
+                installed_transformers(), sorted(self.severities.items()),
+                sorted((k, sorted(v.items())) for k, v in self.options.items()), self.per_file_ignores]
         return hashlib.sha256(json.dumps(data, default=repr).encode()).hexdigest()[:16]
 
 
