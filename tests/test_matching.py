@@ -84,6 +84,53 @@ def test_exclude_modules_counts_from_peft_0_14():
     assert len(old.targeted) == 2
 
 
+def test_an_entry_equal_to_the_name_ignores_layers_to_transform_since_peft_0_8():
+    llama = arch("llama")
+    exact = "model.layers.0.self_attn.q_proj"
+    result = match_target_modules([exact, "v_proj"], llama, layers_to_transform=[1])
+    assert result.targeted == [exact, "model.layers.1.self_attn.v_proj"]
+    old = match_target_modules([exact, "v_proj"], llama, layers_to_transform=[1], peft_version="0.7.1")
+    assert old.targeted == ["model.layers.1.self_attn.v_proj"]
+
+
+def test_only_seq_cls_heads_are_kept_from_targets():
+    names = ["bert.pooler.dense", "classifier", "qa_outputs"]
+    assert matching.excluded_names(names, task_type="SEQ_CLS") == {"classifier"}
+    # TOKEN_CLS and QUESTION_ANS add their heads after injecting the adapters
+    assert matching.excluded_names(names, task_type="TOKEN_CLS") == set()
+    assert matching.excluded_names(names, task_type="QUESTION_ANS") == set()
+    assert matching.excluded_names(names, task_type="SEQ_CLS", peft_version="0.15.2") == set()
+
+
+def test_saved_entries_add_the_task_heads():
+    assert matching.saved_entries(["lm_head"], "TOKEN_CLS") == ["lm_head", "classifier", "score"]
+    assert matching.saved_entries(None, "QUESTION_ANS") == ["qa_outputs"]
+    assert matching.saved_entries(None, "QUESTION_ANS", "0.3.0") == []
+    assert matching.saved_entries(["score"], "SEQ_CLS") == ["score", "classifier"]
+    assert matching.saved_entries(None, "CAUSAL_LM") == []
+
+
+def test_saved_names_are_a_plain_suffix_and_exclusion_a_segment_match():
+    names = ["", "classifier", "classifier.dense", "cls_classifier"]
+    assert matching.saved_names(names, ["classifier"]) == ["classifier", "cls_classifier"]
+    assert matching.excluded_names(names, modules_to_save=["classifier"]) == {"classifier", "classifier.dense"}
+
+
+def test_a_saved_module_that_got_a_lora_layer_is_refused_since_peft_0_13():
+    assert matching.wrapped_adapted(["classifier", "score"], {"classifier"}) == ["classifier"]
+    assert matching.wrapped_adapted(["classifier"], {"classifier"}, "0.12.0") == []
+
+
+def test_all_linear_targets_full_names_since_peft_0_15():
+    linear = ["h.0.attn.c_attn", "h.1.attn.c_attn", "score"]
+    assert matching.all_linear_targets(linear, [], ["score"], task_type="SEQ_CLS") == linear[:2]
+    assert matching.all_linear_targets(linear, [], ["score"]) == linear
+    assert matching.all_linear_targets(linear, [], ["score"], task_type="SEQ_CLS",
+                                       peft_version="0.14.0") == ["c_attn"]
+    assert matching.all_linear_targets(linear, [], ["score"], task_type="SEQ_CLS",
+                                       peft_version="0.12.0") == ["c_attn", "score"]
+
+
 def test_mixtral_v4_expert_names_become_fused_parameters_on_transformers_5():
     v4 = match_target_modules(["w1", "w2", "w3"], arch("mixtral", transformers=V4))
     assert len(v4.targeted) == 2 * 8 * 3 and not v4.converted
@@ -203,6 +250,8 @@ CASES = {
     ("gpt2", "causal_lm", "layers"): (["c_attn", "c_fc"], {"layers_to_transform": [0]}),
     ("mixtral", "causal_lm", "layers"): (["w1", "w2", "w3", "o_proj"], {"layers_to_transform": [1]}),
     ("t5", "seq2seq_lm", "layers"): (["q"], {"layers_to_transform": [1], "layers_pattern": "block"}),
+    ("llama", "causal_lm", "layers-exact"): (["model.layers.0.self_attn.q_proj", "v_proj"],
+                                             {"layers_to_transform": [1]}),
 }
 AUTO = {"causal_lm": "AutoModelForCausalLM", "seq2seq_lm": "AutoModelForSeq2SeqLM",
         "sequence_classification": "AutoModelForSequenceClassification", "base": "AutoModel"}

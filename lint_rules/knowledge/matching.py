@@ -21,6 +21,11 @@ A matched module that peft cannot wrap (a norm, an attention block) makes peft r
 With transformers 5, peft >= 0.19.0 rewrites ``target_modules`` of the MoE models whose
 experts were fused (Mixtral and the models transformers converts like it or like
 Qwen2-MoE) into ``target_parameters`` on the fused expert weights.
+
+The rules on plain module names are public (``entry_matcher``, ``target_matcher``,
+``layer_filter``, ``all_linear_targets``, ``excluded_names``, ``task_heads``,
+``saved_entries``, ``saved_names``, ``wrapped_adapted``): ``pytest_lora.targeting``
+applies them to a live model's names with the installed peft version.
 """
 from __future__ import annotations
 
@@ -34,7 +39,10 @@ from packaging.version import Version
 from .architectures import LINEAR, Architecture, Module
 
 ALL_LINEAR = "all-linear"
-SEQ_CLS_HEADS = ("classifier", "score")  # added to modules_to_save by task_type SEQ_CLS
+# the heads peft appends to modules_to_save per task type (QUESTION_ANS from 0.4.0)
+TASK_HEADS = {"SEQ_CLS": ("classifier", "score"), "TOKEN_CLS": ("classifier", "score"),
+              "QUESTION_ANS": ("qa_outputs",)}
+SEQ_CLS_HEAD_ATTRS = ("score", "classifier")  # the model attribute all-linear skips, first found
 # peft's v4 -> v5 target remap per conversion pattern: old module name -> fused parameter
 MOE_REMAP = {
     "mixtral": {"gate": "gate.weight", "w1": "gate_up_proj", "w3": "gate_up_proj", "w2": "down_proj"},
@@ -86,21 +94,15 @@ def _since(peft: Version | None, version: str) -> bool:
     return peft is None or peft >= Version(version)
 
 
-@lru_cache(maxsize=256)
-def _index(arch: Architecture) -> tuple[list[str], dict[str, Module], list[str]]:
-    """All module names, the module of each, and every parameter peft can target."""
-    names, owner, params = [], {}, []
-    for module in arch.modules:
-        own = module.params or (("weight",) if module.targetable else ())
-        for name in module.names():
-            names.append(name)
-            owner[name] = module
-            params.extend(f"{name}.{p}" for p in own)
-    return names, owner, params
+@lru_cache(maxsize=64)
+def _parse(peft_version: str | None) -> Version | None:
+    return Version(peft_version) if peft_version else None
 
 
-def _entry_matcher(peft: Version | None):
-    """peft's test of a list entry against a full name, for its version."""
+# --- peft's rules on plain module names -------------------------------------------------------
+
+def _entry_test(peft: Version | None) -> Callable[[str, str], bool]:
+    """peft's test of a list entry against a full name, for its version (layers aside)."""
     if _since(peft, "0.6.0"):
         return lambda entry, name: name == entry or name.endswith("." + entry)
     if _since(peft, "0.5.0"):
@@ -112,48 +114,16 @@ def _suffix_match(entries: Iterable[str], name: str) -> bool:
     return any(name == e or name.endswith("." + e) for e in entries)
 
 
-def _all_linear(arch: Architecture, peft: Version | None, task_type: str | None) -> list[str]:
-    """What ``"all-linear"`` becomes: full names (peft >= 0.15) or last segments."""
-    linear = [n for m in arch.modules if m.cls in LINEAR for n in m.names()]
-    skip = set(arch.output_heads())
-    if not skip and arch.classifier and task_type == "SEQ_CLS" and _since(peft, "0.13.0"):
-        skip.update(n for m in arch.modules if m.pattern == arch.classifier for n in m.names())
-    if _since(peft, "0.15.0"):
-        return [n for n in linear if n not in skip]
-    return sorted({n.rsplit(".", 1)[-1] for n in linear} - skip)
+def layer_filter(layers_to_transform: int | Iterable[int] | None,
+                 layers_pattern: str | Iterable[str] | None = None,
+                 peft_version: str | None = None) -> Callable[[str], bool] | None:
+    """peft's ``layers_to_transform`` test of a module name, or None when it is not used.
 
-
-def _conversion(arch: Architecture, peft: Version | None) -> str | None:
-    """The MoE remap peft applies to this architecture, if any."""
-    if arch.conversion is None or not _since(peft, "0.19.0"):
-        return None
-    if int(arch.transformers.split(".")[0]) < 5:
-        return None
-    pattern = "mixtral" if arch.model_type == "mixtral" else arch.conversion  # peft adds mixtral
-    return pattern if pattern in MOE_REMAP else None
-
-
-def _resolve_string(target: str, arch: Architecture, pattern: str, peft: Version | None,
-                    task_type: str | None) -> list[str]:
-    """peft >= 0.20: a string on a remapped model becomes the last segments it reaches."""
-    remap = MOE_REMAP[pattern]
-    if target.lower() == ALL_LINEAR:
-        full = _all_linear(arch, peft, task_type)
-        return sorted({n.rsplit(".", 1)[-1] for n in full} | set(remap))
-    names, _, params = _index(arch)
-    found = {k.rsplit(".", 1)[-1] for k in (*names, *params) if re.fullmatch(target, k)}
-    for old, new in remap.items():
-        if old in found:
-            continue
-        holders = [p.rpartition(".")[0] for p in params if p.rsplit(".", 1)[-1] == new]
-        if any(re.fullmatch(target, f"{h}.{old}") for h in holders):
-            found.add(old)
-    return sorted(found)
-
-
-def _layer_test(peft: Version | None, layers: int | Iterable[int] | None,
-                layers_pattern: str | Iterable[str] | None) -> Callable[[str], bool] | None:
-    """peft's ``layers_to_transform`` filter for a matched name, or None when unused."""
+    The layer index is the number after a ``layers_pattern`` entry, or else (peft >= 0.8.0)
+    after the first ``<name>.<n>.`` of the name (peft < 0.20: the last, an expert's index
+    in MoE models); before 0.8.0 ``layers_pattern`` defaulted to the common names.
+    """
+    peft, layers = _parse(peft_version), layers_to_transform
     if layers is None:
         return None
     indexes = [layers] if isinstance(layers, int) else list(layers)
@@ -179,9 +149,179 @@ def _layer_test(peft: Version | None, layers: int | Iterable[int] | None,
     return keep
 
 
-def _entries(target_modules: str | Iterable[str], arch: Architecture, peft: Version | None,
+def entry_matcher(peft_version: str | None = None,
+                  layers_to_transform: int | Iterable[int] | None = None,
+                  layers_pattern: str | Iterable[str] | None = None) -> Callable[[str, str], bool]:
+    """peft's test ``(entry, name)`` of a ``target_modules`` list entry against a full name.
+
+    The name must match the entry (see the module docstring) and pass ``layer_filter``;
+    from peft 0.8.0 a name equal to an entry is adapted whatever its layer.
+    """
+    peft = _parse(peft_version)
+    test = _entry_test(peft)
+    keep = layer_filter(layers_to_transform, layers_pattern, peft_version)
+    if keep is None:
+        return test
+    exact_wins = _since(peft, "0.8.0")
+
+    def matches(entry: str, name: str) -> bool:
+        return (exact_wins and name == entry) or (test(entry, name) and keep(name))
+
+    return matches
+
+
+def target_matcher(target_modules: str | Iterable[str], *, peft_version: str | None = None,
+                   layers_to_transform: int | Iterable[int] | None = None,
+                   layers_pattern: str | Iterable[str] | None = None) -> Callable[[str], bool]:
+    """Whether peft adapts a module name for ``target_modules``, exclusions aside.
+
+    A string is a regex that must fullmatch the name (peft >= 0.2.0; ``layers_to_transform``
+    not consulted); list entries are tested by ``entry_matcher``. ``"all-linear"`` must be
+    resolved first (``all_linear_targets``).
+    """
+    if isinstance(target_modules, str) and _since(_parse(peft_version), "0.2.0"):
+        regex = re.compile(target_modules)
+        return lambda name: regex.fullmatch(name) is not None
+    entries = list(target_modules)
+    test = entry_matcher(peft_version, layers_to_transform, layers_pattern)
+    return lambda name: any(test(entry, name) for entry in entries)
+
+
+def all_linear_targets(linear: Iterable[str], output_heads: Iterable[str],
+                       classifier: Iterable[str] = (), *, peft_version: str | None = None,
+                       task_type: str | None = None) -> list[str]:
+    """What ``"all-linear"`` becomes, given the Linear/Conv1D names of a model.
+
+    All of them but the output embeddings' (``output_heads``) or, for a model without any
+    and task type SEQ_CLS (peft >= 0.13.0), the classifier head's (the first of the
+    ``SEQ_CLS_HEAD_ATTRS`` attributes the model has). Full names from peft 0.15.0; before,
+    the set of their last segments, used like a list.
+    """
+    peft = _parse(peft_version)
+    linear, skip = list(linear), set(output_heads)
+    if not skip and task_type == "SEQ_CLS" and _since(peft, "0.13.0"):
+        skip.update(classifier)
+    if _since(peft, "0.15.0"):
+        return [n for n in linear if n not in skip]
+    return sorted({n.rsplit(".", 1)[-1] for n in linear} - skip)
+
+
+def task_heads(task_type: str | None, peft_version: str | None = None) -> tuple[str, ...]:
+    """The heads peft appends to ``modules_to_save`` for ``task_type`` (see ``TASK_HEADS``)."""
+    if task_type == "QUESTION_ANS" and not _since(_parse(peft_version), "0.4.0"):
+        return ()  # no such task type yet: a plain PeftModel
+    return TASK_HEADS.get(task_type or "", ())
+
+
+def saved_entries(modules_to_save: Iterable[str] | None, task_type: str | None = None,
+                  peft_version: str | None = None) -> list[str]:
+    """The ``modules_to_save`` entries peft wraps: the given ones, then the task type's heads."""
+    entries = list(modules_to_save or ())
+    return entries + [h for h in task_heads(task_type, peft_version) if h not in entries]
+
+
+def saved_names(names: Iterable[str], entries: Iterable[str]) -> list[str]:
+    """The modules peft wraps for ``modules_to_save``: each name ending in an entry.
+
+    A plain ``endswith`` (``"classifier"`` also wraps ``cls_classifier``), so a nested
+    module can be wrapped as well as its parent; never the root.
+    """
+    entries = list(entries)
+    return [n for n in names if n and any(n.endswith(e) for e in entries)]
+
+
+def wrapped_adapted(saved: Iterable[str], adapted: Iterable[str],
+                    peft_version: str | None = None) -> list[str]:
+    """Saved modules that also got a LoRA layer: peft >= 0.13.0 refuses them (TypeError)."""
+    if not _since(_parse(peft_version), "0.13.0"):
+        return []
+    adapted = set(adapted)
+    return [n for n in saved if n in adapted]
+
+
+def excluded_names(names: Iterable[str], *, peft_version: str | None = None,
+                   task_type: str | None = None,
+                   exclude_modules: str | Iterable[str] | None = None,
+                   modules_to_save: Iterable[str] | None = None) -> set[str]:
+    """The names peft never adapts, whatever ``target_modules`` says.
+
+    ``exclude_modules`` (peft >= 0.14.0; a regex to fullmatch, or entries matched like
+    list targets) and, from 0.16.0, each module named by a ``modules_to_save`` entry and
+    everything under it. Of the task heads only SEQ_CLS's count: TOKEN_CLS and
+    QUESTION_ANS append theirs after the adapters are injected.
+    """
+    peft = _parse(peft_version)
+    names = list(names)
+    out: set[str] = set()
+    if exclude_modules and _since(peft, "0.14.0"):
+        if isinstance(exclude_modules, str):
+            out.update(n for n in names if re.fullmatch(exclude_modules, n))
+        else:
+            out.update(n for n in names if _suffix_match(list(exclude_modules), n))
+    saved = list(modules_to_save or ())
+    if task_type == "SEQ_CLS":
+        saved += task_heads(task_type, peft_version)
+    if saved and _since(peft, "0.16.0"):
+        out.update(n for n in names if any(re.match(rf"(^|.*\.){m}($|\..*)", n) for m in saved))
+    return out
+
+
+# --- recorded architectures ---------------------------------------------------------------------
+
+@lru_cache(maxsize=256)
+def _index(arch: Architecture) -> tuple[list[str], dict[str, Module], list[str]]:
+    """All module names, the module of each, and every parameter peft can target."""
+    names, owner, params = [], {}, []
+    for module in arch.modules:
+        own = module.params or (("weight",) if module.targetable else ())
+        for name in module.names():
+            names.append(name)
+            owner[name] = module
+            params.extend(f"{name}.{p}" for p in own)
+    return names, owner, params
+
+
+def _all_linear(arch: Architecture, peft_version: str | None, task_type: str | None) -> list[str]:
+    """What ``"all-linear"`` becomes on ``arch``."""
+    linear = [n for m in arch.modules if m.cls in LINEAR for n in m.names()]
+    classifier = [n for m in arch.modules if arch.classifier and m.pattern == arch.classifier
+                  for n in m.names()]
+    return all_linear_targets(linear, arch.output_heads(), classifier,
+                              peft_version=peft_version, task_type=task_type)
+
+
+def _conversion(arch: Architecture, peft: Version | None) -> str | None:
+    """The MoE remap peft applies to this architecture, if any."""
+    if arch.conversion is None or not _since(peft, "0.19.0"):
+        return None
+    if int(arch.transformers.split(".")[0]) < 5:
+        return None
+    pattern = "mixtral" if arch.model_type == "mixtral" else arch.conversion  # peft adds mixtral
+    return pattern if pattern in MOE_REMAP else None
+
+
+def _resolve_string(target: str, arch: Architecture, pattern: str, peft_version: str | None,
+                    task_type: str | None) -> list[str]:
+    """peft >= 0.20: a string on a remapped model becomes the last segments it reaches."""
+    remap = MOE_REMAP[pattern]
+    if target.lower() == ALL_LINEAR:
+        full = _all_linear(arch, peft_version, task_type)
+        return sorted({n.rsplit(".", 1)[-1] for n in full} | set(remap))
+    names, _, params = _index(arch)
+    found = {k.rsplit(".", 1)[-1] for k in (*names, *params) if re.fullmatch(target, k)}
+    for old, new in remap.items():
+        if old in found:
+            continue
+        holders = [p.rpartition(".")[0] for p in params if p.rsplit(".", 1)[-1] == new]
+        if any(re.fullmatch(target, f"{h}.{old}") for h in holders):
+            found.add(old)
+    return sorted(found)
+
+
+def _entries(target_modules: str | Iterable[str], arch: Architecture, peft_version: str | None,
              task_type: str | None) -> tuple[list[str] | None, str | None]:
     """The list entries peft matches (None: a regex) and the MoE remap that applies."""
+    peft = _parse(peft_version)
     pattern = _conversion(arch, peft)
     if not isinstance(target_modules, str):
         return list(dict.fromkeys(target_modules)), pattern
@@ -190,12 +330,12 @@ def _entries(target_modules: str | Iterable[str], arch: Architecture, peft: Vers
     if pattern and not _since(peft, "0.20.0"):
         return sorted(set(target_modules)), pattern  # 0.19 made a set of the characters
     if pattern:
-        resolved = _resolve_string(target_modules, arch, pattern, peft, task_type)
+        resolved = _resolve_string(target_modules, arch, pattern, peft_version, task_type)
         if resolved:
             return resolved, pattern
         pattern = None
     if _since(peft, "0.8.0") and target_modules.lower() == ALL_LINEAR:
-        return _all_linear(arch, peft, task_type), pattern
+        return _all_linear(arch, peft_version, task_type), pattern
     re.compile(target_modules)  # peft fails on an invalid pattern
     return None, pattern
 
@@ -235,11 +375,10 @@ def match_target_modules(
     ``layers_to_transform``/``layers_pattern`` narrow list entries (not a regex).
     ``target_modules=None`` (peft's per-model default) is the caller's to resolve.
     """
-    peft = Version(peft_version) if peft_version else None
     names, owner, params = _index(arch)
     whole = target_modules if isinstance(target_modules, str) else None
     try:
-        entries, pattern = _entries(target_modules, arch, peft, task_type)
+        entries, pattern = _entries(target_modules, arch, peft_version, task_type)
         converted = _convert(entries, pattern) if entries is not None and pattern else {}
     except re.error as exc:
         return MatchResult({whole: []}, [whole], error=f"invalid regex: {exc}")
@@ -250,17 +389,17 @@ def match_target_modules(
     if entries is None:
         matched[whole] = [n for n in names if re.fullmatch(whole, n)]
     else:
-        test = _entry_matcher(peft)
-        in_layers = _layer_test(peft, layers_to_transform, layers_pattern) or (lambda name: True)
+        test = entry_matcher(peft_version, layers_to_transform, layers_pattern)
         for entry in entries:
             if entry not in converted:
-                matched[entry] = [n for n in names if test(entry, n) and in_layers(n)]
+                matched[entry] = [n for n in names if test(entry, n)]
     parameters = {
         new: [p for p in params if p == new or p.endswith("." + new)]
         for new in sorted({p for targets in converted.values() for p in targets})
     }
 
-    excluded = _excluded(names, peft, task_type, exclude_modules, modules_to_save)
+    excluded = excluded_names(names, peft_version=peft_version, task_type=task_type,
+                              exclude_modules=exclude_modules, modules_to_save=modules_to_save)
     hit = {n for found in matched.values() for n in found}
     targeted = [n for n in names if n in hit and n not in excluded]
     unsupported = [n for n in targeted if not owner[n].targetable]
@@ -271,22 +410,6 @@ def match_target_modules(
     unmatched += [e for e, new in converted.items() if not any(parameters[p] for p in new)]
     return MatchResult(matched, unmatched, targeted, unsupported,
                        [n for n in names if n in hit and n in excluded], converted, parameters)
-
-
-def _excluded(names: list[str], peft: Version | None, task_type: str | None,
-              exclude_modules: str | Iterable[str] | None,
-              modules_to_save: Iterable[str] | None) -> set[str]:
-    """Names peft skips: ``exclude_modules`` (0.14.0+) and ``modules_to_save`` (0.16.0+)."""
-    out: set[str] = set()
-    if exclude_modules and _since(peft, "0.14.0"):
-        if isinstance(exclude_modules, str):
-            out.update(n for n in names if re.fullmatch(exclude_modules, n))
-        else:
-            out.update(n for n in names if _suffix_match(list(exclude_modules), n))
-    saved = list(modules_to_save or ()) + (list(SEQ_CLS_HEADS) if task_type == "SEQ_CLS" else [])
-    if saved and _since(peft, "0.16.0"):
-        out.update(n for n in names if any(re.match(rf"(^|.*\.){m}($|\..*)", n) for m in saved))
-    return out
 
 
 # What the well-known projection names do, and the roles that can stand in for each.
