@@ -1,21 +1,21 @@
 """peft's rules for which modules and parameters of a live model a LoraConfig adapts.
 
-Facts read from peft (0.21): a list entry matches a module named exactly like it or ending in
-``.entry``; a string is a regex ``fullmatch``-ed against the full name (and then
-``layers_to_transform`` is not consulted); ``exclude_modules`` and ``modules_to_save`` win over
-targets; ``"all-linear"`` is every Linear/Conv1D but the output head; ``rank_pattern`` keys are
-regexes matched against the end of the name.
+The rules on module names (list entries, regexes, ``layers_to_transform``, ``exclude_modules``,
+``modules_to_save`` and the task type's heads, what ``"all-linear"`` becomes) are those of
+``lint_rules.knowledge.matching``, applied for the installed peft version. This module adds what
+needs the live model: the original modules under peft's wrappers, which of them are Linear/Conv1D,
+which is the output head, peft's own MoE conversion, and which saved modules are containers.
+``rank_pattern`` keys are regexes matched against the end of the name.
 """
 from __future__ import annotations
 
 import copy
 import re
 from dataclasses import dataclass
+from functools import lru_cache
+from importlib import metadata
 
-# peft adds these to modules_to_save for the matching task types.
-TASK_HEADS = {"SEQ_CLS": ["classifier", "score"], "TOKEN_CLS": ["classifier", "score"],
-              "QUESTION_ANS": ["qa_outputs"]}
-SEQ_CLS_HEADS = ("score", "classifier")
+from lint_rules.knowledge import matching
 
 
 @dataclass(frozen=True)
@@ -75,61 +75,14 @@ def original_modules(model):
     yield from walk(model, "")
 
 
-def modules_to_save(config) -> list[str]:
-    """``modules_to_save`` as peft uses it, the task type's heads included."""
-    entries = list(config.modules_to_save or [])
-    for head in TASK_HEADS.get(str(getattr(config.task_type, "value", config.task_type)), []):
-        if head not in entries:
-            entries.append(head)
-    return entries
+@lru_cache(maxsize=1)
+def _peft_version() -> str:
+    return metadata.version("peft")
 
 
-def saved_module_names(names, entries) -> list[str]:
-    """Modules wrapped for ``modules_to_save``: peft tests ``name.endswith(entry)``, nested ones included."""
-    return [name for name in names if name and any(name.endswith(entry) for entry in entries)]
-
-
-def _is_saved(name: str, entries) -> bool:
-    return any(re.match(rf"(^|.*\.){entry}($|\..*)", name) for entry in entries)
-
-
-def _is_excluded(name: str, exclude) -> bool:
-    if not exclude:
-        return False
-    if isinstance(exclude, str):
-        return re.fullmatch(exclude, name) is not None
-    return name in exclude or any(name.endswith(f".{entry}") for entry in exclude)
-
-
-def _layer_index(name: str, layers_pattern) -> int | None:
-    if not layers_pattern:
-        found = re.match(r".*?\.[^.]*\.(?P<idx>\d+)\.", name)
-    else:
-        patterns = [layers_pattern] if isinstance(layers_pattern, str) else layers_pattern
-        found = None
-        for pattern in patterns:
-            found = re.match(rf"(?:^|.*?\.){pattern}\.(?P<idx>\d+)\.", name)
-            if found:
-                break
-    return int(found.group("idx")) if found else None
-
-
-def is_target(name: str, config) -> bool:
-    """Whether peft adapts the module ``name`` (exclusions not included)."""
-    targets = config.target_modules
-    if isinstance(targets, str):
-        return re.fullmatch(targets, name) is not None
-    if name in targets:
-        return True
-    if not any(name.endswith(f".{entry}") for entry in targets):
-        return False
-    layers = config.layers_to_transform
-    if layers is None or (isinstance(layers, list) and not layers):
-        return True
-    index = _layer_index(name, config.layers_pattern)
-    if index is None:
-        return False
-    return index == layers if isinstance(layers, int) else index in layers
+def _task_type(config) -> str | None:
+    task_type = getattr(config.task_type, "value", config.task_type)
+    return None if task_type is None else str(task_type)
 
 
 def rank_for(name: str, config) -> int:
@@ -140,17 +93,21 @@ def rank_for(name: str, config) -> int:
     return config.r
 
 
-def _all_linear(model, named, config) -> set[str]:
+def _names_of(named, module) -> list[str]:
+    return [] if module is None else [name for name, candidate in named if candidate is module]
+
+
+def _all_linear(model, named, task_type: str | None) -> list[str]:
+    """``"all-linear"`` on the live model: its Linear/Conv1D modules, output head and classifier."""
     import torch
     from transformers.pytorch_utils import Conv1D
 
-    names = {name for name, module in named if isinstance(module, (torch.nn.Linear, Conv1D))}
+    linear = [name for name, module in named if isinstance(module, (torch.nn.Linear, Conv1D))]
     head = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
-    if head is None and str(getattr(config.task_type, "value", config.task_type)) == "SEQ_CLS":
-        head = next((getattr(model, n) for n in SEQ_CLS_HEADS if getattr(model, n, None) is not None), None)
-    if head is not None:
-        names -= {name for name, module in named if module is head}
-    return names
+    classifier = next((getattr(model, attr) for attr in matching.SEQ_CLS_HEAD_ATTRS
+                       if getattr(model, attr, None) is not None), None)
+    return matching.all_linear_targets(linear, _names_of(named, head), _names_of(named, classifier),
+                                       peft_version=_peft_version(), task_type=task_type)
 
 
 def _convert_moe_targets(model, config) -> None:
@@ -166,6 +123,19 @@ def _convert_moe_targets(model, config) -> None:
         convert_peft_config_for_transformers(config, model=model, conversions=get_model_conversion_mapping(model))
 
 
+def _module_targets(named, config, task_type: str | None) -> list[Target]:
+    """The modules ``target_modules`` adapts, less those peft excludes."""
+    names = [name for name, _ in named]
+    excluded = matching.excluded_names(
+        names, peft_version=_peft_version(), task_type=task_type,
+        exclude_modules=getattr(config, "exclude_modules", None), modules_to_save=config.modules_to_save)
+    is_target = matching.target_matcher(
+        config.target_modules, peft_version=_peft_version(),
+        layers_to_transform=config.layers_to_transform, layers_pattern=config.layers_pattern)
+    return [Target(name, module, rank_for(name, config)) for name, module in named
+            if name and name not in excluded and is_target(name)]
+
+
 def resolve_targets(model, config) -> tuple[list[Target], list[str]]:
     """(adapted modules and parameters, names of the modules wrapped for ``modules_to_save``)."""
     from peft.utils.constants import TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING as DEFAULTS
@@ -173,22 +143,16 @@ def resolve_targets(model, config) -> tuple[list[Target], list[str]]:
     named = list(original_modules(model))
     config = copy.deepcopy(config)
     _convert_moe_targets(model, config)
-    saved_entries = modules_to_save(config)
+    task_type = _task_type(config)
     if config.target_modules is None and not config.target_parameters:
         model_type = getattr(getattr(model, "config", None), "model_type", None)
         if model_type not in DEFAULTS:
             raise ValueError("Please specify `target_modules` or `target_parameters` in `peft_config`")
         config.target_modules = set(DEFAULTS[model_type])
-    if isinstance(config.target_modules, str) and config.target_modules.lower() == "all-linear":
-        config.target_modules = _all_linear(model, named, config)
+    if isinstance(config.target_modules, str) and config.target_modules.lower() == matching.ALL_LINEAR:
+        config.target_modules = set(_all_linear(model, named, task_type))
 
-    targets: list[Target] = []
-    if config.target_modules is not None:
-        for name, module in named:
-            if not name or _is_excluded(name, config.exclude_modules) or _is_saved(name, saved_entries):
-                continue
-            if is_target(name, config):
-                targets.append(Target(name, module, rank_for(name, config)))
+    targets = _module_targets(named, config, task_type) if config.target_modules is not None else []
     if config.target_parameters:
         wanted = set(config.target_parameters)
         for name, module in named:
@@ -199,7 +163,8 @@ def resolve_targets(model, config) -> tuple[list[Target], list[str]]:
     if not targets:
         raise ValueError(f"target_modules={config.target_modules!r} and target_parameters="
                          f"{config.target_parameters!r} match nothing in the model (peft raises here too)")
-    saved = saved_module_names([name for name, _ in named], saved_entries) if saved_entries else []
+    entries = matching.saved_entries(config.modules_to_save, task_type, _peft_version())
+    saved = matching.saved_names([name for name, _ in named], entries)
     _check_saved(saved, dict(named), {target.name for target in targets if target.parameter is None})
     return targets, saved
 
@@ -209,7 +174,8 @@ def _check_saved(saved, modules, adapted) -> None:
     import torch
 
     containers = (torch.nn.ModuleDict, torch.nn.ModuleList, torch.nn.ParameterDict, torch.nn.ParameterList)
+    lora = set(matching.wrapped_adapted(saved, adapted, _peft_version()))
     for name in saved:
-        if isinstance(modules[name], containers) or name in adapted:
-            kind = "a LoRA layer" if name in adapted else type(modules[name]).__name__
+        if isinstance(modules[name], containers) or name in lora:
+            kind = "a LoRA layer" if name in lora else type(modules[name]).__name__
             raise TypeError(f"modules_to_save cannot be applied to {name!r}: it is {kind}")
