@@ -37,6 +37,9 @@ from transformers.models.auto import configuration_auto, modeling_auto  # noqa: 
 from transformers.pytorch_utils import Conv1D  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from lint_rules.knowledge.matching import SEQ_CLS_HEAD_ATTRS  # noqa: E402  (stdlib + packaging)
+
 DATA = ROOT / "lint_rules" / "knowledge" / "data" / "architectures"
 TASKS = {
     "causal_lm": "MODEL_FOR_CAUSAL_LM_MAPPING_NAMES",
@@ -61,7 +64,6 @@ ADAPTABLE = (
     (Conv1D, "Conv1D"),
 )
 KINDS = {kind for _, kind in ADAPTABLE}
-SEQ_CLS_HEADS = ("score", "classifier")  # the attributes peft looks for
 PLACEHOLDERS = "ijklmn"
 
 
@@ -152,7 +154,7 @@ def heads(model: nn.Module) -> tuple[list[str], str | None]:
     if isinstance(emb, nn.Module):
         name = module_name(model, emb)
         return ([pattern_of(name, model)] if name else []), None
-    for attr in SEQ_CLS_HEADS:
+    for attr in SEQ_CLS_HEAD_ATTRS:
         head = getattr(model, attr, None)
         name = module_name(model, head) if isinstance(head, nn.Module) else None
         if name:
