@@ -89,9 +89,12 @@ def applications(index: FileIndex) -> dict[int, list[tuple[CallSite, cst.BaseExp
 
 @lru_cache(maxsize=256)
 def _architectures(model_type: str, task: str, transformers: str | None) -> tuple[Any, ...]:
-    """The model's architecture in each transformers data version allowed, newest first."""
-    from ..knowledge.architectures import get_architecture, transformers_in
+    """The model's architecture in each transformers data version allowed, newest first
+    (none for a task the data does not record, e.g. masked LM: the model stays unknown)."""
+    from ..knowledge.architectures import TASKS, get_architecture, transformers_in
 
+    if task not in TASKS:
+        return ()
     found = (get_architecture(model_type, task, transformers=v) for v in reversed(transformers_in(transformers)))
     return tuple(arch for arch in found if arch is not None)
 

@@ -46,6 +46,10 @@ class TargetModulesNotFound(Rule):
         Valid("from peft import LoraConfig\n\nLoraConfig(target_modules=r'.*\\.attn\\.c_attn')\n", model="gpt2"),
         Valid("from peft import LoraConfig, get_peft_model\n\n"
               "get_peft_model(load_model(), LoraConfig(target_modules=['q_proj']))\n"),
+        # masked-LM classes are not in the architecture data: the model counts as unknown
+        Valid("from peft import LoraConfig, get_peft_model\nfrom transformers import AutoModelForMaskedLM\n\n"
+              "model = AutoModelForMaskedLM.from_pretrained('bert-base-uncased')\n"
+              "model = get_peft_model(model, LoraConfig(target_modules=['q_proj']))\n"),
         # GPT-NeoX's output layer is `embed_out` in transformers 4.x, `lm_head` in 5.x: a project
         # that allows both is only told what fails in every version it allows.
         Valid("from peft import LoraConfig\n\nLoraConfig(target_modules=['embed_out'])\n",
