@@ -20,3 +20,13 @@ def test_lint_rules_imports_no_torch_transformers_or_peft():
 
 def test_plugin_imports_nothing_heavy():
     assert _loaded_after("import pytest_lora.plugin", HEAVY + ("libcst",)) == []
+
+
+def test_a_whole_lint_run_imports_no_torch_transformers_or_peft():
+    """Linting the examples (model resolution, architecture matching, every rule) stays torch-free."""
+    examples = str(__import__("pathlib").Path(__file__).resolve().parents[1] / "examples")
+    statement = ("import contextlib, io; from lint_rules.cli import main; "
+                 f"out = io.StringIO(); ctx = contextlib.redirect_stdout(out); ctx.__enter__(); "
+                 f"main(['--no-cache', '--jobs', '1', {examples!r}]); ctx.__exit__(None, None, None); "
+                 "assert 'LORA001' in out.getvalue()")
+    assert _loaded_after(statement, HEAVY) == []
