@@ -142,6 +142,7 @@ def test_function_defaults():
     "def build(r=8):\n    r = r * 2\n    return LoraConfig(r=r)",
     "@app.command()\ndef build(r=8):\n    return LoraConfig(r=r)",
     "def build(r=8):\n    return LoraConfig(r=r)\nfire.Fire(build)",
+    "def build(r=8):\n    return LoraConfig(r=r)",  # never called here: the callers are elsewhere
 ])
 def test_overridable_defaults_are_unknown(source):
     assert one("from peft import LoraConfig\n" + source).value("r") is UNKNOWN

@@ -193,14 +193,15 @@ class FileIndex(cst.CSTVisitor):
         return value
 
     def default_holds(self, param: Binding) -> bool:
-        """Whether a parameter provably keeps its default: an undecorated function, only
-        called in this file, and never with that parameter."""
+        """Whether a parameter provably keeps its default: an undecorated function, called
+        in this file, only there, and never with that parameter (one never called here is
+        called from elsewhere, with any value)."""
         function = param.function
         if function is None or function.decorators:
             return False
         fname = function.name.value
         sites = self.calls_by_name.get(fname, [])
-        if self.name_counts[fname] != 1 + len(sites):
+        if not sites or self.name_counts[fname] != 1 + len(sites):
             return False  # referenced otherwise (a callback, a CLI entry point): any value
         params = function.params
         positional = [p.name.value for p in (*params.posonly_params, *params.params)]
