@@ -32,6 +32,12 @@ def _cell_text(cell: dict) -> str:
     return "".join(source) if isinstance(source, list) else str(source)
 
 
+def _magics(lines: list[str]) -> list[bool]:
+    """Per line of a code cell: is it IPython rather than Python (every line of a ``%%`` cell)?"""
+    cell_magic = bool(lines) and lines[0].lstrip().startswith("%%")
+    return [cell_magic or bool(_MAGIC_RE.match(line)) for line in lines]
+
+
 def _virtual(notebook: dict) -> _Virtual:
     virtual = _Virtual()
     parts: list[str] = []
@@ -39,9 +45,8 @@ def _virtual(notebook: dict) -> _Virtual:
         if cell.get("cell_type") != "code":
             continue
         lines = _cell_text(cell).splitlines()
-        cell_magic = bool(lines) and lines[0].lstrip().startswith("%%")
-        for row, line in enumerate(lines, start=1):
-            if cell_magic or _MAGIC_RE.match(line):
+        for row, (line, magic) in enumerate(zip(lines, _magics(lines)), start=1):
+            if magic:
                 line = line[: len(line) - len(line.lstrip())] + _PLACEHOLDER
             parts.append(line + "\n")
             virtual.origin.append((number, row))
@@ -51,13 +56,17 @@ def _virtual(notebook: dict) -> _Virtual:
     return virtual
 
 
-def _load(text: str, filename: str) -> dict:
+def _load(text: str) -> dict:
+    """The notebook; a ``ValueError`` (its LORA000 message) for text that is not one."""
     try:
         notebook = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise FixError(f"{filename}: not a valid notebook ({exc})") from exc
-    if not isinstance(notebook, dict) or not isinstance(notebook.get("cells", []), list):
-        raise FixError(f"{filename}: not a valid notebook (no list of cells)")
+        raise ValueError("not a valid notebook (JSON could not be read)") from exc
+    if not isinstance(notebook, dict):
+        raise ValueError("not a valid notebook")
+    cells = notebook.get("cells", [])
+    if not isinstance(cells, list) or not all(isinstance(cell, dict) for cell in cells):
+        raise ValueError("not a valid notebook (no list of cells)")
     return notebook
 
 
@@ -84,11 +93,13 @@ def _map(violation: Violation, virtual: _Virtual) -> Violation:
 
 def lint(linter: "Linter", text: str, filename: str, relpath: str | None) -> list[Violation]:
     try:
-        notebook = json.loads(text)
-    except json.JSONDecodeError:
-        return linter.invalid_file(filename, "not a valid notebook (JSON could not be read)", relpath)
-    if not isinstance(notebook, dict):
-        return linter.invalid_file(filename, "not a valid notebook", relpath)
+        notebook = _load(text)
+    except ValueError as exc:
+        return linter.invalid_file(filename, str(exc), relpath)
+    return _lint(linter, notebook, filename, relpath)
+
+
+def _lint(linter: "Linter", notebook: dict, filename: str, relpath: str | None) -> list[Violation]:
     virtual = _virtual(notebook)
     if not virtual.source:
         return []
@@ -99,16 +110,16 @@ def fix(linter: "Linter", text: str, filename: str, relpath: str | None, *, unsa
     from .engine import FixResult
 
     try:
-        notebook = _load(text, filename)
-    except FixError:  # reported as LORA000 by lint(); nothing to fix
-        return FixResult(text, lint(linter, text, filename, relpath))
+        notebook = _load(text)
+    except ValueError as exc:  # nothing to fix
+        return FixResult(text, linter.invalid_file(filename, str(exc), relpath))
     virtual = _virtual(notebook)
     result = linter.fix_python(virtual.source, filename, unsafe=unsafe, relpath=relpath)
     if result.applied == 0:
         return FixResult(text, [_map(v, virtual) for v in result.violations])
     _write_back(notebook, result.source, filename)
     fixed = json.dumps(notebook, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
-    return FixResult(fixed, lint(linter, fixed, filename, relpath), [_map(v, virtual) for v in result.fixed])
+    return FixResult(fixed, _lint(linter, notebook, filename, relpath), [_map(v, virtual) for v in result.fixed])
 
 
 def _write_back(notebook: dict, source: str, filename: str) -> None:
@@ -118,9 +129,9 @@ def _write_back(notebook: dict, source: str, filename: str) -> None:
     if len(chunks) != len(cells) + 1 or chunks[-1].strip():
         raise FixError(f"{filename}: a fix crossed a notebook cell boundary; notebook left unchanged")
     for cell, chunk in zip(cells, chunks):
-        original = _cell_text(cell).splitlines()
-        magics = iter(line for i, line in enumerate(original)
-                      if _MAGIC_RE.match(line) or (original and original[0].lstrip().startswith("%%")))
+        original = _cell_text(cell)
+        before = original.splitlines()
+        magics = iter([line for line, magic in zip(before, _magics(before)) if magic])
         lines = []
         for line in chunk.splitlines():
             if line.strip() == _PLACEHOLDER:
@@ -128,5 +139,5 @@ def _write_back(notebook: dict, source: str, filename: str) -> None:
                 if line is None:
                     raise FixError(f"{filename}: a fix changed an IPython magic line; notebook left unchanged")
             lines.append(line)
-        text = "\n".join(lines) + ("\n" if _cell_text(cell).endswith("\n") else "")
+        text = "\n".join(lines) + ("\n" if original.endswith("\n") else "")
         cell["source"] = text.splitlines(keepends=True)

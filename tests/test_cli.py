@@ -328,6 +328,14 @@ def test_invalid_notebook_json_is_lora000(project, capsys):
     assert code == 1 and out.startswith("broken.ipynb:1:1: LORA000")
 
 
+@pytest.mark.parametrize("text", ['{"cells": 5}', '{"cells": [1]}', '[]'])
+@pytest.mark.parametrize("fix", [False, True])
+def test_notebook_json_without_a_list_of_cells_is_lora000(project, capsys, text, fix):
+    write(project / "odd.ipynb", text)
+    code, out, err = lint(capsys, *(["--fix"] if fix else []), ".")
+    assert code == 1 and out.startswith("odd.ipynb:1:1: LORA000 not a valid notebook"), err
+
+
 # --- cache and parallelism ------------------------------------------------------------------
 
 def test_cache_hit_and_miss(project, capsys, monkeypatch):
