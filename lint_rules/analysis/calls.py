@@ -100,7 +100,7 @@ def _splat(index: FileIndex, site: CallSite, call: LoraCall, arg: cst.Arg,
     """Keywords from ``**expr``: a dict literal, ``dict(...)``, a name bound to one, or a
     conditional of those (whose keywords are then not provably passed)."""
     if isinstance(expr, cst.IfExp):
-        guarded = guarded or version_test(expr.test, lambda n: _versiony(index, site, n))
+        guarded = guarded or version_test(expr.test, lambda n: index.versiony(n, site.scope))
         call.open_ended = True  # either branch's keywords may be missing
         for branch in (expr.body, expr.orelse):
             before = dict(call.keywords)
@@ -143,10 +143,3 @@ def _splat(index: FileIndex, site: CallSite, call: LoraCall, arg: cst.Arg,
             _splat(index, inner_site, call, arg, binding.value, in_call=False, guarded=guarded)
             return
     call.open_ended = True
-
-
-def _versiony(index: FileIndex, site: CallSite, name: str) -> bool:
-    found = index.lookup(name, site.scope)
-    if found is None or len(found[1]) != 1 or found[1][0].kind != "assign":
-        return False
-    return version_test(found[1][0].value, lambda _: False)

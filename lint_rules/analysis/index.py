@@ -158,6 +158,14 @@ class FileIndex(cst.CSTVisitor):
         bindings = [b for b in found[1] if not b.fallback]
         return bindings[0] if len(bindings) == 1 else None
 
+    def versiony(self, name: str, scope: Scope) -> bool:
+        """Whether ``name``, seen from ``scope``, is bound once, to a version check
+        (``NEW = peft.__version__ >= "0.9"``)."""
+        found = self.lookup(name, scope)
+        if found is None or len(found[1]) != 1 or found[1][0].kind != "assign":
+            return False
+        return version_test(found[1][0].value, lambda _: False)
+
     def value_of(self, expr: cst.BaseExpression, scope: Scope, order: int | None = None,
                  _seen: tuple[Binding, ...] = ()) -> Any:
         """The static value of ``expr`` evaluated in ``scope`` (at ``order``), or ``UNKNOWN``."""
@@ -463,7 +471,4 @@ class FileIndex(cst.CSTVisitor):
             self.pragmas.append((match.group(1), self._statements[-1] if self._statements else None))
 
     def _versiony_name(self, name: str) -> bool:
-        found = self.lookup(name, self._scope)
-        if found is None or len(found[1]) != 1 or found[1][0].kind != "assign":
-            return False
-        return version_test(found[1][0].value, lambda _: False)
+        return self.versiony(name, self._scope)
