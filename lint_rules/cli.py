@@ -16,7 +16,6 @@ from typing import Any, Sequence, TextIO
 from . import __version__
 
 SUBCOMMANDS = ("check", "rules", "rule", "modules")
-_RANK = {"info": 0, "warning": 1, "error": 2}
 
 
 def _codes(value: str) -> list[str]:
@@ -161,8 +160,9 @@ def _modules(args: list[str]) -> int:
 def _start_dir(paths: list[Path], stdin_filename: str | None) -> Path:
     if not paths or paths == [Path("-")]:
         return Path(stdin_filename).resolve().parent if stdin_filename else Path.cwd()
-    dirs = [str((p if p.is_dir() else p.parent).resolve()) for p in paths if str(p) != "-"]
-    return Path(os.path.commonpath(dirs)) if dirs else Path.cwd()
+    from .discovery import common_folder
+
+    return common_folder(p for p in paths if str(p) != "-")
 
 
 def _settings(ns: argparse.Namespace) -> Any:
@@ -237,8 +237,7 @@ def _check(ns: argparse.Namespace) -> int:
     cwd = Path.cwd()
     tasks = []
     for path in discovery.files(ns.paths or [Path(".")], force_exclude=ns.force_exclude):
-        relpath = _display(path.resolve(), root)
-        tasks.append(read_task(path, _display(path, cwd), relpath))
+        tasks.append(read_task(path, _display(path, cwd), discovery.relpath(path)))
     for path in ns.paths:
         if not path.exists():
             raise ConfigError(f"{path}: no such file or folder")
@@ -302,7 +301,7 @@ def _check_stdin(ns: argparse.Namespace, settings: Any, discovery: Any) -> int:
             sys.stdout.write(text)
         return 0
     linter = Linter(settings)
-    relpath = _display(Path(filename).resolve(), Path(settings.root)) if ns.stdin_filename else filename
+    relpath = discovery.relpath(Path(filename)) if ns.stdin_filename else filename
     file = FileResult(filename)
     try:
         if ns.fix or ns.diff:
@@ -356,8 +355,7 @@ def _report(ns: argparse.Namespace, settings: Any, result: Any, sources: dict[st
         _summary(violations, fixed, ns.unsafe_fixes, sys.stderr)
     if status or ns.exit_zero:
         return status
-    fail = _RANK[settings.fail_on]
-    if any(_RANK[v.severity] >= fail for v in violations):
+    if settings.fails(violations):
         return 1
     if ns.fix and ns.exit_non_zero_on_fix and fixed:
         return 1

@@ -14,7 +14,7 @@ import sys
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 from . import __version__
 from .catalog import all_rules, to_code
@@ -22,6 +22,9 @@ from .discovery import DEFAULT_EXCLUDE
 from .errors import ConfigError
 from .rule import SEVERITIES
 from .selection import default_codes, expand_all
+
+if TYPE_CHECKING:
+    from .violation import Violation
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -173,6 +176,11 @@ class Settings:
 
     def severity(self, code: str) -> str:
         return self.severities.get(code) or all_rules()[code].SEVERITY
+
+    def fails(self, violations: Iterable[Violation]) -> bool:
+        """Whether any of the violations is at least as severe as ``fail-on``."""
+        floor = SEVERITIES.index(self.fail_on)
+        return any(SEVERITIES.index(v.severity) >= floor for v in violations)
 
     def ignored_for(self, relpath: str) -> set[str]:
         """Codes that ``per-file-ignores`` turns off for a path relative to the root."""

@@ -17,6 +17,13 @@ DEFAULT_EXCLUDE = (
 )
 
 
+def common_folder(paths: Iterable[Path]) -> Path:
+    """The deepest folder holding every path (a folder, or a file's parent); the working
+    directory when there are none."""
+    folders = [str((p if p.is_dir() else p.parent).resolve()) for p in paths]
+    return Path(os.path.commonpath(folders)) if folders else Path.cwd()
+
+
 class Discovery:
     """Turns the paths given on the command line into files, relative to the project root."""
 
@@ -47,6 +54,15 @@ class Discovery:
         if not self._names.isdisjoint(parts):
             return True
         return self._name_re is not None and any(self._name_re.match(part) for part in parts)
+
+    def relpath(self, path: Path) -> str:
+        """The path relative to the root, ``/``-separated (what ``per-file-ignores`` matches);
+        absolute when it lies outside the root."""
+        absolute = path.resolve()
+        try:
+            return absolute.relative_to(self.root).as_posix()
+        except ValueError:
+            return absolute.as_posix()
 
     def gitignored(self, path: Path, is_dir: bool = False) -> bool:
         if not self.respect_gitignore:

@@ -178,25 +178,18 @@ def lint_paths(paths: Sequence[str | Path], *, settings: Mapping[str, Any] | Non
     ``settings`` (keys as in ``[tool.lora-lint]``) and ``select`` on top. Raises ``LintError``
     for a config error or a file that could not be read or linted."""
     from .config import settings_for
-    from .discovery import Discovery
+    from .discovery import Discovery, common_folder
 
     given = [Path(p) for p in paths]
-    dirs = [str((p if p.is_dir() else p.parent).resolve()) for p in given]
-    start = Path(os.path.commonpath(dirs)) if dirs else Path.cwd()
+    start = common_folder(given)
     extra: list[tuple[str, Mapping[str, Any]]] = [("settings", settings or {})]
     if select is not None:
         extra.append(("select", {"select": list(select)}))
     resolved = settings_for(start, extra=extra)
     root = Path(resolved.root or start)
     discovery = Discovery(root, resolved.exclude, resolved.respect_gitignore)
-    tasks: list[Task | FileResult] = []
-    for path in discovery.files(given):
-        absolute = path.resolve()
-        try:
-            relpath = absolute.relative_to(root).as_posix()
-        except ValueError:
-            relpath = absolute.as_posix()
-        tasks.append(read_task(path, str(path), relpath))
+    tasks: list[Task | FileResult] = [read_task(path, str(path), discovery.relpath(path))
+                                      for path in discovery.files(given)]
     cache = Cache(root, resolved.fingerprint()) if use_cache else None
     result = run(tasks, resolved, jobs=jobs, cache=cache)
     if result.errors:

@@ -23,7 +23,6 @@ from lint_rules.output.concise import line
 CACHE_KEY = "lora_check/passed"
 ITEM_NAME = "lora-check"
 _PROPERTY = "lora_check_digest"
-_RANK = {"info": 0, "warning": 1, "error": 2}
 
 
 class LoraCheckError(Exception):
@@ -49,14 +48,14 @@ class LoraCheckPlugin:
         self.settings = settings
         self.discovery = Discovery(Path(settings.root or root), settings.exclude, settings.respect_gitignore)
         self.linter = Linter(settings)
-        self.root = root
+        self._fingerprint = settings.fingerprint()
         cache = getattr(config, "cache", None)
         self.cache = cache
         self.passed: dict[str, str] = dict(cache.get(CACHE_KEY, {})) if cache is not None else {}
         self.new_passes: dict[str, str] = {}
 
     def digest(self, text: str) -> str:
-        return hashlib.blake2b(f"{self.settings.fingerprint()}\0{text}".encode(), digest_size=16).hexdigest()
+        return hashlib.blake2b(f"{self._fingerprint}\0{text}".encode(), digest_size=16).hexdigest()
 
     def pytest_collect_file(self, file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
         if file_path.suffix != ".py" or self.discovery.excluded(file_path) or self.discovery.gitignored(file_path):
@@ -97,10 +96,8 @@ class LoraCheckItem(pytest.Item):
         key = self.nodeid.rsplit("::", 1)[0]
         if plugin.passed.get(key) != digest:
             filename = _relative(self.path, Path(self.config.rootpath))
-            relpath = _relative(self.path, Path(plugin.settings.root or self.config.rootpath))
-            violations = plugin.linter.lint(text, filename, relpath=relpath)
-            fail = _RANK[plugin.settings.fail_on]
-            if any(_RANK[v.severity] >= fail for v in violations):
+            violations = plugin.linter.lint(text, filename, relpath=plugin.discovery.relpath(self.path))
+            if plugin.settings.fails(violations):
                 raise LoraCheckError("\n".join(line(v) for v in violations))
         self.user_properties.append((_PROPERTY, digest))
 
