@@ -111,7 +111,7 @@ class Linter:
 
     def _check(self, source: str, filename: str, relpath: str | None) -> tuple[cst.Module | None, list[_Found]]:
         off = file_exemptions(source) if "lora-lint" in source else set()
-        off |= self.settings.ignored_for(relpath if relpath is not None else filename.replace("\\", "/"))
+        off |= self._ignored(filename, relpath)
         from . import analysis
 
         if ALL in off or not analysis.might_use_peft(source):
@@ -165,10 +165,13 @@ class Linter:
     def invalid_file(self, filename: str, message: str, relpath: str | None = None) -> list[Violation]:
         """LORA000 (unless turned off for this file) for a file that cannot even be read as what
         its name says: undecodable text, a notebook that is not JSON."""
-        off = self.settings.ignored_for(relpath if relpath is not None else filename.replace("\\", "/"))
-        if SYNTAX_ERROR not in self.settings.enabled or SYNTAX_ERROR in off:
+        if SYNTAX_ERROR not in self.settings.enabled or SYNTAX_ERROR in self._ignored(filename, relpath):
             return []
         return [self._violation(SYNTAX_ERROR, message, filename, Location(1, 1), Location(1, 1))]
+
+    def _ignored(self, filename: str, relpath: str | None) -> set[str]:
+        """What ``per-file-ignores`` turns off for the file (by ``relpath``, else by its name as given)."""
+        return self.settings.ignored_for(relpath if relpath is not None else filename.replace("\\", "/"))
 
     def _violation(self, code: str, message: str, filename: str, start: Location, end: Location,
                    fix: FixInfo | None = None) -> Violation:
