@@ -7,6 +7,7 @@ from contextlib import contextmanager
 
 MODELS_EXTRA = ("torch", "transformers", "peft")
 INSTALL_HINT = "pip install 'pytest-lora[models]'"
+_OFFLINE_FLAGS = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
 
 
 class MissingExtraError(ImportError):
@@ -29,13 +30,14 @@ def require_models() -> None:
 
 @contextmanager
 def offline():
-    """Forbid Hugging Face Hub access while models are built (restored afterwards)."""
-    previous = os.environ.get("HF_HUB_OFFLINE")
-    os.environ["HF_HUB_OFFLINE"] = "1"
+    """Forbid Hugging Face Hub access while models are built (both flags restored afterwards)."""
+    previous = {flag: os.environ.get(flag) for flag in _OFFLINE_FLAGS}
+    os.environ.update(dict.fromkeys(_OFFLINE_FLAGS, "1"))
     try:
         yield
     finally:
-        if previous is None:
-            os.environ.pop("HF_HUB_OFFLINE", None)
-        else:
-            os.environ["HF_HUB_OFFLINE"] = previous
+        for flag, value in previous.items():
+            if value is None:
+                os.environ.pop(flag, None)
+            else:
+                os.environ[flag] = value

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_lora.extras import MissingExtraError, offline, require_models
+from pytest_lora.extras import MissingExtraError, require_models
 
 
 def _require_models() -> None:
@@ -83,8 +83,7 @@ def lora_skeleton():
     from pytest_lora.skeletons import build_skeleton
 
     def make(name_or_path, task: str | None = None, dtype=None):
-        with offline():
-            model = build_skeleton(name_or_path, task=task, dtype=dtype)
+        model = build_skeleton(name_or_path, task=task, dtype=dtype)
         if not getattr(model.config, "_name_or_path", ""):
             model.config._name_or_path = str(name_or_path)  # names the model in --lora-report
         return model

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pytest_lora.extras import offline, require_models
+from pytest_lora.extras import require_models
 
 GIB = 1024**3
 # optimizer -> state tensors kept per trainable tensor, each the parameter's size
@@ -97,8 +97,7 @@ def estimate_lora_memory(model_or_id, config, dtype=None, optimizer: str = "adam
     if isinstance(model_or_id, str):
         from pytest_lora.skeletons import build_skeleton
 
-        with offline():
-            model_or_id = build_skeleton(model_or_id, dtype=_dtype(dtype))
+        model_or_id = build_skeleton(model_or_id, dtype=_dtype(dtype))
     base, _ = unwrap(model_or_id)
     dtype = _dtype(dtype)
     params, seen = [], set()

@@ -8,6 +8,7 @@ import os
 import warnings
 
 from lint_rules.knowledge.models import TASKS, resolve_model
+from pytest_lora.extras import offline
 
 # task -> transformers auto class
 AUTO_CLASSES = {
@@ -40,24 +41,23 @@ def build_skeleton(name_or_path, task: str | None = None, dtype=None):
         raise ValueError(f"unknown task {task!r}; expected one of {', '.join(TASKS)}")
     if resolution.source == "guess":
         warnings.warn(resolution.note, stacklevel=2)
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    import torch
-    import transformers
+    with offline():
+        import torch
+        import transformers
 
-    fields = {k: v for k, v in resolution.config.items()
-              if not k.startswith("_") and k not in _NOT_FIELDS}
-    try:
-        config = transformers.AutoConfig.for_model(resolution.model_type, **fields)
-    except ValueError as exc:
-        raise ValueError(f"{resolution.name}: {exc}") from None
-    if isinstance(dtype, str):
-        dtype = getattr(torch, dtype)
-    auto_class = getattr(transformers, AUTO_CLASSES[task])
-    with torch.device("meta"):
-        model = auto_class.from_config(config, dtype=dtype or torch.float32)
-        if resolution.config.get("tie_word_embeddings") is False:
-            _untie_output_embeddings(model)
+        fields = {k: v for k, v in resolution.config.items()
+                  if not k.startswith("_") and k not in _NOT_FIELDS}
+        try:
+            config = transformers.AutoConfig.for_model(resolution.model_type, **fields)
+        except ValueError as exc:
+            raise ValueError(f"{resolution.name}: {exc}") from None
+        if isinstance(dtype, str):
+            dtype = getattr(torch, dtype)
+        auto_class = getattr(transformers, AUTO_CLASSES[task])
+        with torch.device("meta"):
+            model = auto_class.from_config(config, dtype=dtype or torch.float32)
+            if resolution.config.get("tie_word_embeddings") is False:
+                _untie_output_embeddings(model)
     return model
 
 

@@ -1,6 +1,7 @@
 """estimate_lora_memory against the bytes of real tensors after a real AdamW step."""
 from __future__ import annotations
 
+import os
 import warnings
 
 import pytest
@@ -77,3 +78,13 @@ def test_sgd_keeps_no_state_and_unknown_optimizers_are_refused():
     assert estimate_lora_memory(model, {"target_modules": ["q_proj"]}, optimizer="sgd").optimizer_states == 0
     with pytest.raises(ValueError, match="unknown optimizer"):
         estimate_lora_memory(model, {"target_modules": ["q_proj"]}, optimizer="lion")
+
+
+def test_building_from_a_name_leaves_the_offline_flags_as_they_were(monkeypatch):
+    from pytest_lora.skeletons import build_skeleton
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
+    build_skeleton("gpt2")
+    estimate_lora_memory("gpt2", {"target_modules": ["c_attn"]})
+    assert "HF_HUB_OFFLINE" not in os.environ and "TRANSFORMERS_OFFLINE" not in os.environ
