@@ -159,7 +159,7 @@ def build_tiny_model(model_type: str, task: str | None = None, *, dtype=None, de
         config.pad_token_id = 0
     torch_dtype = _torch_dtype(dtype)
     with offline(), torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+        torch.default_generator.manual_seed(seed)  # the CPU generator only: fork_rng restores no other
         model = _auto_class(task).from_config(config, dtype=torch_dtype)
     model.eval()
     if device_map is not None:

@@ -95,3 +95,11 @@ def test_device_map_dispatches_and_auto_needs_cuda():
     if not torch.cuda.is_available():
         with pytest.raises(RuntimeError, match="needs at least one CUDA device"):
             build_tiny_model("llama", device_map="auto")
+
+
+def test_seeding_leaves_the_accelerators_rngs_alone(monkeypatch):
+    # torch.manual_seed would also reseed every CUDA (and MPS) generator, which fork_rng(devices=[]) does not restore
+    seeded = []
+    monkeypatch.setattr(torch.cuda, "manual_seed_all", lambda seed: seeded.append(seed))
+    build_tiny_model("llama", seed=5)
+    assert seeded == []
