@@ -21,7 +21,7 @@ from .errors import FixError
 from .fixes import LineIndex, apply, edits_for
 from .rule import RuleContext
 from .suppression import ALL, NoqaMap, file_exemptions
-from .violation import FixInfo, Location, Violation
+from .violation import FixInfo, Location, Violation, fixable
 
 SYNTAX_ERROR = "LORA000"
 MAX_FIX_ROUNDS = 10
@@ -198,8 +198,7 @@ def _short(exc: cst.ParserSyntaxError) -> str:
 
 
 def _applies(found: _Found, unsafe: bool) -> bool:
-    fix = found.violation.fix
-    return bool(found.replacements) and fix is not None and (fix.applicability == "safe" or unsafe)
+    return bool(found.replacements) and fixable(found.violation, unsafe)
 
 
 def _non_overlapping(found: list[_Found]) -> list[_Found]:

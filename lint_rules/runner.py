@@ -15,7 +15,7 @@ from .cache import Cache, content_hash
 from .config import Settings
 from .errors import LintError
 from .serialize import from_dict, to_dict
-from .violation import Violation
+from .violation import Violation, fixable
 
 if TYPE_CHECKING:  # libcst (through the engine) is imported only when a file must be linted
     from .engine import Linter
@@ -123,11 +123,13 @@ def run(tasks: list[Task | FileResult], settings: Settings, *, fix: bool = False
             results[index] = task
             continue
         cached = cache.get(task.path, task.digest) if cache is not None else None
-        if cached is not None and not (fix and any(_fix_applies(v, unsafe) for v in cached)):
-            results[index] = FileResult(task.filename, [from_dict(v, task.filename) for v in cached])
-            hits += 1
-        else:
-            todo.append((index, task))
+        if cached is not None:
+            violations = [from_dict(v, task.filename) for v in cached]
+            if not (fix and any(fixable(v, unsafe) for v in violations)):
+                results[index] = FileResult(task.filename, violations)
+                hits += 1
+                continue
+        todo.append((index, task))
     jobs = jobs or cpu_count()
     if jobs > 1 and len(todo) >= PARALLEL_MIN_FILES:
         context = multiprocessing.get_context("fork" if sys.platform == "linux" else None)
@@ -157,11 +159,6 @@ def run(tasks: list[Task | FileResult], settings: Settings, *, fix: bool = False
     if cache is not None:
         cache.save()
     return RunResult([results[i] for i in range(len(tasks))], hits)
-
-
-def _fix_applies(data: dict, unsafe: bool) -> bool:
-    fix = data.get("fix")
-    return fix is not None and (fix["applicability"] == "safe" or unsafe)
 
 
 def cpu_count() -> int:

@@ -38,3 +38,9 @@ class Violation:
     fix: FixInfo | None = None
     url: str | None = None
     extra: dict = field(default_factory=dict, compare=False, hash=False)
+
+
+def fixable(violation: Violation, unsafe: bool) -> bool:
+    """Would ``--fix`` (with ``--unsafe-fixes`` when ``unsafe``) fix it?"""
+    fix = violation.fix
+    return fix is not None and (fix.applicability == "safe" or unsafe)

@@ -3,15 +3,10 @@ from __future__ import annotations
 
 from typing import Mapping, Sequence
 
-from ..violation import Violation
+from ..violation import Violation, fixable
 
+__all__ = ["FORMATS", "fixable", "position", "render"]
 FORMATS = ("concise", "full", "json", "sarif", "github")
-
-
-def fixable(violation: Violation, unsafe: bool) -> bool:
-    """Would ``--fix`` (with ``--unsafe-fixes`` when ``unsafe``) fix it?"""
-    fix = violation.fix
-    return fix is not None and (fix.applicability == "safe" or unsafe)
 
 
 def position(violation: Violation) -> str:
