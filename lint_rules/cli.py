@@ -291,8 +291,7 @@ def _add_noqa(tasks: list[Any], settings: Any, ns: argparse.Namespace) -> int:
 
 def _check_stdin(ns: argparse.Namespace, settings: Any, discovery: Any) -> int:
     from .engine import Linter
-    from .errors import LintError
-    from .runner import FileResult, RunResult
+    from .runner import RunResult, Task, _process
 
     text = sys.stdin.read()
     filename = ns.stdin_filename or "-"
@@ -300,19 +299,9 @@ def _check_stdin(ns: argparse.Namespace, settings: Any, discovery: Any) -> int:
         if ns.fix:
             sys.stdout.write(text)
         return 0
-    linter = Linter(settings)
     relpath = discovery.relpath(Path(filename)) if ns.stdin_filename else filename
-    file = FileResult(filename)
-    try:
-        if ns.fix or ns.diff:
-            outcome = linter.fix(text, filename, unsafe=ns.unsafe_fixes, relpath=relpath)
-            file.violations, file.fixed = outcome.violations, outcome.fixed
-            if outcome.source != text:
-                file.original, file.new_source = text, outcome.source
-        else:
-            file.violations = linter.lint(text, filename, relpath=relpath)
-    except LintError as exc:
-        file.error = str(exc)
+    file = _process(Task(filename, filename, relpath, text, digest=""), ns.fix or ns.diff, ns.unsafe_fixes,
+                    Linter(settings))
     if ns.fix and not ns.diff:
         sys.stdout.write(file.new_source if file.new_source is not None else text)
         return _report(ns, settings, RunResult([file]), {filename: file.new_source or text}, stream=sys.stderr)
