@@ -41,3 +41,13 @@ def offline():
                 os.environ.pop(flag, None)
             else:
                 os.environ[flag] = value
+
+
+def torch_dtype(value):
+    """A ``torch.dtype`` from a dtype or its name (``"bfloat16"``, ``"bf16"``, ``"fp16"``, ``"half"``); None stays None."""
+    import torch
+
+    if value is None or isinstance(value, torch.dtype):
+        return value
+    aliases = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16"}
+    return getattr(torch, aliases.get(str(value), str(value)))

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pytest_lora.extras import require_models
+from pytest_lora.extras import require_models, torch_dtype
 
 GIB = 1024**3
 # optimizer -> state tensors kept per trainable tensor, each the parameter's size
@@ -43,15 +43,6 @@ class MemoryEstimate:
         share = 100 * self.trainable_params / self.total_params if self.total_params else 0.0
         lines.append(f"trainable {self.trainable_params:,} of {self.total_params:,} parameters ({share:.4f}%)")
         return "\n".join(lines)
-
-
-def _dtype(value):
-    import torch
-
-    if value is None or isinstance(value, torch.dtype):
-        return value
-    aliases = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16"}
-    return getattr(torch, aliases.get(value, value))
 
 
 def _size(dtype) -> int:
@@ -94,12 +85,12 @@ def estimate_lora_memory(model_or_id, config, dtype=None, optimizer: str = "adam
 
     if optimizer not in OPTIMIZER_STATES:
         raise ValueError(f"unknown optimizer {optimizer!r}; expected one of {', '.join(OPTIMIZER_STATES)}")
+    dtype = torch_dtype(dtype)
     if isinstance(model_or_id, str):
         from pytest_lora.skeletons import build_skeleton
 
-        model_or_id = build_skeleton(model_or_id, dtype=_dtype(dtype))
+        model_or_id = build_skeleton(model_or_id, dtype=dtype)
     base, _ = unwrap(model_or_id)
-    dtype = _dtype(dtype)
     params, seen = [], set()
     for _, module in original_modules(base):
         for param in module.parameters(recurse=False):
@@ -109,7 +100,7 @@ def estimate_lora_memory(model_or_id, config, dtype=None, optimizer: str = "adam
     base_bytes = sum(p.numel() * _size(dtype or p.dtype) for p in params)
 
     plan = plan_trainable(model_or_id, config)
-    upcast = _dtype(adapter_dtype)
+    upcast = torch_dtype(adapter_dtype)
 
     def tensor_dtype(tensor):
         own = dtype or tensor.dtype

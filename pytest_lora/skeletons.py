@@ -8,7 +8,7 @@ import os
 import warnings
 
 from lint_rules.knowledge.models import TASKS, resolve_model
-from pytest_lora.extras import offline
+from pytest_lora.extras import offline, torch_dtype
 
 # task -> transformers auto class
 AUTO_CLASSES = {
@@ -29,9 +29,9 @@ def build_skeleton(name_or_path, task: str | None = None, dtype=None):
     The name is resolved by ``lint_rules.knowledge.models.resolve_model`` (local dir,
     hub cache, curated table, name guess; a guess builds the type's default sizes and
     warns). ``task`` is one of ``TASKS`` (default: the resolution's task); ``dtype`` is
-    a ``torch.dtype`` or its name (default float32). Raises ``LookupError`` when the
-    name resolves to nothing and ``ValueError`` for an unknown task or a model type
-    this transformers does not know.
+    a ``torch.dtype`` or its name, ``bf16`` and ``fp16`` included (default float32).
+    Raises ``LookupError`` when the name resolves to nothing and ``ValueError`` for an
+    unknown task or a model type this transformers does not know.
     """
     resolution = resolve_model(name_or_path)
     if resolution is None:
@@ -51,11 +51,9 @@ def build_skeleton(name_or_path, task: str | None = None, dtype=None):
             config = transformers.AutoConfig.for_model(resolution.model_type, **fields)
         except ValueError as exc:
             raise ValueError(f"{resolution.name}: {exc}") from None
-        if isinstance(dtype, str):
-            dtype = getattr(torch, dtype)
         auto_class = getattr(transformers, AUTO_CLASSES[task])
         with torch.device("meta"):
-            model = auto_class.from_config(config, dtype=dtype or torch.float32)
+            model = auto_class.from_config(config, dtype=torch_dtype(dtype) or torch.float32)
             if resolution.config.get("tie_word_embeddings") is False:
                 _untie_output_embeddings(model)
     return model

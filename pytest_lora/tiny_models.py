@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from pytest_lora.extras import offline, require_models
+from pytest_lora.extras import offline, require_models, torch_dtype
 
 TASKS = ("causal_lm", "seq2seq_lm", "sequence_classification", "base")
 
@@ -48,15 +48,6 @@ OVERRIDES: dict[str, dict[str, object]] = {
     "falcon": {"num_kv_heads": _HEADS},
     "gpt_neo": {"attention_types": [[["global", "local"], 1]]},
 }
-
-
-def _torch_dtype(dtype):
-    import torch
-
-    if dtype is None or isinstance(dtype, torch.dtype):
-        return dtype
-    aliases = {"fp32": "float32", "fp16": "float16", "half": "float16", "bf16": "bfloat16"}
-    return getattr(torch, aliases.get(str(dtype), str(dtype)))
 
 
 def tiny_config(model_type: str, **overrides):
@@ -157,10 +148,9 @@ def build_tiny_model(model_type: str, task: str | None = None, *, dtype=None, de
     if task == "sequence_classification" and getattr(text_config, "pad_token_id", None) is None:
         text_config.pad_token_id = 0
         config.pad_token_id = 0
-    torch_dtype = _torch_dtype(dtype)
     with offline(), torch.random.fork_rng(devices=[]):
         torch.default_generator.manual_seed(seed)  # the CPU generator only: fork_rng restores no other
-        model = _auto_class(task).from_config(config, dtype=torch_dtype)
+        model = _auto_class(task).from_config(config, dtype=torch_dtype(dtype))
     model.eval()
     if device_map is not None:
         return dispatch(model, device_map)

@@ -158,3 +158,11 @@ def test_skeletons_of_7b_to_70b_models_are_exact_and_fast(lora_skeleton):
         elapsed = time.perf_counter() - start
         assert sum(p.numel() for p in model.parameters()) == published[model_id]["total"], model_id
         assert elapsed < 2.0, f"{model_id} took {elapsed:.2f}s"
+
+
+def test_skeleton_and_tiny_model_take_the_same_dtype_names(lora_skeleton, lora_tiny_model):
+    torch = pytest.importorskip("torch")
+    for name, dtype in (("bf16", torch.bfloat16), ("fp16", torch.float16), ("half", torch.float16),
+                        (torch.bfloat16, torch.bfloat16)):
+        assert {p.dtype for p in lora_skeleton("gpt2", dtype=name).parameters()} == {dtype}
+        assert {p.dtype for p in lora_tiny_model("gpt2", dtype=name).parameters()} == {dtype}
