@@ -219,6 +219,9 @@ def test_model_from_settings_and_unknown_models():
     helper = one("from peft import LoraConfig, get_peft_model\nget_peft_model(load(), LoraConfig(r=4))",
                  model="gpt2")
     assert helper.model.name == "gpt2"  # the flow says nothing, the setting decides
+    starred = one("from peft import LoraConfig, PeftModel\nc = LoraConfig(r=4)\n"
+                  "PeftModel(*head, A.from_pretrained('gpt2'), c)")
+    assert starred.model is None  # after *head, no position is known
 
 
 def test_task_type_enum_members_are_their_strings():

@@ -161,8 +161,7 @@ def _applied(site: CallSite) -> Iterator[tuple[cst.BaseExpression, cst.BaseExpre
     name = terminal_name(site.node.func)
     if name is None:
         return
-    positional = [a.value for a in site.node.args if a.keyword is None and not a.star]
-    keywords = {a.keyword.value: a.value for a in site.node.args if a.keyword is not None}
+    positional, keywords = _arguments(site.node)
     if name in _MODEL_FIRST:
         model = positional[0] if positional else keywords.get("model")
         config = positional[1] if len(positional) > 1 else keywords.get("peft_config")
@@ -181,6 +180,19 @@ def _applied(site: CallSite) -> Iterator[tuple[cst.BaseExpression, cst.BaseExpre
         return
     if model is not None and config is not None:
         yield model, config
+
+
+def _arguments(call: cst.Call) -> tuple[list[cst.BaseExpression], dict[str, cst.BaseExpression]]:
+    """A call's positional argument values up to the first ``*``/``**`` (after one, no
+    position is known), and its keyword argument values by name."""
+    positional = []
+    for arg in call.args:
+        if arg.star:
+            break
+        if arg.keyword is None:
+            positional.append(arg.value)
+    keywords = {a.keyword.value: a.value for a in call.args if a.keyword is not None}
+    return positional, keywords
 
 
 def _config_call(index: FileIndex, expr: cst.BaseExpression, site: CallSite) -> cst.Call | None:
@@ -204,8 +216,7 @@ def _model_of(index: FileIndex, expr: cst.BaseExpression, scope: Any, order: int
         return value, None
     if isinstance(expr, cst.Call) and isinstance(expr.func, cst.Attribute) \
             and expr.func.attr.value == "from_pretrained":
-        positional = [a.value for a in expr.args if a.keyword is None and not a.star]
-        keywords = {a.keyword.value: a.value for a in expr.args if a.keyword is not None}
+        positional, keywords = _arguments(expr)
         id_expr = positional[0] if positional else keywords.get("pretrained_model_name_or_path")
         model_id = index.value_of(id_expr, scope, order) if id_expr is not None else None
         return (model_id, terminal_name(expr.func.value)) if isinstance(model_id, str) else None
