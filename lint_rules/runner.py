@@ -94,20 +94,26 @@ def _process_star(args: tuple[Task, bool, bool]) -> FileResult:
     return _process(*args)
 
 
+UNDECODABLE = (SyntaxError, LookupError, UnicodeDecodeError)
+
+
+def decode(data: bytes, suffix: str = ".py") -> tuple[str, str]:
+    """The text and its encoding: a source decoded as Python does (PEP 263 coding cookie, BOM), a
+    notebook as UTF-8. Raises one of ``UNDECODABLE`` for bytes that cannot be read so."""
+    encoding = "utf-8" if suffix == ".ipynb" else tokenize.detect_encoding(io.BytesIO(data).readline)[0]
+    return data.decode(encoding), encoding
+
+
 def read_task(path: Path, filename: str, relpath: str) -> Task | FileResult:
-    """The file's text, decoded as Python does (PEP 263 coding cookie, BOM); notebooks as UTF-8."""
+    """The file's text, as ``decode`` reads it."""
     try:
         data = path.read_bytes()
     except OSError as exc:
         return FileResult(filename, error=f"{filename}: cannot read: {exc}")
     task = Task(str(path.resolve()), filename, relpath, "", content_hash(data))
     try:
-        if path.suffix == ".ipynb":
-            task.encoding = "utf-8"
-        else:
-            task.encoding = tokenize.detect_encoding(io.BytesIO(data).readline)[0]
-        task.text = data.decode(task.encoding)
-    except (SyntaxError, LookupError, UnicodeDecodeError) as exc:
+        task.text, task.encoding = decode(data, path.suffix)
+    except UNDECODABLE as exc:
         task.unreadable = f"cannot decode the file: {exc}"
     return task
 

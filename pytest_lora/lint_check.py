@@ -19,6 +19,7 @@ from lint_rules.discovery import Discovery
 from lint_rules.engine import Linter
 from lint_rules.errors import LintError
 from lint_rules.output.concise import line
+from lint_rules.runner import UNDECODABLE, decode
 
 CACHE_KEY = "lora_check/passed"
 ITEM_NAME = "lora-check"
@@ -61,8 +62,8 @@ class LoraCheckPlugin:
         if file_path.suffix != ".py" or self.discovery.excluded(file_path) or self.discovery.gitignored(file_path):
             return None
         try:
-            text = file_path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError):
+            text = decode(file_path.read_bytes())[0]
+        except (OSError, *UNDECODABLE):
             return None
         if not analysis.might_use_peft(text):
             return None
@@ -91,7 +92,7 @@ class LoraCheckItem(pytest.Item):
 
     def runtest(self) -> None:
         plugin: LoraCheckPlugin = self.config.pluginmanager.get_plugin("lora-check")
-        text = self.path.read_text(encoding="utf-8")
+        text = decode(self.path.read_bytes())[0]
         digest = plugin.digest(text)
         key = self.nodeid.rsplit("::", 1)[0]
         if plugin.passed.get(key) != digest:

@@ -98,3 +98,11 @@ def test_excludes_and_gitignore_apply(files):
     files.makepyfile(generated="from peft import LoraConfig\nLoraConfig(r=8\n")
     files.path.joinpath(".gitignore").write_text("generated.py\n")
     files.runpytest("--lora-check").assert_outcomes(passed=1)
+
+
+def test_a_file_with_a_coding_cookie_is_checked_as_python_reads_it(pytester):
+    pytester.path.joinpath("latin.py").write_bytes(
+        b"# -*- coding: latin-1 -*-\n# caf\xe9\n" + BROKEN.encode("latin-1"))
+    result = pytester.runpytest("--lora-check", "-p", "no:cacheprovider")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["latin.py:4:20: LORA000 *"])
