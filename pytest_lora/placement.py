@@ -39,6 +39,8 @@ def assert_device_placement(peft_model, device=None, *, check_dtype: bool = True
     from peft.tuners.tuners_utils import BaseTunerLayer
     from peft.utils.other import ModulesToSaveWrapper
 
+    from pytest_lora.targeting import adapter_parameters
+
     wanted = torch.device(device) if device is not None else None
     problems: list[str] = []
 
@@ -53,9 +55,8 @@ def assert_device_placement(peft_model, device=None, *, check_dtype: bool = True
     for module_name, module in peft_model.named_modules():
         if isinstance(module, BaseTunerLayer):
             base = _base_weight(module)
-            for layer_name in module.adapter_layer_names:
-                for param_name, param in getattr(module, layer_name).named_parameters():
-                    check(f"{module_name}.{layer_name}.{param_name}", param, base, "base weight")
+            for param_name, param in adapter_parameters(module):
+                check(f"{module_name}.{param_name}", param, base, "base weight")
         elif isinstance(module, ModulesToSaveWrapper):
             originals = dict(module.original_module.named_parameters())
             for adapter_name, copy in module.modules_to_save.items():

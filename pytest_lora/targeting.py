@@ -59,6 +59,13 @@ def _original(module):
             return module
 
 
+def adapter_parameters(layer):
+    """(name under ``layer``, parameter) of each adapter weight of a peft tuner layer (``lora_A.default.weight``)."""
+    for layer_name in layer.adapter_layer_names:
+        for param_name, param in getattr(layer, layer_name).named_parameters():
+            yield f"{layer_name}.{param_name}", param
+
+
 def original_modules(model):
     """``named_modules()`` of the model as it was before any adapter was injected."""
     seen: set[int] = set()

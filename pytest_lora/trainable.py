@@ -212,17 +212,17 @@ def assert_base_frozen(peft_model) -> None:
     from peft.tuners.tuners_utils import BaseTunerLayer
     from peft.utils.other import ModulesToSaveWrapper
 
-    from pytest_lora.targeting import unwrap
+    from pytest_lora.targeting import adapter_parameters, unwrap
 
     _, config = unwrap(peft_model)
     bias = getattr(config, "bias", "none")
     allowed: set[int] = set()
     for module in peft_model.modules():
         if isinstance(module, BaseTunerLayer):
-            for layer_name in module.adapter_layer_names:
-                allowed.update(id(p) for p in getattr(module, layer_name).parameters())
-            if bias == "lora_only" and getattr(module.get_base_layer(), "bias", None) is not None:
-                allowed.add(id(module.get_base_layer().bias))
+            allowed.update(id(p) for _, p in adapter_parameters(module))
+            base_bias = getattr(module.get_base_layer(), "bias", None)
+            if bias == "lora_only" and base_bias is not None:
+                allowed.add(id(base_bias))
         elif isinstance(module, ModulesToSaveWrapper):
             allowed.update(id(p) for p in module.modules_to_save.parameters())
     offenders = [
