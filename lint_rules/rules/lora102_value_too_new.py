@@ -8,8 +8,6 @@ from ..knowledge import peft_releases
 from ..rule import Finding, Invalid, Rule, RuleContext, Valid
 from ._common import allowed, lowest, newer, value_node
 
-_OPTIONS = ("init_lora_weights", "bias", "task_type")
-
 
 class ValueTooNew(Rule):
     """An ``init_lora_weights``/``bias``/``task_type`` value or ``target_modules="all-linear"``
@@ -60,7 +58,7 @@ class ValueTooNew(Rule):
 
     def check(self, call: LoraCall, ctx: RuleContext) -> Iterator[Finding]:
         oldest = lowest(ctx)
-        for name in _OPTIONS:
+        for name in peft_releases.OPTIONS:
             keyword = call.get(name)
             if keyword is None or not isinstance(keyword.value, str) or call.is_guarded(name):
                 continue
@@ -69,7 +67,8 @@ class ValueTooNew(Rule):
             if span is None or field is None or newer(field[0], oldest) or not newer(span[0], oldest):
                 continue
             consequence = ("treats every string as the default initialisation"
-                           if name == "init_lora_weights" and newer("0.7.0", oldest) else "does not know it")
+                           if name == "init_lora_weights" and peft_releases.accepts(name, keyword.value, oldest)
+                           else "does not know it")
             yield Finding(value_node(keyword), (
                 f"`{name}={keyword.value!r}` needs peft >= {span[0]}, but the project allows "
                 f"{allowed(ctx)}, and peft {oldest} {consequence}; require peft>={span[0]} or "

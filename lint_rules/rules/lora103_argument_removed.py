@@ -59,7 +59,8 @@ class ArgumentRemoved(Rule):
             span = peft_releases.field_span(keyword.name)
             if span is None or not newer(newest, span[1]) or call.is_guarded(keyword.name):
                 continue
-            removed_in = next(v for v in peft_releases.versions() if newer(v, span[1]))
+            releases = peft_releases.versions()
+            removed_in = releases[releases.index(span[1]) + 1]
             advice = "remove it" + _REPLACED_BY.get(keyword.name, "")
             replacements = {}
             if isinstance(keyword.arg, cst.Arg) and keyword.arg in call.node.args:

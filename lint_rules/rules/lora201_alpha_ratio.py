@@ -9,7 +9,7 @@ import libcst as cst
 from ..analysis import UNKNOWN, LoraCall
 from ..knowledge import peft_releases
 from ..rule import Finding, Invalid, Rule, RuleContext, Valid
-from ._common import add_keyword, fmt, literal_in_call, lowest, number
+from ._common import add_keyword, fmt, literal_in_call, lowest, number, value_node
 
 # Initialisations that set their own scale: their users do not follow alpha = ratio * r.
 _OWN_CONVENTION = ("pissa", "corda", "eva", "olora")
@@ -110,7 +110,7 @@ class AlphaRatio(Rule):
                         f"peft {version}'s defaults apply)")
         replacements: dict = {}
         if alpha_kw is not None:
-            node = alpha_kw.node if alpha_kw.arg is not None else alpha_kw.report_node
+            node = value_node(alpha_kw)
             if literal_in_call(alpha_kw):
                 replacements = {alpha_kw.node: number(expected)}
         else:
