@@ -102,19 +102,13 @@ def _rules(args: list[str]) -> int:
 
 
 def _rule(args: list[str]) -> int:
-    from .catalog import all_rules, to_code
-    from .errors import ConfigError
+    from .catalog import all_rules
+    from .config import rule_code
     from .ruledoc import explain
 
     parsed = argparse.ArgumentParser(prog="lora-lint rule", description="Explain one rule.")
     parsed.add_argument("rule", help="code or name, e.g. LORA001")
-    token = parsed.parse_args(args).rule
-    code = to_code(token)
-    if code is None:
-        names = list(all_rules()) + [r.NAME for r in all_rules().values()]
-        close = difflib.get_close_matches(token, names, n=1)
-        raise ConfigError(f"unknown rule {token!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
-    print(explain(all_rules()[code]), end="")
+    print(explain(all_rules()[rule_code(parsed.parse_args(args).rule)]), end="")
     return 0
 
 
@@ -259,7 +253,7 @@ def _check(ns: argparse.Namespace) -> int:
 
 def _add_noqa(tasks: list[Any], settings: Any, ns: argparse.Namespace) -> int:
     from .add_noqa import add_noqa
-    from .engine import Linter
+    from .engine import SYNTAX_ERROR, Linter
     from .fixes import write_atomic
     from .runner import run
 
@@ -268,7 +262,7 @@ def _add_noqa(tasks: list[Any], settings: Any, ns: argparse.Namespace) -> int:
         print(f"error: {error}", file=sys.stderr)
     linter, total, skipped = Linter(settings), 0, 0
     for task, file in zip(tasks, result.files):
-        findings = [v for v in file.violations if v.code != "LORA000"]
+        findings = [v for v in file.violations if v.code != SYNTAX_ERROR]
         if file.error or not findings:
             continue
         if task.filename.endswith(".ipynb"):
@@ -276,7 +270,7 @@ def _add_noqa(tasks: list[Any], settings: Any, ns: argparse.Namespace) -> int:
             continue
         new_source, added = add_noqa(task.text, findings)
         left = linter.lint(new_source, task.filename, relpath=task.relpath) if added else findings
-        if not added or [v for v in left if v.code != "LORA000"]:
+        if not added or [v for v in left if v.code != SYNTAX_ERROR]:
             skipped += len(findings)
             print(f"warning: {task.filename}: could not add every noqa comment; file left unchanged", file=sys.stderr)
             continue

@@ -74,10 +74,10 @@ def _option_keys() -> dict[str, set[str]]:
     return keys
 
 
-def _unknown(kind: str, key: str, known: Sequence[str], where: str) -> ConfigError:
+def _unknown(kind: str, key: str, known: Sequence[str], where: str | None) -> ConfigError:
     close = difflib.get_close_matches(key, list(known), n=1)
     hint = f" (did you mean {close[0]!r}?)" if close else ""
-    return ConfigError(f"{where}: unknown {kind} {key!r}{hint}")
+    return ConfigError(f"{f'{where}: ' if where else ''}unknown {kind} {key!r}{hint}")
 
 
 def _str_list(value: Any, key: str, where: str) -> list[str]:
@@ -94,7 +94,8 @@ def _severity(value: Any, key: str, where: str) -> str:
     return value
 
 
-def _rule_code(token: str, where: str) -> str:
+def rule_code(token: str, where: str | None = None) -> str:
+    """The code of a rule given by its code or name; else a ``ConfigError`` with a did-you-mean."""
     code = to_code(token)
     if code is None:
         names = list(all_rules()) + [rule.NAME for rule in all_rules().values()]
@@ -126,7 +127,7 @@ def check_settings(data: Mapping[str, Any], *, where: str = "settings") -> dict[
         elif key == "severity":
             if not isinstance(value, dict):
                 raise ConfigError(f"{where}: {key!r} must be a table of rule = severity")
-            checked[key] = {_rule_code(k, where): _severity(v, f"severity.{k}", where) for k, v in value.items()}
+            checked[key] = {rule_code(k, where): _severity(v, f"severity.{k}", where) for k, v in value.items()}
         elif key == "rules":
             checked[key] = _check_rule_options(value, where)
         elif key in option_keys:
@@ -141,7 +142,7 @@ def _check_rule_options(value: Any, where: str) -> dict[str, dict[str, Any]]:
         raise ConfigError(f"{where}: 'rules' must be a table of per-rule option tables")
     out: dict[str, dict[str, Any]] = {}
     for token, options in value.items():
-        code = _rule_code(token, where)
+        code = rule_code(token, where)
         rule = all_rules()[code]
         if not isinstance(options, dict):
             raise ConfigError(f"{where}: 'rules.{token}' must be a table")

@@ -17,13 +17,13 @@ from libcst.metadata import MetadataWrapper, PositionProvider
 
 from . import config, project
 from .catalog import all_rules
+from .config import SYNTAX_ERROR
 from .errors import FixError
 from .fixes import LineIndex, apply, edits_for
 from .rule import RuleContext
 from .suppression import ALL, NoqaMap, file_exemptions
 from .violation import FixInfo, Location, Violation, fixable
 
-SYNTAX_ERROR = "LORA000"
 MAX_FIX_ROUNDS = 10
 _PARSER_PREFIX = re.compile(r"^parser error: error at \d+:\d+: ")
 

@@ -13,7 +13,7 @@ _PREFIX_RE = re.compile(r"^LORA\d{0,3}$")
 
 def expand(selector: str) -> set[str]:
     """The codes one selector stands for; a ``ConfigError`` for one that matches nothing."""
-    rules = all_rules()
+    rules, names = all_rules(), by_name()
     token = selector.strip()
     if token.upper() == "ALL":
         return set(rules)
@@ -21,9 +21,9 @@ def expand(selector: str) -> set[str]:
         codes = {code for code in rules if code.startswith(token.upper())}
         if codes:
             return codes
-    elif token.lower() in by_name():
-        return {by_name()[token.lower()]}
-    candidates = list(rules) + list(by_name()) + ["ALL"]
+    elif token.lower() in names:
+        return {names[token.lower()]}
+    candidates = list(rules) + list(names) + ["ALL"]
     close = difflib.get_close_matches(token, candidates, n=1)
     hint = f" (did you mean {close[0]!r}?)" if close else ""
     raise ConfigError(f"unknown rule selector {selector!r}{hint}")

@@ -377,6 +377,8 @@ def test_rules_and_rule(capsys):
     assert capsys.readouterr().out.startswith("# LORA990 test-rank-zero")
     assert main(["rule", "LORA99"]) == 2
     assert "unknown rule" in capsys.readouterr().err
+    assert main(["rule", "test-rank-zer"]) == 2
+    assert capsys.readouterr().err == "error: unknown rule 'test-rank-zer' (did you mean 'test-rank-zero'?)\n"
 
 
 def test_show_settings(project, capsys):
