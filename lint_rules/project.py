@@ -196,6 +196,12 @@ def detect_requirement(start_dir: Path, package: str = "peft") -> tuple[str, str
 def detect_inline_requirement(source: str, package: str = "peft") -> str | None:
     """The specifier of ``package`` in a PEP 723 ``# /// script`` block, else ``None`` (also
     when the block lists it bare)."""
+    dependencies = _script_dependencies(source)
+    return None if dependencies is None else _inline_spec(dependencies, package)
+
+
+def _script_dependencies(source: str) -> list | None:
+    """The ``dependencies`` list of a PEP 723 ``# /// script`` block, else ``None``."""
     if "# /// script" not in source:
         return None
     match = _SCRIPT_BLOCK.search(source)
@@ -207,7 +213,11 @@ def detect_inline_requirement(source: str, package: str = "peft") -> str | None:
         dependencies = tomllib.loads(toml).get("dependencies", [])
     except tomllib.TOMLDecodeError:
         return None
-    found = _specs(dependencies, package) if isinstance(dependencies, list) else None
+    return dependencies if isinstance(dependencies, list) else None
+
+
+def _inline_spec(dependencies: list, package: str) -> str | None:
+    found = _specs(dependencies, package)
     if found is None:
         return None
     try:
@@ -219,8 +229,11 @@ def detect_inline_requirement(source: str, package: str = "peft") -> str | None:
 def context_for_source(ctx: Any, source: str, *, peft: bool = True, transformers: bool = True) -> Any:
     """``ctx`` checked against the script's own PEP 723 peft (when ``peft``) and transformers
     (when ``transformers``) requirements, where it declares them."""
+    dependencies = _script_dependencies(source) if peft or transformers else None
+    if dependencies is None:
+        return ctx
     changes: dict[str, Any] = {}
-    spec = detect_inline_requirement(source, "peft") if peft else None
+    spec = _inline_spec(dependencies, "peft") if peft else None
     if spec is not None:
         from .knowledge.peft_releases import versions_in
 
@@ -228,7 +241,7 @@ def context_for_source(ctx: Any, source: str, *, peft: bool = True, transformers
         if versions:
             changes.update(peft_spec=spec, peft_spec_source="the script's PEP 723 metadata",
                            peft_versions=versions)
-    spec = detect_inline_requirement(source, "transformers") if transformers else None
+    spec = _inline_spec(dependencies, "transformers") if transformers else None
     if spec is not None:
         changes["transformers"] = spec
     return dataclasses.replace(ctx, **changes) if changes else ctx
