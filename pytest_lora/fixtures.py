@@ -32,16 +32,16 @@ def pytest_generate_tests(metafunc) -> None:
 
 def pytest_collection_modifyitems(items) -> None:
     """Skip ``@pytest.mark.gpu`` (``gpu(count=2)``) tests, with the reason, where CUDA is missing."""
-    marked = [(item, item.get_closest_marker("gpu")) for item in items]
-    marked = [(item, marker) for item, marker in marked if marker is not None]
+    marked = [(item, marker) for item in items if (marker := item.get_closest_marker("gpu")) is not None]
     if not marked:
         return
     from pytest_lora.devices import cuda_count, missing_reason
 
     absent = missing_reason("cuda")
+    count = cuda_count()
     for item, marker in marked:
         needed = marker.kwargs.get("count", 1)
-        reason = absent or (f"needs {needed} CUDA devices, {cuda_count()} present" if cuda_count() < needed else None)
+        reason = absent or (f"needs {needed} CUDA devices, {count} present" if count < needed else None)
         if reason:
             item.add_marker(pytest.mark.skip(reason=f"gpu: {reason}"))
 

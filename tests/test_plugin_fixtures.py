@@ -70,6 +70,28 @@ def test_gpu_marker_skips_with_the_reason_without_cuda(pytester):
     result.stdout.fnmatch_lines(["SKIPPED*gpu: no CUDA device*"])
 
 
+def test_gpu_count_marker_with_one_gpu(pytester, monkeypatch):
+    # what a one-GPU machine sees: gpu runs, gpu(count=2) is skipped with both counts
+    import pytest_lora.devices
+
+    monkeypatch.setattr(pytest_lora.devices, "missing_reason", lambda device: None)
+    monkeypatch.setattr(pytest_lora.devices, "cuda_count", lambda: 1)
+    pytester.makepyfile("""
+        import pytest
+
+        @pytest.mark.gpu
+        def test_one():
+            pass
+
+        @pytest.mark.gpu(count=2)
+        def test_two():
+            raise AssertionError("must not run on one GPU")
+    """)
+    result = pytester.runpytest("-rs", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1, skipped=1)
+    result.stdout.fnmatch_lines(["SKIPPED*gpu: needs 2 CUDA devices, 1 present*"])
+
+
 REPORTED = """
 import pytest
 
