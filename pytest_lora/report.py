@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import os
 
 import pytest
 
@@ -11,7 +10,7 @@ RECORDS: list[dict] = []
 _WORKER_KEY = "lora_records"
 
 
-def record(peft_model, label: str | None = None) -> dict:
+def record(peft_model) -> dict:
     """Add a row for ``peft_model`` (the adapter just applied) to ``RECORDS``."""
     from pytest_lora.targeting import unwrap
 
@@ -25,7 +24,6 @@ def record(peft_model, label: str | None = None) -> dict:
     leaves += sorted(config.target_parameters or [])
     adapter = next((p for n, p in peft_model.named_parameters() if ".lora_" in n), None)
     row = {
-        "test": label or os.environ.get("PYTEST_CURRENT_TEST", "").rpartition(" ")[0],
         "model": name or f"{model_type} ({type(base).__name__})",
         "r": config.r if not config.rank_pattern else f"{config.r}+pattern",
         "targets": ",".join(leaves),
