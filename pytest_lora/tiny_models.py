@@ -104,17 +104,6 @@ def _tiny_kwargs(config_class, overrides: dict) -> dict:
     return kwargs
 
 
-def _auto_class(task: str):
-    import transformers
-
-    return {
-        "causal_lm": transformers.AutoModelForCausalLM,
-        "seq2seq_lm": transformers.AutoModelForSeq2SeqLM,
-        "sequence_classification": transformers.AutoModelForSequenceClassification,
-        "base": transformers.AutoModel,
-    }[task]
-
-
 def default_task(model_type: str) -> str:
     """Seq2seq for encoder-decoders, causal LM for decoders, classification for encoders."""
     require_models()
@@ -139,6 +128,9 @@ def build_tiny_model(model_type: str, task: str | None = None, *, dtype=None, de
     """
     require_models()
     import torch
+    import transformers
+
+    from pytest_lora.skeletons import AUTO_CLASSES
 
     task = task or default_task(model_type)
     if task not in TASKS:
@@ -150,7 +142,7 @@ def build_tiny_model(model_type: str, task: str | None = None, *, dtype=None, de
         config.pad_token_id = 0
     with offline(), torch.random.fork_rng(devices=[]):
         torch.default_generator.manual_seed(seed)  # the CPU generator only: fork_rng restores no other
-        model = _auto_class(task).from_config(config, dtype=torch_dtype(dtype))
+        model = getattr(transformers, AUTO_CLASSES[task]).from_config(config, dtype=torch_dtype(dtype))
     model.eval()
     if device_map is not None:
         return dispatch(model, device_map)

@@ -39,6 +39,7 @@ from transformers.pytorch_utils import Conv1D  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from lint_rules.knowledge.matching import SEQ_CLS_HEAD_ATTRS  # noqa: E402  (stdlib + packaging)
+from pytest_lora.skeletons import AUTO_CLASSES  # noqa: E402  (task -> transformers auto class name)
 
 DATA = ROOT / "lint_rules" / "knowledge" / "data" / "architectures"
 TASKS = {
@@ -46,12 +47,6 @@ TASKS = {
     "seq2seq_lm": "MODEL_FOR_SEQ_TO_SEQ_CAUSAL_LM_MAPPING_NAMES",
     "sequence_classification": "MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES",
     "base": "MODEL_MAPPING_NAMES",
-}
-AUTO = {
-    "causal_lm": "AutoModelForCausalLM",
-    "seq2seq_lm": "AutoModelForSeq2SeqLM",
-    "sequence_classification": "AutoModelForSequenceClassification",
-    "base": "AutoModel",
 }
 # peft's dispatch order: the first isinstance test that holds names the kind
 ADAPTABLE = (
@@ -202,7 +197,7 @@ def conversion(model_type: str) -> str | None:
 
 
 def build(task: str, config, timeout: int) -> nn.Module:
-    auto = getattr(transformers, AUTO[task])
+    auto = getattr(transformers, AUTO_CLASSES[task])
     signal.alarm(timeout)
     try:
         with torch.device("meta"), warnings.catch_warnings():
