@@ -199,7 +199,8 @@ class Settings:
         data = [__version__, code_stamp(), self.enabled, self.peft_spec, self.peft_spec_source, self.peft_versions,
                 self.peft_spec_explicit, self.model, self.transformers, self.transformers_explicit,
                 installed_transformers(), sorted(self.severities.items()),
-                sorted((k, sorted(v.items())) for k, v in self.options.items()), self.per_file_ignores]
+                sorted((k, sorted(v.items())) for k, v in self.options.items()), self.per_file_ignores,
+                self.root]  # per-file-ignores match paths relative to the root
         return hashlib.sha256(json.dumps(data, default=repr).encode()).hexdigest()[:16]
 
 

@@ -357,6 +357,15 @@ def test_cache_hit_and_miss(project, capsys, monkeypatch):
     assert sorted(calls) == ["a.py", "b.py"]
 
 
+def test_cache_is_not_reused_under_another_root(tmp_path, capsys, monkeypatch):
+    # without a config file the root is where the run starts, and per-file-ignores match paths below it
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path / "sub/x.py", BAD)
+    ignores = ["--config", 'per-file-ignores = {"sub/*" = ["LORA990"]}', "-j", "1"]
+    assert "LORA990" not in lint(capsys, "--cache", *ignores, ".")[1]
+    assert "LORA990" in lint(capsys, "--cache", *ignores, "sub")[1]  # relative to sub/ the glob does not match
+
+
 def test_parallel_results_equal_serial(project, capsys):
     for i in range(runner.PARALLEL_MIN_FILES + 6):
         write(project / f"pkg/m{i:02}.py", BAD if i % 3 else CLEAN)
