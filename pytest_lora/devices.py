@@ -7,8 +7,11 @@ KNOWN = ("cpu", "cuda", "mps")
 def missing_reason(device: str) -> str | None:
     """None when ``device`` (``cpu``, ``meta``, ``cuda``, ``cuda:1``, ``mps``) is usable here, else why not."""
     kind, _, index = device.partition(":")
+    unknown = f"unknown device {device!r}; expected one of cpu, meta, cuda[:N], mps"
     if kind in ("cpu", "meta"):
         return None
+    if kind == "cuda" and index and not index.isdigit():
+        return unknown
     try:
         import torch
     except ImportError:
@@ -25,7 +28,7 @@ def missing_reason(device: str) -> str | None:
         if mps is None or not mps.is_available():
             return "no MPS device: torch.backends.mps.is_available() == False"
         return None
-    return f"unknown device {device!r}; expected one of cpu, meta, cuda[:N], mps"
+    return unknown
 
 
 def available_devices() -> list[str]:

@@ -70,6 +70,20 @@ def test_gpu_marker_skips_with_the_reason_without_cuda(pytester):
     result.stdout.fnmatch_lines(["SKIPPED*gpu: no CUDA device*"])
 
 
+@pytest.mark.parametrize(("device", "reason"), [
+    ("cuda", None), ("cuda:0", None), ("cuda:1", "cuda:1 requested but only 1 CUDA device(s) are present"),
+    ("cuda:x", "unknown device 'cuda:x'; expected one of cpu, meta, cuda[:N], mps"),
+    ("cuda:-1", "unknown device 'cuda:-1'; expected one of cpu, meta, cuda[:N], mps"),
+])
+def test_device_reasons_on_a_one_gpu_machine(monkeypatch, device, reason):
+    torch = pytest.importorskip("torch")
+    from pytest_lora.devices import missing_reason
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    assert missing_reason(device) == reason
+
+
 def test_gpu_count_marker_with_one_gpu(pytester, monkeypatch):
     # what a one-GPU machine sees: gpu runs, gpu(count=2) is skipped with both counts
     import pytest_lora.devices
