@@ -148,6 +148,25 @@ def test_overridable_defaults_are_unknown(source):
     assert one("from peft import LoraConfig\n" + source).value("r") is UNKNOWN
 
 
+def test_attributes_set_after_the_call_are_unknown():
+    set_later = one("from peft import LoraConfig\nconfig = LoraConfig(r=16, lora_alpha=16)\n"
+                    "config.lora_alpha = 32\n")
+    assert set_later.value("lora_alpha") is UNKNOWN and set_later.value("r") == 16
+    assert set_later.get("lora_alpha").value is UNKNOWN  # rules reading the keyword see it too
+    omitted = one("from peft import LoraConfig\nconfig = LoraConfig(r=16)\n"
+                  "def tune(a):\n    config.lora_alpha, config.lora_dropout = a, 0.1\n")
+    assert omitted.value("lora_alpha", {"lora_alpha": 8, "r": 8}) is UNKNOWN
+    assert omitted.value("r", {"r": 8}) == 16
+    for source in ("setattr(config, name, 4)", "config.__dict__.update(extra)", "vars(config).update(extra)"):
+        anything = one("from peft import LoraConfig\nconfig = LoraConfig(r=16)\n" + source)
+        assert anything.value("r") is UNKNOWN and anything.value("lora_alpha", {"lora_alpha": 8}) is UNKNOWN
+    named = one("from peft import LoraConfig\nconfig = LoraConfig(r=16, lora_alpha=16)\n"
+                "setattr(config, 'lora_alpha', 32)\n")
+    assert named.value("lora_alpha") is UNKNOWN and named.value("r") == 16
+    read = one("from peft import LoraConfig\nconfig = LoraConfig(r=16)\nprint(config.r, config.lora_alpha)\n")
+    assert read.value("r") == 16  # reading an attribute changes nothing
+
+
 @pytest.mark.parametrize("source", [
     "if version.parse(peft.__version__) >= version.parse('0.9'):\n    LoraConfig(use_dora=True)",
     "if importlib.metadata.version('peft') < '0.9':\n    pass\nelse:\n    LoraConfig(use_dora=True)",

@@ -50,7 +50,9 @@ class LoraCall:
     ``open_ended``: positional arguments or a ``**splat``/``*args`` that could not be
     resolved exist, so a keyword missing from ``keywords`` is not provably omitted.
     ``guarded``: the whole call sits behind a runtime version check. ``model``: what the
-    config is applied to, when known (see ``lint_rules.analysis.model``).
+    config is applied to, when known (see ``lint_rules.analysis.model``). ``reassigned``:
+    attributes the file sets on the config afterwards (``config.lora_alpha = 32``), whose
+    values are then not the call's.
     """
 
     node: cst.Call
@@ -58,6 +60,7 @@ class LoraCall:
     open_ended: bool = False
     guarded: bool = False
     model: "ModelInfo | None" = None
+    reassigned: set[str] = field(default_factory=set)
 
     def get(self, name: str) -> Keyword | None:
         return self.keywords.get(name)
@@ -68,7 +71,7 @@ class LoraCall:
         keyword = self.keywords.get(name)
         if keyword is not None:
             return keyword.value
-        if self.open_ended or defaults is None or name not in defaults:
+        if self.open_ended or name in self.reassigned or defaults is None or name not in defaults:
             return UNKNOWN
         default = defaults[name]
         return UNKNOWN if isinstance(default, dict) and "expr" in default else default
@@ -92,6 +95,13 @@ def build_call(index: FileIndex, site: CallSite) -> LoraCall:
             call.keywords[arg.keyword.value] = Keyword(arg.keyword.value, value, arg.value, arg, arg)
         else:
             _splat(index, site, call, arg, arg.value, in_call=True, guarded=False)
+    for name in index.bound_names.get(id(site.node), ()):
+        call.reassigned |= index.attribute_writes.get(name, set())
+    if "*" in call.reassigned:  # setattr(config, name, ...), config.__dict__: any attribute
+        call.open_ended = True
+        call.reassigned = set(call.keywords)
+    for name in call.reassigned & call.keywords.keys():
+        call.keywords[name].value = UNKNOWN
     return call
 
 

@@ -102,6 +102,8 @@ class FileIndex(cst.CSTVisitor):
         self.calls_by_name: dict[str, list[CallSite]] = {}
         self.name_counts: Counter[str] = Counter()
         self.mutated: set[str] = set()  # names a container may be changed through
+        self.attribute_writes: dict[str, set[str]] = {}  # name -> attributes set on it ("*": any)
+        self.bound_names: dict[int, list[str]] = {}  # id(call) -> names assigned its result
         self.pragmas: list[tuple[str, cst.CSTNode | None]] = []  # (model, statement)
         self._statements: list[cst.CSTNode] = []
         self._guard_blocks: set[int] = set()
@@ -244,10 +246,25 @@ class FileIndex(cst.CSTVisitor):
         self._order += 1
         scope.bindings.setdefault(name, []).append(Binding(
             name, kind, self._order, scope, fallback=self._fallback_depth > 0, **details))
+        if kind == "assign" and isinstance(details["value"], cst.Call):
+            self.bound_names.setdefault(id(details["value"]), []).append(name)
 
     def _bind_all(self, target: cst.CSTNode) -> None:
         for name in _target_names(target):
             self._bind(name, "other")
+
+    def _write_attributes(self, target: cst.CSTNode) -> None:
+        """Record ``name.attr`` among assignment or ``del`` targets: the object changes."""
+        if isinstance(target, cst.Attribute) and isinstance(target.value, cst.Name):
+            self._attribute_write(target.value.value, target.attr.value)
+        elif isinstance(target, (cst.Tuple, cst.List)):
+            for element in target.elements:
+                self._write_attributes(element.value)
+        elif isinstance(target, cst.StarredElement):
+            self._write_attributes(target.value)
+
+    def _attribute_write(self, name: str, attribute: str) -> None:
+        self.attribute_writes.setdefault(name, set()).add(attribute)
 
     def _push(self, kind: str) -> Scope:
         self._scope = Scope(kind, self._scope)
@@ -363,6 +380,7 @@ class FileIndex(cst.CSTVisitor):
 
     def leave_Assign(self, original_node: cst.Assign) -> None:
         for target in original_node.targets:
+            self._write_attributes(target.target)
             if isinstance(target.target, cst.Name):
                 self._bind(target.target.value, "assign", value=original_node.value)
             else:
@@ -371,11 +389,13 @@ class FileIndex(cst.CSTVisitor):
     def leave_AnnAssign(self, original_node: cst.AnnAssign) -> None:
         if original_node.value is None:
             return
+        self._write_attributes(original_node.target)
         if isinstance(original_node.target, cst.Name):
             self._bind(original_node.target.value, "assign", value=original_node.value)
 
     def visit_AugAssign(self, node: cst.AugAssign) -> None:
         self._bind_all(node.target)
+        self._write_attributes(node.target)
 
     def visit_NamedExpr(self, node: cst.NamedExpr) -> None:
         self._bind_all(node.target)
@@ -398,6 +418,7 @@ class FileIndex(cst.CSTVisitor):
 
     def visit_Del(self, node: cst.Del) -> None:
         self._bind_all(node.target)
+        self._write_attributes(node.target)
         if isinstance(node.target, cst.Subscript) and isinstance(node.target.value, cst.Name):
             self.mutated.add(node.target.value.value)
 
@@ -415,6 +436,8 @@ class FileIndex(cst.CSTVisitor):
     def visit_Attribute(self, node: cst.Attribute) -> None:
         if isinstance(node.value, cst.Name):
             self.mutated.add(node.value.value)
+            if node.attr.value == "__dict__":
+                self._attribute_write(node.value.value, "*")
 
     def visit_Subscript(self, node: cst.Subscript) -> None:
         if isinstance(node.value, cst.Name):
@@ -464,6 +487,11 @@ class FileIndex(cst.CSTVisitor):
         for arg in node.args:
             if arg.keyword is None and not arg.star and isinstance(arg.value, cst.Name):
                 self.mutated.add(arg.value.value)
+        if name in ("setattr", "vars") and isinstance(node.func, cst.Name) and node.args \
+                and isinstance(node.args[0].value, cst.Name):  # setattr(config, "r", 4)
+            attribute = self.value_of(node.args[1].value, self._scope) \
+                if name == "setattr" and len(node.args) > 1 else None
+            self._attribute_write(node.args[0].value.value, attribute if isinstance(attribute, str) else "*")
 
     def visit_Comment(self, node: cst.Comment) -> None:
         match = PRAGMA_RE.search(node.value)

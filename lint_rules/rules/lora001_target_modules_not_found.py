@@ -46,6 +46,9 @@ class TargetModulesNotFound(Rule):
         Valid("from peft import LoraConfig\n\nLoraConfig(target_modules=r'.*\\.attn\\.c_attn')\n", model="gpt2"),
         Valid("from peft import LoraConfig, get_peft_model\n\n"
               "get_peft_model(load_model(), LoraConfig(target_modules=['q_proj']))\n"),
+        # the list is replaced before the config is applied: the call's value is not what peft sees
+        Valid(_SEED.format(model="gpt2", targets='["q_proj", "v_proj"]').replace(
+            "model = get_peft_model", "config.target_modules = [\"c_attn\"]\nmodel = get_peft_model")),
         # masked-LM classes are not in the architecture data: the model counts as unknown
         Valid("from peft import LoraConfig, get_peft_model\nfrom transformers import AutoModelForMaskedLM\n\n"
               "model = AutoModelForMaskedLM.from_pretrained('bert-base-uncased')\n"
