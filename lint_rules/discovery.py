@@ -4,6 +4,7 @@ from __future__ import annotations
 import fnmatch
 import os
 import re
+from functools import lru_cache
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -30,6 +31,7 @@ class Discovery:
     def __init__(self, root: Path, exclude: Iterable[str], respect_gitignore: bool = True) -> None:
         self.root = root.resolve()
         self.respect_gitignore = respect_gitignore
+        self._ignore_file = lru_cache(maxsize=None)(ignore_file)  # each .gitignore read once per run
         names, name_globs, path_globs = set(), [], []
         for pattern in (p.rstrip("/") for p in exclude):
             if "/" in pattern:
@@ -65,10 +67,19 @@ class Discovery:
             return absolute.as_posix()
 
     def gitignored(self, path: Path, is_dir: bool = False) -> bool:
+        """A ``.gitignore`` ignores the path or a folder it lies in (below the root)."""
         if not self.respect_gitignore:
             return False
         resolved = path.resolve()
-        return is_ignored(resolved, chain_for(resolved.parent, self.root), is_dir)
+        if self.root not in resolved.parents:
+            return is_ignored(resolved, chain_for(resolved.parent, self.root, self._ignore_file), is_dir)
+        chain = chain_for(self.root, self.root, self._ignore_file)
+        for folder in reversed(resolved.parents[:resolved.parents.index(self.root)]):
+            if is_ignored(folder, chain, True):
+                return True
+            extra = self._ignore_file(folder)
+            chain = chain + [extra] if extra is not None else chain
+        return is_ignored(resolved, chain, is_dir)
 
     def files(self, paths: Iterable[Path], *, force_exclude: bool = False) -> Iterator[Path]:
         """Files to lint, each once, in a stable order. Files named explicitly are always linted
@@ -90,12 +101,12 @@ class Discovery:
                     yield file
 
     def _walk(self, top: Path) -> Iterator[Path]:
-        chain = chain_for(top, self.root) if self.respect_gitignore else []
+        chain = chain_for(top, self.root, self._ignore_file) if self.respect_gitignore else []
         stack = [(top, chain)]
         while stack:
             folder, chain = stack.pop()
             if self.respect_gitignore and folder != top:
-                extra = ignore_file(folder)
+                extra = self._ignore_file(folder)
                 chain = chain + [extra] if extra is not None else chain
             try:
                 entries = list(os.scandir(folder))

@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 from pathlib import Path
+from typing import Callable
 
 
 def _translate(glob: str) -> str:
@@ -71,7 +71,6 @@ class IgnoreFile:
         return verdict
 
 
-@lru_cache(maxsize=4096)
 def ignore_file(folder: Path) -> IgnoreFile | None:
     path = folder / ".gitignore"
     try:
@@ -90,11 +89,12 @@ def is_ignored(path: Path, chain: list[IgnoreFile], is_dir: bool) -> bool:
     return verdict
 
 
-def chain_for(folder: Path, root: Path) -> list[IgnoreFile]:
-    """The ``.gitignore`` files from ``root`` down to ``folder`` (outermost first)."""
+def chain_for(folder: Path, root: Path,
+              load: Callable[[Path], IgnoreFile | None]) -> list[IgnoreFile]:
+    """The ``.gitignore`` files from ``root`` down to ``folder`` (outermost first), read by ``load``."""
     folders = [folder, *folder.parents]
     if root in folders:
         folders = folders[: folders.index(root) + 1]
     else:
         folders = [folder]
-    return [f for f in (ignore_file(d) for d in reversed(folders)) if f is not None]
+    return [f for f in (load(d) for d in reversed(folders)) if f is not None]

@@ -281,6 +281,9 @@ def test_gitignore_and_excludes(project, capsys):
     # a file named explicitly is linted unless --force-exclude
     assert "legacy/l.py" in lint(capsys, "legacy/l.py")[1]
     assert lint(capsys, "--force-exclude", "legacy/l.py", "x_tmp.py") == (0, "", "")
+    # ... also when it lies in a gitignored folder
+    assert "generated/g.py" in lint(capsys, "generated/g.py")[1]
+    assert lint(capsys, "--force-exclude", "generated/g.py", "sub/generated/z.py") == (0, "", "")
 
 
 def test_no_files_is_silent_success(project, capsys):
@@ -447,6 +450,11 @@ def test_lint_paths_api_matches_the_cli(project, capsys):
     found = lint_rules.lint_paths([project / "pkg"])
     assert [(v.code, v.location.row) for v in found] == [("LORA990", 4)]
     assert [v.code for v in lint_rules.lint_paths(["pkg"], select=["LORA991"])] == ["LORA991"]
+    # a long-lived process sees a .gitignore as it is now
+    write(project / ".gitignore", "other/\n")
+    assert len(lint_rules.lint_paths(["."])) == 1
+    write(project / ".gitignore", "other/\npkg/\n")
+    assert lint_rules.lint_paths(["."]) == []
 
 
 def test_notebook_syntax_error_is_reported_in_its_cell(project, capsys):

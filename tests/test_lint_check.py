@@ -98,6 +98,10 @@ def test_excludes_and_gitignore_apply(files):
     files.makepyfile(generated="from peft import LoraConfig\nLoraConfig(r=8\n")
     files.path.joinpath(".gitignore").write_text("generated.py\n")
     files.runpytest("--lora-check").assert_outcomes(passed=1)
+    files.path.joinpath(".gitignore").write_text("generated.py\nout/\n")
+    files.path.joinpath("out").mkdir()
+    files.path.joinpath("out", "copy.py").write_text(BROKEN)
+    files.runpytest("--lora-check").assert_outcomes(passed=1)
 
 
 def test_a_file_with_a_coding_cookie_is_checked_as_python_reads_it(pytester):
