@@ -125,9 +125,14 @@ def _version_of(path: Path) -> str:
 
 
 @lru_cache(maxsize=None)
+def _versions() -> tuple[str, ...]:
+    return tuple(sorted((_version_of(p) for p in DATA.glob("transformers-*.json")), key=Version))
+
+
 def transformers_versions() -> list[str]:
-    """The transformers versions there is architecture data for, ascending."""
-    return sorted((_version_of(p) for p in DATA.glob("transformers-*.json")), key=Version)
+    """The transformers versions there is architecture data for, ascending (a new list: the
+    cached answer is not the caller's to change)."""
+    return list(_versions())
 
 
 def installed_transformers() -> str | None:

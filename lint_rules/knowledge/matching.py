@@ -91,7 +91,7 @@ class MatchResult:
 
 
 def _since(peft: Version | None, version: str) -> bool:
-    return peft is None or peft >= Version(version)
+    return peft is None or peft >= _parse(version)
 
 
 @lru_cache(maxsize=64)
