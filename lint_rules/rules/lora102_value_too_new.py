@@ -49,6 +49,8 @@ class ValueTooNew(Rule):
         Invalid("from peft import LoraConfig\n\nLoraConfig(r=8, target_modules='all-linear')\n",
                 message="`target_modules=\"all-linear\"` needs peft >= 0.8.0", line=3, column=32,
                 **{"target-peft-version": ">=0.6,<1"}),
+        Invalid("from peft import LoraConfig\n\nLoraConfig(r=8, target_modules='ALL-LINEAR')\n",
+                message="needs peft >= 0.8.0", line=3, column=32, **{"target-peft-version": ">=0.6,<1"}),
         Invalid("import peft\n\nconfig = peft.LoraConfig(\n    r=16,\n    init_lora_weights=\"pissa_niter_16\",\n)\n",
                 message="needs peft >= 0.11.0", line=5, column=23, **{"target-peft-version": "==0.10.0"}),
         Invalid("from peft import LoraConfig\n\nINIT = 'olora'\ndef build(r=16):\n"
@@ -75,7 +77,8 @@ class ValueTooNew(Rule):
                 f"guard it with a version check"))
         keyword = call.get("target_modules")
         since = peft_releases.all_linear_since()
-        if (keyword is not None and keyword.value == "all-linear" and newer(since, oldest)
+        if (keyword is not None and isinstance(keyword.value, str) and newer(since, oldest)
+                and peft_releases.is_all_linear(keyword.value, since)  # any case, as peft lowers it
                 and not call.is_guarded("target_modules")):
             yield Finding(value_node(keyword), (
                 f"`target_modules=\"all-linear\"` needs peft >= {since}, but the project allows "
