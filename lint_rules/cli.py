@@ -228,13 +228,12 @@ def _check(ns: argparse.Namespace) -> int:
         if len(ns.paths) > 1:
             raise ConfigError("'-' (stdin) cannot be combined with other paths")
         return _check_stdin(ns, settings, discovery)
-    cwd = Path.cwd()
-    tasks = []
-    for path in discovery.files(ns.paths or [Path(".")], force_exclude=ns.force_exclude):
-        tasks.append(read_task(path, _display(path, cwd), discovery.relpath(path)))
     for path in ns.paths:
         if not path.exists():
             raise ConfigError(f"{path}: no such file or folder")
+    cwd = Path.cwd()
+    tasks = [read_task(path, _display(path, cwd), discovery.relpath(path))
+             for path in discovery.files(ns.paths or [Path(".")], force_exclude=ns.force_exclude)]
     if not tasks:
         return 0
     if ns.add_noqa:

@@ -286,6 +286,11 @@ def test_gitignore_and_excludes(project, capsys):
     assert lint(capsys, "--force-exclude", "generated/g.py", "sub/generated/z.py") == (0, "", "")
 
 
+def test_a_missing_path_is_an_error(project, capsys):
+    write(project / "bad.py", BAD)
+    assert lint(capsys, "bad.py", "missing.py") == (2, "", "error: missing.py: no such file or folder\n")
+
+
 def test_no_files_is_silent_success(project, capsys):
     write(project / "legacy/l.py", BAD)
     write(project / "pyproject.toml", "[tool.lora-lint]\nextend-exclude = ['legacy']\n")
