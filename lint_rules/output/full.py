@@ -10,11 +10,11 @@ from .concise import line
 CONTEXT = 1  # lines shown before and after
 
 
-def _lines(violation: Violation, sources: Mapping[str, str]) -> list[str] | None:
-    text = sources.get(violation.filename)
+def _lines(filename: str, cell: int | None, sources: Mapping[str, str]) -> list[str] | None:
+    """The lines of the file, or of one cell of a notebook."""
+    text = sources.get(filename)
     if text is None:
         return None
-    cell = violation.extra.get("cell")
     if cell is None:
         return text.splitlines()
     try:
@@ -42,9 +42,13 @@ def snippet(violation: Violation, lines: list[str]) -> list[str]:
 
 def render(violations: Sequence[Violation], sources: Mapping[str, str], *, unsafe: bool = False) -> str:
     blocks = []
+    read: dict[tuple[str, int | None], list[str] | None] = {}  # each file's (cell's) lines, once, not per finding
     for violation in violations:
         parts = [line(violation, unsafe)]
-        lines = _lines(violation, sources)
+        key = (violation.filename, violation.extra.get("cell"))
+        if key not in read:
+            read[key] = _lines(*key, sources)
+        lines = read[key]
         if lines and violation.location.row <= len(lines):
             parts.extend("  " + s for s in snippet(violation, lines))
         if violation.fix is not None:
