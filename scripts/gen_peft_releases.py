@@ -567,22 +567,15 @@ def _key(item: tuple[str, object]) -> tuple:
 
 def render(value: object, indent: int = 0, width: int = 110) -> str:
     """Stable JSON: sorted keys (releases in version order), short values kept on one line."""
+    flat = _flat(value)
+    if not isinstance(value, (dict, list)) or not value or len(flat) + indent <= width:
+        return flat
+    pad = " " * (indent + 1)
     if isinstance(value, dict):
-        value = dict(sorted(value.items(), key=_key))
-        flat = _flat(value)
-        if len(flat) + indent <= width or not value:
-            return flat
-        pad = " " * (indent + 1)
-        items = [f"{pad}{json.dumps(k)}: {render(v, indent + 1, width)}" for k, v in value.items()]
+        items = [f"{pad}{json.dumps(k)}: {render(v, indent + 1, width)}" for k, v in sorted(value.items(), key=_key)]
         return "{\n" + ",\n".join(items) + "\n" + " " * indent + "}"
-    if isinstance(value, list):
-        flat = _flat(value)
-        if len(flat) + indent <= width or not value:
-            return flat
-        pad = " " * (indent + 1)
-        items = [pad + render(v, indent + 1, width) for v in value]
-        return "[\n" + ",\n".join(items) + "\n" + " " * indent + "]"
-    return json.dumps(value, ensure_ascii=False)
+    items = [pad + render(v, indent + 1, width) for v in value]
+    return "[\n" + ",\n".join(items) + "\n" + " " * indent + "]"
 
 
 def _flat(value: object) -> str:
