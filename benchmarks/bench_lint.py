@@ -5,7 +5,6 @@ Each figure is the median wall time of ``repeats`` runs of the real command (a f
 """
 from __future__ import annotations
 
-import os
 import shutil
 import statistics
 import subprocess
@@ -13,6 +12,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from lint_rules.runner import cpu_count
 
 PEFT_FILE = '''"""Fine-tuning script {i}."""
 {imports}
@@ -85,7 +86,7 @@ def _time(argv: list[str], cwd: Path) -> float:
 
 
 def main(repeats: int = 3, files: int = 2000) -> list[str]:
-    jobs = os.cpu_count() or 1
+    jobs = cpu_count()  # what "all cores" (no --jobs) uses
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         (root / "pyproject.toml").write_text('[project]\nname = "corpus"\ndependencies = ["peft>=0.10"]\n'
