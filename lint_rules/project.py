@@ -64,9 +64,10 @@ def _poetry_spec(value: Any) -> str | None:
         if piece in ("", "*"):
             continue
         if piece[0] in "^~" and piece[1:2] != "=":
-            numbers = [int(n) for n in re.findall(r"\d+", piece)] + [0, 0]
-            if piece[0] == "^":
-                bump = next((i for i, n in enumerate(numbers[:3]) if n), 2)
+            given = [int(n) for n in re.findall(r"\d+", piece)]
+            numbers = given + [0, 0]
+            if piece[0] == "^":  # the first non-zero part, else the last one given (^0 is <1)
+                bump = next((i for i, n in enumerate(numbers[:3]) if n), min(len(given), 3) - 1)
             else:
                 bump = 1 if piece.count(".") >= 1 else 0
             upper = numbers[:bump] + [numbers[bump] + 1]

@@ -41,6 +41,10 @@ def test_found_from_a_subfolder_but_not_past_the_project_root(tmp_path):
 
 @pytest.mark.parametrize("constraint, expected", [
     ('"^0.9"', "<0.10,>=0.9"),
+    ('"^0"', "<1,>=0"),  # Poetry: zeros only -> the last given part is bumped
+    ('"^0.0"', "<0.1,>=0.0"),
+    ('"^0.0.3"', "<0.0.4,>=0.0.3"),
+    ('"^1.2"', "<2,>=1.2"),
     ('"~0.10.1"', "<0.11,>=0.10.1"),
     ('"0.12.0"', "==0.12.0"),
     ('{ version = ">=0.8,<0.13", optional = true }', "<0.13,>=0.8"),
