@@ -45,12 +45,6 @@ class MemoryEstimate:
         return "\n".join(lines)
 
 
-def _size(dtype) -> int:
-    import torch
-
-    return torch.empty((), dtype=dtype).element_size()
-
-
 def _activation_bytes(model, batch_size: int, seq_len: int, dtype) -> int:
     """Per-layer activations of a transformer trained without recomputation.
 
@@ -60,7 +54,7 @@ def _activation_bytes(model, batch_size: int, seq_len: int, dtype) -> int:
     config = model.config.get_text_config() if hasattr(model.config, "get_text_config") else model.config
     hidden, heads, layers = config.hidden_size, config.num_attention_heads, config.num_hidden_layers
     per_layer = seq_len * batch_size * hidden * (34 + 5 * heads * seq_len / hidden)
-    return int(layers * per_layer * _size(dtype) / 2)
+    return int(layers * per_layer * dtype.itemsize / 2)
 
 
 def estimate_lora_memory(model_or_id, config, dtype=None, optimizer: str = "adamw", *,
@@ -91,13 +85,9 @@ def estimate_lora_memory(model_or_id, config, dtype=None, optimizer: str = "adam
 
         model_or_id = build_skeleton(model_or_id, dtype=dtype)
     base, _ = unwrap(model_or_id)
-    params, seen = [], set()
-    for _, module in original_modules(base):
-        for param in module.parameters(recurse=False):
-            if id(param) not in seen:
-                seen.add(id(param))
-                params.append(param)
-    base_bytes = sum(p.numel() * _size(dtype or p.dtype) for p in params)
+    # each tensor once (tied weights), the adapters under peft's wrappers left out
+    params = list({id(p): p for _, module in original_modules(base) for p in module.parameters(recurse=False)}.values())
+    base_bytes = sum(p.numel() * (dtype or p.dtype).itemsize for p in params)
 
     plan = plan_trainable(model_or_id, config)
     upcast = torch_dtype(adapter_dtype)
@@ -110,7 +100,7 @@ def estimate_lora_memory(model_or_id, config, dtype=None, optimizer: str = "adam
             return upcast
         return torch.float32 if own in (torch.float16, torch.bfloat16) else own
 
-    sizes = [(tensor, tensor.numel * _size(tensor_dtype(tensor))) for tensor in plan]
+    sizes = [(tensor, tensor.numel * tensor_dtype(tensor).itemsize) for tensor in plan]
     trainable_bytes = sum(size for _, size in sizes)
     activations = None
     if batch_size is not None and seq_len is not None:
