@@ -104,14 +104,15 @@ def _parse(peft_version: str | None) -> Version | None:
 def _entry_test(peft: Version | None) -> Callable[[str, str], bool]:
     """peft's test of a list entry against a full name, for its version (layers aside)."""
     if _since(peft, "0.6.0"):
-        return lambda entry, name: name == entry or name.endswith("." + entry)
+        return lambda entry, name: _ends_in(name, entry)
     if _since(peft, "0.5.0"):
         return lambda entry, name: name == entry or re.match(rf".*\.{entry}$", name) is not None
     return lambda entry, name: name.endswith(entry)
 
 
-def _suffix_match(entries: Iterable[str], name: str) -> bool:
-    return any(name == e or name.endswith("." + e) for e in entries)
+def _ends_in(name: str, entry: str) -> bool:
+    """Whether ``entry`` names the dotted ``name``: equal to it, or its last segments."""
+    return name == entry or name.endswith("." + entry)
 
 
 def layer_filter(layers_to_transform: int | Iterable[int] | None,
@@ -257,7 +258,8 @@ def excluded_names(names: Iterable[str], *, peft_version: str | None = None,
         if isinstance(exclude_modules, str):
             out.update(n for n in names if re.fullmatch(exclude_modules, n))
         else:
-            out.update(n for n in names if _suffix_match(list(exclude_modules), n))
+            entries = list(exclude_modules)
+            out.update(n for n in names if any(_ends_in(n, e) for e in entries))
     saved = list(modules_to_save or ())
     if task_type == "SEQ_CLS":
         saved += task_heads(task_type, peft_version)
@@ -345,10 +347,10 @@ def _convert(entries: list[str], pattern: str) -> dict[str, list[str]]:
     remap, fused = MOE_REMAP[pattern], MOE_FUSED[pattern]
     converted = {}
     for entry in entries:
-        new = next((n for o, n in remap.items() if entry == o or entry.endswith("." + o)), None)
+        new = next((n for o, n in remap.items() if _ends_in(entry, o)), None)
         if new is not None:
             converted[entry] = [new]
-    olds = {o for e in converted for o in fused if e == o or e.endswith("." + o)}
+    olds = {o for e in converted for o in fused if _ends_in(e, o)}
     if 0 < len(olds) < len(fused):
         missing = sorted(set(fused) - olds)
         raise ValueError(f"cannot convert {', '.join(sorted(olds))} without {', '.join(missing)}: "
@@ -394,7 +396,7 @@ def match_target_modules(
             if entry not in converted:
                 matched[entry] = [n for n in names if test(entry, n)]
     parameters = {
-        new: [p for p in params if p == new or p.endswith("." + new)]
+        new: [p for p in params if _ends_in(p, new)]
         for new in sorted({p for targets in converted.values() for p in targets})
     }
 
@@ -476,7 +478,7 @@ def _unique_suffix(module: Module, role: str, roles: dict[str, str | None],
     segments = re.split(r"\.\{[a-z]\}\.", module.pattern)[-1].split(".")
     for size in range(1, len(segments) + 1):
         suffix = ".".join(segments[-size:])
-        if all(roles.get(n) == role for n in names if n == suffix or n.endswith("." + suffix)):
+        if all(roles.get(n) == role for n in names if _ends_in(n, suffix)):
             return suffix
     return None
 
@@ -503,7 +505,7 @@ def suggest_equivalent(entries: Iterable[str], arch: Architecture) -> list[str] 
     out: list[str] = []
     changed = False
     for entry in entries:
-        if any(n == entry or n.endswith("." + entry) for n in names):
+        if any(_ends_in(n, entry) for n in names):
             found = [entry]
         else:
             role = _ROLE_OF.get(entry)
