@@ -82,13 +82,7 @@ def lora_skeleton():
     _require_models()
     from pytest_lora.skeletons import build_skeleton
 
-    def make(name_or_path, task: str | None = None, dtype=None):
-        model = build_skeleton(name_or_path, task=task, dtype=dtype)
-        if not getattr(model.config, "_name_or_path", ""):
-            model.config._name_or_path = str(name_or_path)  # names the model in --lora-report
-        return model
-
-    return make
+    return build_skeleton
 
 
 @pytest.fixture

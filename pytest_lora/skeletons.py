@@ -56,6 +56,7 @@ def build_skeleton(name_or_path, task: str | None = None, dtype=None):
             model = auto_class.from_config(config, dtype=torch_dtype(dtype) or torch.float32)
             if resolution.config.get("tie_word_embeddings") is False:
                 _untie_output_embeddings(model)
+    model.config._name_or_path = str(name_or_path)  # as from_pretrained would: names the model in --lora-report
     return model
 
 

@@ -106,6 +106,19 @@ def test_gpu_count_marker_with_one_gpu(pytester, monkeypatch):
     result.stdout.fnmatch_lines(["SKIPPED*gpu: needs 2 CUDA devices, 1 present*"])
 
 
+def test_skeletons_are_named_like_pretrained_models():
+    pytest.importorskip("torch")
+    from pytest_lora.apply import apply_lora
+    from pytest_lora.skeletons import build_skeleton
+
+    model = build_skeleton("openai-community/gpt2")
+    assert model.config._name_or_path == "openai-community/gpt2"
+    assert apply_lora(model, target_modules=["c_attn"])  # recorded under that name
+    from pytest_lora.report import RECORDS
+
+    assert RECORDS.pop()["model"] == "openai-community/gpt2"
+
+
 REPORTED = """
 import pytest
 
