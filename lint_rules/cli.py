@@ -288,7 +288,7 @@ def _check_stdin(ns: argparse.Namespace, settings: Any, discovery: Any) -> int:
 
     text = sys.stdin.read()
     filename = ns.stdin_filename or "-"
-    if ns.stdin_filename and ns.force_exclude and (discovery.excluded(Path(filename)) or discovery.gitignored(Path(filename))):
+    if ns.stdin_filename and ns.force_exclude and discovery.left_out(Path(filename)):
         if ns.fix:
             sys.stdout.write(text)
         return 0

@@ -81,19 +81,19 @@ class Discovery:
             chain = chain + [extra] if extra is not None else chain
         return is_ignored(resolved, chain, is_dir)
 
+    def left_out(self, path: Path, is_dir: bool = False) -> bool:
+        """``exclude`` or a ``.gitignore`` leaves the path out."""
+        return self.excluded(path) or self.gitignored(path, is_dir)
+
     def files(self, paths: Iterable[Path], *, force_exclude: bool = False) -> Iterator[Path]:
         """Files to lint, each once, in a stable order. Files named explicitly are always linted
         unless ``force_exclude`` (then ``exclude`` and ``.gitignore`` apply to them too)."""
         seen: set[Path] = set()
         for path in paths:
-            if path.is_dir():
-                if force_exclude and (self.excluded(path) or self.gitignored(path, True)):
-                    continue
-                found = sorted(self._walk(path.resolve()))
-            elif force_exclude and (self.excluded(path) or self.gitignored(path)):
+            is_dir = path.is_dir()
+            if force_exclude and self.left_out(path, is_dir):
                 continue
-            else:
-                found = [path]
+            found = sorted(self._walk(path.resolve())) if is_dir else [path]
             for file in found:
                 key = file.resolve()
                 if key not in seen:

@@ -59,7 +59,7 @@ class LoraCheckPlugin:
         return hashlib.blake2b(f"{self._fingerprint}\0{text}".encode(), digest_size=16).hexdigest()
 
     def pytest_collect_file(self, file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
-        if file_path.suffix != ".py" or self.discovery.excluded(file_path) or self.discovery.gitignored(file_path):
+        if file_path.suffix != ".py" or self.discovery.left_out(file_path):
             return None
         try:
             text = decode(file_path.read_bytes())[0]
