@@ -148,7 +148,7 @@ def _splat(index: FileIndex, site: CallSite, call: LoraCall, arg: cst.Arg,
     if isinstance(expr, cst.Name):
         binding = index.binding_of(expr, site.scope)
         if (binding is not None and binding.kind == "assign" and expr.value not in index.mutated
-                and (binding.scope is not site.scope or binding.order < site.order)):
+                and binding.bound_at(site.scope, site.order)):
             inner_site = CallSite(site.node, binding.scope, binding.order, site.guarded, site.statement)
             _splat(index, inner_site, call, arg, binding.value, in_call=False, guarded=guarded)
             return

@@ -35,6 +35,11 @@ class Binding:
     function: cst.FunctionDef | None = None  # param: its function
     fallback: bool = False  # bound in an `except ImportError` handler
 
+    def bound_at(self, scope: "Scope", order: int | None) -> bool:
+        """Whether this binding is in effect at ``order`` (None: anywhere) in ``scope``: one
+        of an enclosing scope always is, one of ``scope`` itself only once it is made."""
+        return self.scope is not scope or order is None or self.order < order
+
 
 @dataclass(eq=False)
 class Scope:
@@ -187,10 +192,10 @@ class FileIndex(cst.CSTVisitor):
         found = self.lookup(name, scope)
         if found is None or len(found[1]) != 1:
             return UNKNOWN
-        where, (binding,) = found
+        (binding,) = found[1]
         if binding in seen or len(seen) > 20:
             return UNKNOWN
-        if where is scope and order is not None and binding.order > order:
+        if not binding.bound_at(scope, order):
             return UNKNOWN
         if binding.kind == "assign":
             value = self.value_of(binding.value, binding.scope, binding.order, seen + (binding,))

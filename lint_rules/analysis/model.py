@@ -225,10 +225,9 @@ def _model_of(index: FileIndex, expr: cst.BaseExpression, scope: Any, order: int
     found = index.lookup(expr.value, scope)
     if found is None:
         return None
-    where, bindings = found
     results = set()
-    for binding in bindings:
-        if where is scope and order is not None and binding.order > order:
+    for binding in found[1]:
+        if not binding.bound_at(scope, order):
             continue
         if binding.kind != "assign":
             return None
