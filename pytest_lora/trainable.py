@@ -114,9 +114,9 @@ def plan_trainable(model, config=None) -> list[PlannedTensor]:
             plan.append(PlannedTensor(target.name, "lora_bias", out, weight.dtype))
         if config.use_dora:
             plan.append(PlannedTensor(target.name, "dora_magnitude", out, weight.dtype))
+    modules = dict(named)
     for name in saved:
-        module = dict(named)[name]
-        for param in module.parameters():
+        for param in modules[name].parameters():
             plan.append(PlannedTensor(name, "modules_to_save", param.numel(), param.dtype, lora=False))
     plan.extend(_trainable_biases(config.bias, targets, named, saved))
     return plan
