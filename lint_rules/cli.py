@@ -259,7 +259,7 @@ def _add_noqa(tasks: list[Any], settings: Any, ns: argparse.Namespace) -> int:
     result = run(tasks, settings, jobs=ns.jobs)
     for error in result.errors:
         print(f"error: {error}", file=sys.stderr)
-    linter, total, skipped = Linter(settings), 0, 0
+    linter, total, skipped, unwritten = Linter(settings), 0, 0, 0
     for task, file in zip(tasks, result.files):
         findings = [v for v in file.violations if v.code != SYNTAX_ERROR]
         if file.error or not findings:
@@ -273,13 +273,18 @@ def _add_noqa(tasks: list[Any], settings: Any, ns: argparse.Namespace) -> int:
             skipped += len(findings)
             print(f"warning: {task.filename}: could not add every noqa comment; file left unchanged", file=sys.stderr)
             continue
-        write_atomic(Path(task.path), new_source, task.encoding)
+        try:
+            write_atomic(Path(task.path), new_source, task.encoding)
+        except OSError as exc:
+            print(f"error: {task.filename}: cannot write: {exc}", file=sys.stderr)
+            unwritten += 1
+            continue
         total += added
     if not ns.quiet:
         print(f"Added {total} noqa directive{'s' * (total != 1)}."
               + (f" {skipped} finding{'s' * (skipped != 1)} left (notebooks or lines that cannot take a comment)."
                  if skipped else ""), file=sys.stderr)
-    return 2 if result.errors else 0
+    return 2 if result.errors or unwritten else 0
 
 
 def _check_stdin(ns: argparse.Namespace, settings: Any, discovery: Any) -> int:
@@ -303,6 +308,7 @@ def _check_stdin(ns: argparse.Namespace, settings: Any, discovery: Any) -> int:
 
 def _report(ns: argparse.Namespace, settings: Any, result: Any, sources: dict[str, str],
             stream: TextIO | None = None) -> int:
+    from .errors import LintError
     from .output import render
 
     for error in result.errors:
@@ -329,7 +335,10 @@ def _report(ns: argparse.Namespace, settings: Any, result: Any, sources: dict[st
     if ns.fix and ns.show_fixes and fmt in ("concise", "full"):
         text += _fixed_list(result.files)
     if ns.output_file is not None:
-        ns.output_file.write_text(text, encoding="utf-8")
+        try:
+            ns.output_file.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise LintError(f"cannot write the report: {exc}") from exc
     elif text:
         (stream or sys.stdout).write(text)
     fixed = sum(len(f.fixed) for f in result.files)

@@ -504,6 +504,26 @@ def test_add_noqa_suppresses_every_finding_and_keeps_comments(project, capsys):
     assert lint(capsys, "--add-noqa", "bad.py")[2].startswith("Added 0 noqa directives.")
 
 
+def test_a_file_that_cannot_be_written_is_an_error_not_a_crash(project, capsys, monkeypatch):
+    def read_only(path, *args):
+        raise PermissionError(f"{path.name} is read-only")
+
+    monkeypatch.setattr("lint_rules.fixes.write_atomic", read_only)
+    write(project / "bad.py", BAD)
+    write(project / "other.py", BAD)
+    code, _, err = lint(capsys, "--add-noqa", ".")
+    assert code == 2 and "error: bad.py: cannot write: bad.py is read-only" in err
+    assert "error: other.py: cannot write" in err and "Added 0 noqa directives." in err
+    code, _, err = lint(capsys, "--fix", "-j", "1", ".")
+    assert code == 2 and "error: bad.py: cannot write the fix: bad.py is read-only" in err
+
+
+def test_an_output_file_that_cannot_be_written_is_exit_2(project, capsys):
+    write(project / "bad.py", BAD)
+    code, _, err = lint(capsys, "-o", str(project / "missing" / "report.txt"), "bad.py")
+    assert code == 2 and err.startswith("error: cannot write the report: ") and "report.txt" in err
+
+
 def test_add_noqa_never_writes_inside_a_string():
     from lint_rules.add_noqa import add_noqa
     from lint_rules.violation import Location, Violation
