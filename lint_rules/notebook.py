@@ -65,9 +65,17 @@ def _load(text: str) -> dict:
     if not isinstance(notebook, dict):
         raise ValueError("not a valid notebook")
     cells = notebook.get("cells", [])
-    if not isinstance(cells, list) or not all(isinstance(cell, dict) for cell in cells):
-        raise ValueError("not a valid notebook (no list of cells)")
+    if not isinstance(cells, list) or not all(_valid_cell(cell) for cell in cells):
+        raise ValueError("not a valid notebook (malformed cells)")
     return notebook
+
+
+def _valid_cell(cell: object) -> bool:
+    """An object whose ``source``, if a list, is a list of strings."""
+    if not isinstance(cell, dict):
+        return False
+    source = cell.get("source", "")
+    return not isinstance(source, list) or all(isinstance(part, str) for part in source)
 
 
 def _place(location: Location, virtual: _Virtual) -> tuple[int, Location]:

@@ -336,7 +336,8 @@ def test_invalid_notebook_json_is_lora000(project, capsys):
     assert code == 1 and out.startswith("broken.ipynb:1:1: LORA000")
 
 
-@pytest.mark.parametrize("text", ['{"cells": 5}', '{"cells": [1]}', '[]'])
+@pytest.mark.parametrize("text", ['{"cells": 5}', '{"cells": [1]}', '[]',
+                                  '{"cells": [{"cell_type": "code", "source": ["import peft", 1]}]}'])
 @pytest.mark.parametrize("fix", [False, True])
 def test_notebook_json_without_a_list_of_cells_is_lora000(project, capsys, text, fix):
     write(project / "odd.ipynb", text)
