@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import inspect
 
 from pytest_lora.extras import offline, require_models, torch_dtype
 
@@ -71,13 +72,21 @@ def tiny_config(model_type: str, **overrides):
     return config_class(**kwargs) if rebuilt else config
 
 
+def _keyword_defaults(config_class) -> dict[str, object]:
+    """The config's keyword arguments and their defaults (transformers 5 dataclass fields, or
+    transformers 4 ``__init__`` parameters: the signature covers both)."""
+    parameters = inspect.signature(config_class.__init__).parameters.values()
+    return {p.name: p.default for p in parameters
+            if p.name != "self" and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+
+
 def _tiny_kwargs(config_class, overrides: dict) -> dict:
-    fields = {f.name: f for f in dataclasses.fields(config_class)} if dataclasses.is_dataclass(config_class) else {}
+    defaults = _keyword_defaults(config_class)
     aliases = getattr(config_class, "attribute_map", {}) or {}
 
     def field_for(name):
-        target = name if name in fields else aliases.get(name)
-        return target if target in fields else None
+        target = name if name in defaults else aliases.get(name)
+        return target if target in defaults else None
 
     kwargs: dict[str, object] = {}
     for name, value in TINY_FIELDS.items():
@@ -86,17 +95,17 @@ def _tiny_kwargs(config_class, overrides: dict) -> dict:
             kwargs.setdefault(target, value)
     for name in _MAX_POSITIONS:
         target = field_for(name)
-        default = fields[target].default if target else None
+        default = defaults[target] if target else None
         if isinstance(default, int) and default > _POSITIONS_CAP:
             kwargs[target] = _POSITIONS_CAP
     vocab = kwargs.get(field_for("vocab_size") or "", None)
     for name in _TOKEN_IDS:
         target = field_for(name)
-        default = fields[target].default if target else None
+        default = defaults[target] if target else None
         if vocab and isinstance(default, int) and default >= vocab:
             kwargs[target] = vocab - 1
     for name, sub_class in (getattr(config_class, "sub_configs", None) or {}).items():
-        if name in fields and dataclasses.is_dataclass(sub_class):
+        if name in defaults and dataclasses.is_dataclass(sub_class):
             sub_kwargs = _tiny_kwargs(sub_class, {})
             if sub_kwargs:
                 kwargs[name] = sub_kwargs

@@ -103,3 +103,19 @@ def test_seeding_leaves_the_accelerators_rngs_alone(monkeypatch):
     monkeypatch.setattr(torch.cuda, "manual_seed_all", lambda seed: seeded.append(seed))
     build_tiny_model("llama", seed=5)
     assert seeded == []
+
+
+def test_configs_that_are_not_dataclasses_are_shrunk_too():
+    # transformers 4 configs are plain classes: their sizes are __init__ keyword defaults
+    from pytest_lora.tiny_models import _tiny_kwargs
+
+    class PlainConfig:
+        attribute_map = {"n_embd": "hidden_size"}
+
+        def __init__(self, vocab_size=32000, hidden_size=4096, num_hidden_layers=32,
+                     max_position_embeddings=4096, eos_token_id=31999, pad_token_id=None, **kwargs):
+            pass
+
+    assert _tiny_kwargs(PlainConfig, {"num_hidden_layers": 3}) == {
+        "vocab_size": 256, "hidden_size": 64, "num_hidden_layers": 3, "max_position_embeddings": 512,
+        "eos_token_id": 255}
