@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
+from typing import Iterable
 
 from packaging.specifiers import SpecifierSet
 from packaging.version import InvalidVersion, Version
@@ -44,13 +45,13 @@ class _Releases:
     raw: dict
 
 
-def _expand(changes: dict[str, object], versions: tuple[str, ...]) -> list[object]:
+def _expand(changes: dict[str, object], versions: Iterable[Version]) -> list[object]:
     """Per-release values from ``{first_release: value}`` change points (before the first: absent)."""
     points = sorted(((Version(v), value) for v, value in changes.items()), key=lambda p: p[0])
     out: list[object] = []
     current: object = _ABSENT
     for version in versions:
-        while points and points[0][0] <= Version(version):
+        while points and points[0][0] <= version:
             current = points.pop(0)[1]
         out.append(current)
     return out
@@ -61,11 +62,12 @@ def _data() -> _Releases:
     raw = json.loads(DATA.read_text(encoding="utf-8"))
     versions = tuple(sorted(raw["releases"], key=Version))
     index = {Version(v): i for i, v in enumerate(versions)}
+    parsed = tuple(index)  # the releases as Version objects, ascending
     fields: list[dict[str, object]] = [{} for _ in versions]
     annotations: list[dict[str, str]] = [{} for _ in versions]
     for name, record in raw["fields"].items():
-        defaults = _expand(record["default"], versions)
-        types = _expand(record["annotation"], versions)
+        defaults = _expand(record["default"], parsed)
+        types = _expand(record["annotation"], parsed)
         for first, last in record["spans"]:
             for i in range(index[Version(first)], index[Version(last)] + 1):
                 fields[i][name] = defaults[i]
@@ -79,10 +81,10 @@ def _data() -> _Releases:
         index=index,
         fields=tuple(fields),
         annotations=tuple(annotations),
-        options={o: none_if_absent(_expand(raw["options"][o], versions)) for o in OPTIONS},
-        targets={m: none_if_absent(_expand(c, versions)) for m, c in raw["default_target_modules"].items()},
-        all_linear=none_if_absent(_expand(raw["all_linear"], versions)),
-        not_found=none_if_absent(_expand(raw["not_found_error"], versions)),
+        options={o: none_if_absent(_expand(raw["options"][o], parsed)) for o in OPTIONS},
+        targets={m: none_if_absent(_expand(c, parsed)) for m, c in raw["default_target_modules"].items()},
+        all_linear=none_if_absent(_expand(raw["all_linear"], parsed)),
+        not_found=none_if_absent(_expand(raw["not_found_error"], parsed)),
         raw=raw,
     )
 
