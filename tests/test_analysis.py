@@ -241,6 +241,10 @@ def test_model_from_settings_and_unknown_models():
     starred = one("from peft import LoraConfig, PeftModel\nc = LoraConfig(r=4)\n"
                   "PeftModel(*head, A.from_pretrained('gpt2'), c)")
     assert starred.model is None  # after *head, no position is known
+    pinned = "get_peft_model(A.from_pretrained('microsoft/phi-2', revision={}), LoraConfig(r=4))"
+    assert one("from peft import LoraConfig, get_peft_model\n" + pinned.format("'834565c'")).model is None
+    assert one("from peft import LoraConfig, get_peft_model\n" + pinned.format("REV")).model is None
+    assert one("from peft import LoraConfig, get_peft_model\n" + pinned.format("'main'")).model.name == "microsoft/phi-2"
 
 
 def test_task_type_enum_members_are_their_strings():

@@ -217,6 +217,8 @@ def _model_of(index: FileIndex, expr: cst.BaseExpression, scope: Any, order: int
     if isinstance(expr, cst.Call) and isinstance(expr.func, cst.Attribute) \
             and expr.func.attr.value == "from_pretrained":
         positional, keywords = _arguments(expr)
+        if "revision" in keywords and index.value_of(keywords["revision"], scope, order) != "main":
+            return None  # another revision's config may name other modules (phi-2 before native Phi)
         id_expr = positional[0] if positional else keywords.get("pretrained_model_name_or_path")
         model_id = index.value_of(id_expr, scope, order) if id_expr is not None else None
         return (model_id, terminal_name(expr.func.value)) if isinstance(model_id, str) else None

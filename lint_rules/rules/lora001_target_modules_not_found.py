@@ -49,6 +49,10 @@ class TargetModulesNotFound(Rule):
         # the list is replaced before the config is applied: the call's value is not what peft sees
         Valid(_SEED.format(model="gpt2", targets='["q_proj", "v_proj"]').replace(
             "model = get_peft_model", "config.target_modules = [\"c_attn\"]\nmodel = get_peft_model")),
+        # a pinned revision may predate the current config (phi-2's remote code named Wqkv)
+        Valid("from peft import LoraConfig, get_peft_model\nfrom transformers import AutoModelForCausalLM\n\n"
+              "model = AutoModelForCausalLM.from_pretrained('microsoft/phi-2', revision='834565c')\n"
+              "model = get_peft_model(model, LoraConfig(target_modules=['Wqkv', 'out_proj']))\n"),
         # masked-LM classes are not in the architecture data: the model counts as unknown
         Valid("from peft import LoraConfig, get_peft_model\nfrom transformers import AutoModelForMaskedLM\n\n"
               "model = AutoModelForMaskedLM.from_pretrained('bert-base-uncased')\n"
