@@ -110,11 +110,12 @@ class Linter:
         return FixResult(current, [f.violation for f in self._check(current, filename, relpath)[1]], fixed)
 
     def _check(self, source: str, filename: str, relpath: str | None) -> tuple[cst.Module | None, list[_Found]]:
-        off = file_exemptions(source) if "lora-lint" in source else set()
-        off |= self._ignored(filename, relpath)
         from . import analysis
 
-        if ALL in off or not analysis.might_use_peft(source):
+        if not analysis.might_use_peft(source):
+            return None, []
+        off = file_exemptions(source) | self._ignored(filename, relpath)
+        if ALL in off:
             return None, []
         try:
             module = cst.parse_module(source)

@@ -113,6 +113,7 @@ def test_noqa_inside_a_string_is_not_a_comment():
     ("# lora-lint: noqa\n", []),
     ("# lora-lint: noqa: LORA991\n", ["LORA990"]),
     ("# lora-lint: noqa: test-rank-zero, LORA991\n", []),
+    ("# Lora-Lint: NOQA: lora991\n", ["LORA990"]),  # case-insensitive, like # noqa
     ("x = 1  # lora-lint: noqa\n", ["LORA990", "LORA991"]),  # only on a line of its own
 ])
 def test_file_level_noqa(header, expected):
