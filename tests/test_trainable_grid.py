@@ -72,7 +72,7 @@ def _config(kind: str, model, task: str) -> dict:
 def _check(model_type, task, kwargs):
     from peft import LoraConfig, get_peft_model
 
-    model = copy.deepcopy(_model(model_type, task))
+    model = _model(model_type, task)  # shared (cached): only peft's copy is modified
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
