@@ -12,15 +12,18 @@ from .violation import Violation
 _NOQA_RE = re.compile(r"#\s*noqa:\s*([\w-]+(?:\s*,\s*[\w-]+)*)", re.IGNORECASE)
 
 
-def _comment_rows(source: str) -> set[int]:
-    """Rows whose end is outside any string, where a comment may be appended."""
-    rows = set()
+def _comment_rows(source: str) -> dict[int, int | None]:
+    """Rows whose end is outside any string, where a comment may be appended, each with the
+    column of the comment already on it (``None``: no comment)."""
+    rows: dict[int, int | None] = {}
     try:
         for tok in tokenize.generate_tokens(io.StringIO(source).readline):
-            if tok.type in (tokenize.NEWLINE, tokenize.NL, tokenize.COMMENT):
-                rows.add(tok.start[0])
+            if tok.type == tokenize.COMMENT:
+                rows[tok.start[0]] = tok.start[1]
+            elif tok.type in (tokenize.NEWLINE, tokenize.NL):
+                rows.setdefault(tok.start[0], None)
     except (tokenize.TokenError, SyntaxError):
-        return set()
+        return {}
     return rows
 
 
@@ -28,7 +31,7 @@ def add_noqa(source: str, violations: Sequence[Violation]) -> tuple[str, int]:
     """The source with the codes of ``violations`` added to a ``# noqa`` comment on a line of each
     finding (its first line that can take a comment); and how many codes were added."""
     safe = _comment_rows(source)
-    lines = source.splitlines(keepends=True)
+    lines = io.StringIO(source).readlines()  # the rows tokenize counts ("\n" only; not str.splitlines)
     wanted: dict[int, set[str]] = {}
     for v in violations:
         row = next((r for r in range(v.location.row, v.end_location.row + 1) if r in safe), None)
@@ -39,7 +42,8 @@ def add_noqa(source: str, violations: Sequence[Violation]) -> tuple[str, int]:
         line = lines[row - 1]
         body = line.rstrip("\r\n")
         ending = line[len(body):]
-        match = _NOQA_RE.search(body)
+        comment = safe[row]
+        match = _NOQA_RE.search(body, comment) if comment is not None else None
         if match:
             present = [c.strip() for c in match.group(1).split(",")]
             new = [c for c in sorted(codes) if c not in present]

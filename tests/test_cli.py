@@ -532,3 +532,13 @@ def test_add_noqa_never_writes_inside_a_string():
     source = 'x = f(a=1,\n      b="""one\ntwo""",\n)\n'
     violation = Violation("LORA990", "test-rank-zero", "error", "m", "a.py", Location(2, 9), Location(3, 7))
     assert add_noqa(source, [violation]) == ('x = f(a=1,\n      b="""one\ntwo""",  # noqa: LORA990\n)\n', 1)
+    # a "# noqa" inside a string on the line is text, not the line's comment
+    source = 'x = f(r=0, name="# noqa: X")  # noqa: E501\ny = f(r=0, name="# noqa: X")\n'
+    first, second = (Violation("LORA990", "test-rank-zero", "error", "m", "a.py", Location(row, 9), Location(row, 10))
+                     for row in (1, 2))
+    assert add_noqa(source, [first, second]) == (
+        'x = f(r=0, name="# noqa: X")  # noqa: E501, LORA990\ny = f(r=0, name="# noqa: X")  # noqa: LORA990\n', 2)
+    # rows as Python counts them: a form feed does not end a line
+    source = "import peft\n\x0c\nx = f(r=0)\n"
+    violation = Violation("LORA990", "test-rank-zero", "error", "m", "a.py", Location(3, 7), Location(3, 8))
+    assert add_noqa(source, [violation]) == ("import peft\n\x0c\nx = f(r=0)  # noqa: LORA990\n", 1)
