@@ -41,10 +41,10 @@ def build_skeleton(name_or_path, task: str | None = None, dtype=None):
         raise ValueError(f"unknown task {task!r}; expected one of {', '.join(TASKS)}")
     if resolution.source == "guess":
         warnings.warn(resolution.note, stacklevel=2)
-    with offline():
-        import torch
-        import transformers
+    import torch
+    import transformers  # before offline(): the hub reads the flags once, at its first import
 
+    with offline():
         fields = {k: v for k, v in resolution.config.items()
                   if not k.startswith("_") and k not in _NOT_FIELDS}
         try:

@@ -88,3 +88,15 @@ def test_building_from_a_name_leaves_the_offline_flags_as_they_were(monkeypatch)
     build_skeleton("gpt2")
     estimate_lora_memory("gpt2", {"target_modules": ["c_attn"]})
     assert "HF_HUB_OFFLINE" not in os.environ and "TRANSFORMERS_OFFLINE" not in os.environ
+
+
+def test_a_first_build_does_not_leave_the_hub_offline_for_the_process():
+    # huggingface_hub reads the offline flags once, when it is first imported
+    import subprocess
+    import sys
+
+    code = ("from pytest_lora.skeletons import build_skeleton; build_skeleton('gpt2'); "
+            "import huggingface_hub.constants as c; print(c.HF_HUB_OFFLINE)")
+    env = {k: v for k, v in os.environ.items() if k not in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    assert done.stdout.split() == ["False"]
