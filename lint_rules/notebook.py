@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from .errors import FixError
-from .violation import FixInfo, Location, TextEdit, Violation
+from .violation import FixInfo, Location, TextEdit, Violation, split_rows
 
 if TYPE_CHECKING:
     from .engine import FixResult, Linter
@@ -44,7 +44,7 @@ def _virtual(notebook: dict) -> _Virtual:
     for number, cell in enumerate(notebook.get("cells", []), start=1):
         if cell.get("cell_type") != "code":
             continue
-        lines = _cell_text(cell).splitlines()
+        lines = split_rows(_cell_text(cell))
         for row, (line, magic) in enumerate(zip(lines, _magics(lines)), start=1):
             if magic:
                 line = line[: len(line) - len(line.lstrip())] + _PLACEHOLDER
@@ -138,10 +138,10 @@ def _write_back(notebook: dict, source: str, filename: str) -> None:
         raise FixError(f"{filename}: a fix crossed a notebook cell boundary; notebook left unchanged")
     for cell, chunk in zip(cells, chunks):
         original = _cell_text(cell)
-        before = original.splitlines()
+        before = split_rows(original)
         magics = iter([line for line, magic in zip(before, _magics(before)) if magic])
         lines = []
-        for line in chunk.splitlines():
+        for line in split_rows(chunk):
             if line.strip() == _PLACEHOLDER:
                 line = next(magics, None)
                 if line is None:

@@ -1,7 +1,10 @@
 """What a lint run reports: violations with 1-based positions and optional fixes."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,13 @@ class Violation:
     fix: FixInfo | None = None
     url: str | None = None
     extra: dict = field(default_factory=dict, compare=False, hash=False)
+
+
+def split_rows(text: str) -> list[str]:
+    """The text's lines as ``Location.row`` counts them: Python ends a line at ``\\n``, ``\\r\\n``
+    or ``\\r`` only (``str.splitlines`` also at form feeds, U+2028 and others)."""
+    rows = _LINE_BREAK.split(text)
+    return rows[:-1] if rows[-1] == "" else rows
 
 
 def fixable(violation: Violation, unsafe: bool) -> bool:

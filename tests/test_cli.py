@@ -330,6 +330,19 @@ def test_notebook_fix_keeps_magics_and_other_cells(project, capsys):
     assert lint(capsys, "train.ipynb")[0] == 0
 
 
+def test_notebook_lines_end_where_python_ends_them(project, capsys):
+    # str.splitlines() also breaks at U+2028 (here inside a string) and at form feeds
+    cell = ["from peft import LoraConfig\n", 'sep = "a\u2028b"\n', "\x0c\n", "config = LoraConfig(r=0)\n"]
+    notebook = {"cells": [{"cell_type": "code", "metadata": {}, "outputs": [], "source": cell}],
+                "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    path = write(project / "nb.ipynb", json.dumps(notebook))
+    code, out, _ = lint(capsys, "--output-format", "full", ".")
+    assert code == 1 and out.startswith("nb.ipynb:cell 1:4:23: LORA990 [*] r must be positive\n")
+    assert "  4 | config = LoraConfig(r=0)\n" in out
+    assert lint(capsys, "--fix", ".")[0] == 0
+    assert "".join(json.loads(path.read_text())["cells"][0]["source"]) == "".join(cell).replace("r=0", "r=8")
+
+
 def test_invalid_notebook_json_is_lora000(project, capsys):
     write(project / "broken.ipynb", "{not json")
     code, out, _ = lint(capsys, ".")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from typing import Mapping, Sequence
 
-from ..violation import Violation
+from ..violation import Violation, split_rows
 from .concise import line
 
 CONTEXT = 1  # lines shown before and after
@@ -16,12 +16,12 @@ def _lines(filename: str, cell: int | None, sources: Mapping[str, str]) -> list[
     if text is None:
         return None
     if cell is None:
-        return text.splitlines()
+        return split_rows(text)
     try:
         source = json.loads(text)["cells"][cell - 1]["source"]
     except (ValueError, KeyError, IndexError, TypeError):
         return None
-    return ("".join(source) if isinstance(source, list) else source).splitlines()
+    return split_rows("".join(source) if isinstance(source, list) else source)
 
 
 def snippet(violation: Violation, lines: list[str]) -> list[str]:
