@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import io
 import os
 import sys
 from collections import Counter
@@ -318,7 +319,7 @@ def _report(ns: argparse.Namespace, settings: Any, result: Any, sources: dict[st
         changed = [f for f in result.files if f.new_source is not None]
         out = stream or sys.stdout
         for f in changed:
-            out.writelines(difflib.unified_diff(f.original.splitlines(keepends=True), f.new_source.splitlines(keepends=True),
+            out.writelines(difflib.unified_diff(_diff_lines(f.original), _diff_lines(f.new_source),
                                                 f"a/{f.filename}", f"b/{f.filename}"))
         fixes = sum(len(f.fixed) for f in changed)
         if not ns.quiet:
@@ -351,6 +352,11 @@ def _report(ns: argparse.Namespace, settings: Any, result: Any, sources: dict[st
     if ns.fix and ns.exit_non_zero_on_fix and fixed:
         return 1
     return 0
+
+
+def _diff_lines(text: str) -> list[str]:
+    """Lines ending at "\\n" only, as patch and git read a diff (str.splitlines also breaks at U+2028)."""
+    return io.StringIO(text).readlines()
 
 
 def _statistics(violations: list[Any], unsafe: bool) -> str:

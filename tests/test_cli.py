@@ -251,6 +251,10 @@ def test_diff_prints_and_writes_nothing(project, capsys):
     assert "--- a/bad.py" in out and "-    r=0," in out and "+    r=8," in out
     write(project / "bad.py", CLEAN)
     assert lint(capsys, "--diff", "bad.py")[:2] == (0, "")
+    # one diff line per line of the file, even when a string holds U+2028
+    write(project / "sep.py", BAD.replace("r=0,", 'r=0, name="a\u2028b",'))
+    out = lint(capsys, "--diff", "sep.py")[1]
+    assert '\n-    r=0, name="a\u2028b",\n+    r=8, name="a\u2028b",\n' in out
 
 
 def test_a_fix_that_would_break_the_file_is_refused(project, capsys):
