@@ -54,13 +54,15 @@ class LoraReport:
 
     def __init__(self) -> None:
         self.records: list[dict] = []
+        self._first = len(RECORDS)  # rows of earlier sessions in this process are not ours
 
     def pytest_sessionfinish(self, session) -> None:
+        mine = RECORDS[self._first:]
         workeroutput = getattr(session.config, "workeroutput", None)
         if workeroutput is not None:
-            workeroutput[_WORKER_KEY] = json.dumps(RECORDS)
+            workeroutput[_WORKER_KEY] = json.dumps(mine)
         else:
-            self.records.extend(RECORDS)
+            self.records.extend(mine)
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node, error) -> None:

@@ -139,6 +139,18 @@ def test_report_summarizes_every_applied_config(pytester, workers):
     assert all(row.split()[3] == "q_proj" and row.endswith("cpu") for row in rows)
 
 
+def test_report_lists_only_this_sessions_configs(pytester):
+    # in-process sessions (pytester, pytest.main twice) share the module's record list
+    import pytest_lora.report  # noqa: F401  (kept across the inline runs, as in one process)
+
+    pytester.makepyfile(REPORTED)
+    pytester.runpytest("--lora-report", "-p", "no:cacheprovider").assert_outcomes(passed=3)
+    result = pytester.runpytest("--lora-report", "-p", "no:cacheprovider", "-k", "2")
+    result.assert_outcomes(passed=1, deselected=2)
+    rows = [line for line in result.stdout.lines if line.startswith("llama (LlamaForCausalLM)")]
+    assert [row.split()[2] for row in rows] == ["2"]
+
+
 def test_no_report_without_the_flag(pytester):
     pytester.makepyfile(REPORTED)
     result = pytester.runpytest("-p", "no:cacheprovider")
