@@ -1,8 +1,6 @@
 """Small rules and a minimal call collector for testing the engine apart from the real rules."""
 from __future__ import annotations
 
-import sys
-import types
 from dataclasses import dataclass
 
 import libcst as cst
@@ -103,31 +101,16 @@ def fake_rules(monkeypatch):
     REGISTRY.clear()
     REGISTRY["LORA000"] = syntax
     _define_rules()
-    try:
-        import lint_rules.analysis as analysis
-    except ImportError:
-        analysis = types.ModuleType("lint_rules.analysis")
-        monkeypatch.setitem(sys.modules, "lint_rules.analysis", analysis)
-        monkeypatch.setattr(sys.modules["lint_rules"], "analysis", analysis, raising=False)
-    monkeypatch.setattr(analysis, "might_use_peft", lambda source: "peft" in source or "LoraConfig" in source,
-                        raising=False)
-    monkeypatch.setattr(analysis, "collect_calls", fake_collect_calls, raising=False)
-    try:
-        import lint_rules.knowledge.peft_releases as releases
-    except ImportError:
-        releases = types.ModuleType("lint_rules.knowledge.peft_releases")
-        monkeypatch.setitem(sys.modules, "lint_rules.knowledge.peft_releases", releases)
-        monkeypatch.setattr(sys.modules["lint_rules.knowledge"], "peft_releases", releases, raising=False)
-    monkeypatch.setattr(releases, "versions_in", lambda spec: [v for v in PEFT_RELEASES if v in SpecifierSet(spec)],
-                        raising=False)
-    monkeypatch.setattr(releases, "installed_version", lambda: None, raising=False)
-    monkeypatch.setattr(releases, "newest", lambda: PEFT_RELEASES[-1], raising=False)
-    try:
-        import lint_rules.project as project
-    except ImportError:
-        project = types.ModuleType("lint_rules.project")
-        monkeypatch.setitem(sys.modules, "lint_rules.project", project)
-    monkeypatch.setattr(project, "detect_requirement", lambda start, package="peft": None, raising=False)
+    import lint_rules.analysis as analysis
+    import lint_rules.knowledge.peft_releases as releases
+    import lint_rules.project as project
+
+    monkeypatch.setattr(analysis, "might_use_peft", lambda source: "peft" in source or "LoraConfig" in source)
+    monkeypatch.setattr(analysis, "collect_calls", fake_collect_calls)
+    monkeypatch.setattr(releases, "versions_in", lambda spec: [v for v in PEFT_RELEASES if v in SpecifierSet(spec)])
+    monkeypatch.setattr(releases, "installed_version", lambda: None)
+    monkeypatch.setattr(releases, "newest", lambda: PEFT_RELEASES[-1])
+    monkeypatch.setattr(project, "detect_requirement", lambda start, package="peft": None)
     engine._linter.cache_clear()
     yield
     engine._linter.cache_clear()
