@@ -15,7 +15,7 @@ from typing import Any, Mapping, Sequence
 import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
-from . import config, project
+from . import analysis, config, project
 from .catalog import all_rules
 from .config import SYNTAX_ERROR
 from .errors import FixError
@@ -110,8 +110,6 @@ class Linter:
         return FixResult(current, [f.violation for f in self._check(current, filename, relpath)[1]], fixed)
 
     def _check(self, source: str, filename: str, relpath: str | None) -> tuple[cst.Module | None, list[_Found]]:
-        from . import analysis
-
         if not analysis.might_use_peft(source):
             return None, []
         off = file_exemptions(source) | self._ignored(filename, relpath)
