@@ -29,12 +29,11 @@ class Target:
 
 
 def lora_config(config):
-    """A private copy of ``config`` (a LoraConfig or its keyword arguments) as a LoraConfig."""
+    """``config`` (a LoraConfig or its keyword arguments) as a LoraConfig; ``resolve_targets`` copies it
+    before changing anything."""
     from peft import LoraConfig
 
-    if isinstance(config, dict):
-        return LoraConfig(**copy.deepcopy(config))
-    return copy.deepcopy(config)
+    return LoraConfig(**config) if isinstance(config, dict) else config
 
 
 def unwrap(model):

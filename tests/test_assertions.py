@@ -1,6 +1,7 @@
 """expected_trainable_params / assert_trainable_params / assert_base_frozen, on real peft models."""
 from __future__ import annotations
 
+import copy
 import warnings
 
 import pytest
@@ -87,6 +88,11 @@ def test_counting_leaves_model_and_config_untouched():
     expected_trainable_params(model, config)
     assert [name for name, _ in model.named_modules()] == before
     assert config.target_modules == "all-linear"
+    kwargs = {"target_modules": ["q_proj", "v_proj"], "rank_pattern": {"v_proj": 2}, "modules_to_save": ["lm_head"],
+              "layers_to_transform": [1]}
+    snapshot = copy.deepcopy(kwargs)
+    expected_trainable_params(model, kwargs)
+    assert kwargs == snapshot
 
 
 @pytest.mark.parametrize(("make", "kwargs"), [
