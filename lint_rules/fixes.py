@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import bisect
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Any, Mapping
@@ -34,10 +35,7 @@ class LineIndex:
     """Offsets <-> 1-based (row, column) for one text."""
 
     def __init__(self, text: str) -> None:
-        self._starts = [0]
-        for index, char in enumerate(text):
-            if char == "\n":
-                self._starts.append(index + 1)
+        self._starts = [0] + [match.end() for match in re.finditer("\n", text)]
 
     def location(self, offset: int) -> Location:
         row = bisect.bisect_right(self._starts, offset) - 1
