@@ -188,7 +188,9 @@ def assert_trainable_params(peft_model, expected: int | None = None) -> int:
         if param.requires_grad:
             actual_by_module[_owner(name)] += param.numel()
     actual = sum(actual_by_module.values())
-    plan = plan_trainable(peft_model)
+    if actual == expected:
+        return actual
+    plan = plan_trainable(peft_model)  # the analytic count, and the per-module table on failure
     wanted = sum(tensor.numel for tensor in plan) if expected is None else expected
     if actual == wanted:
         return actual

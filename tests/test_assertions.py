@@ -173,3 +173,10 @@ def test_public_names_resolve_lazily():
                                         "assert_base_frozen", "assert_device_placement", "estimate_lora_memory"}
     with pytest.raises(AttributeError):
         pytest_lora.no_such_name  # noqa: B018
+
+
+def test_an_explicit_count_needs_no_analytic_plan():
+    # trainable_token_indices is not modelled by the analytic count; a given number still asserts
+    peft_model = _apply(build_tiny_model("llama"), target_modules=["q_proj"], trainable_token_indices=[0, 1])
+    real, _ = peft_model.get_nb_trainable_parameters()
+    assert assert_trainable_params(peft_model, expected=real) == real
