@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +44,8 @@ class Cache:
 
     def save(self) -> None:
         """Write the cache if it changed; a cache that cannot be written is skipped silently."""
+        from .runner import write_atomic  # runner imports this module
+
         if not self._dirty:
             return
         try:
@@ -53,10 +53,7 @@ class Cache:
             ignore = self.folder / ".gitignore"
             if not ignore.exists():
                 ignore.write_text("# Automatically created by lora-lint.\n*\n", encoding="utf-8")
-            handle, tmp = tempfile.mkstemp(dir=self.path.parent, suffix=".tmp")
-            with os.fdopen(handle, "w", encoding="utf-8") as out:
-                json.dump(self._entries, out, separators=(",", ":"))
-            os.replace(tmp, self.path)
+            write_atomic(self.path, json.dumps(self._entries, separators=(",", ":")))
         except OSError:
             return
         self._dirty = False

@@ -254,8 +254,7 @@ def _check(ns: argparse.Namespace) -> int:
 def _add_noqa(tasks: list[Any], settings: Any, ns: argparse.Namespace) -> int:
     from .add_noqa import add_noqa
     from .engine import SYNTAX_ERROR, Linter
-    from .fixes import write_atomic
-    from .runner import run
+    from .runner import run, write_atomic
 
     result = run(tasks, settings, jobs=ns.jobs)
     for error in result.errors:

@@ -1,11 +1,8 @@
-"""Applying rule fixes (libcst node replacements) and writing fixed files safely."""
+"""Applying rule fixes (libcst node replacements) and the text edits that describe them."""
 from __future__ import annotations
 
 import bisect
-import os
 import re
-import tempfile
-from pathlib import Path
 from typing import Any, Mapping
 
 import libcst as cst
@@ -105,18 +102,3 @@ def edits_for(module: cst.Module, replacements: Mapping[cst.CSTNode, Any], index
             merged = text_edit(source, apply(module, replacements), index)
             return (merged,) if merged else ()
     return tuple(ordered)
-
-
-def write_atomic(path: Path, text: str, encoding: str = "utf-8") -> None:
-    """Replace ``path`` with ``text`` via a temporary file in the same folder, keeping its mode."""
-    mode = path.stat().st_mode & 0o7777
-    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding=encoding, newline="") as out:
-            out.write(text)
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise

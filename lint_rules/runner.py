@@ -5,6 +5,7 @@ import io
 import multiprocessing
 import os
 import sys
+import tempfile
 import tokenize
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -153,8 +154,6 @@ def run(tasks: list[Task | FileResult], settings: Settings, *, fix: bool = False
     for index, task in todo:
         result = results[index]
         if fix and write and result.new_source is not None and not result.error:
-            from .fixes import write_atomic
-
             try:
                 write_atomic(Path(task.path), result.new_source, task.encoding)
             except OSError as exc:
@@ -165,6 +164,26 @@ def run(tasks: list[Task | FileResult], settings: Settings, *, fix: bool = False
     if cache is not None:
         cache.save()
     return RunResult([results[i] for i in range(len(tasks))], hits)
+
+
+def write_atomic(path: Path, text: str, encoding: str = "utf-8") -> None:
+    """Replace (or create) ``path`` with ``text`` via a temporary file in the same folder, keeping
+    the mode of a file that exists."""
+    try:
+        mode: int | None = path.stat().st_mode & 0o7777
+    except FileNotFoundError:
+        mode = None
+    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w", encoding=encoding, newline="") as out:
+            out.write(text)
+        if mode is not None:
+            os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
 
 
 def cpu_count() -> int:

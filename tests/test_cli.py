@@ -383,6 +383,17 @@ def test_cache_hit_and_miss(project, capsys, monkeypatch):
     assert sorted(calls) == ["a.py", "b.py"]
 
 
+def test_a_cache_that_cannot_be_saved_is_skipped_and_leaves_no_temporary_file(project, capsys, monkeypatch):
+    write(project / "a.py", BAD)
+
+    def disk_full(src, dst):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", disk_full)
+    assert lint(capsys, "--cache", "-j", "1", ".")[:2] == lint(capsys, "-j", "1", ".")[:2]
+    assert [p.name for p in (project / ".lora_lint_cache").rglob("*") if p.is_file()] == [".gitignore"]
+
+
 def test_cache_is_not_reused_under_another_root(tmp_path, capsys, monkeypatch):
     # without a config file the root is where the run starts, and per-file-ignores match paths below it
     monkeypatch.chdir(tmp_path)
@@ -526,7 +537,7 @@ def test_a_file_that_cannot_be_written_is_an_error_not_a_crash(project, capsys, 
     def read_only(path, *args):
         raise PermissionError(f"{path.name} is read-only")
 
-    monkeypatch.setattr("lint_rules.fixes.write_atomic", read_only)
+    monkeypatch.setattr("lint_rules.runner.write_atomic", read_only)
     write(project / "bad.py", BAD)
     write(project / "other.py", BAD)
     code, _, err = lint(capsys, "--add-noqa", ".")
