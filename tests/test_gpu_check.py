@@ -26,6 +26,8 @@ def test_without_cuda_says_so_and_exits_3():
     done = _run(sys.executable)
     assert done.returncode == 3
     assert "no CUDA GPU on this machine" in done.stdout and "nothing was checked" in done.stdout
+    # a CPU-only torch on a GPU machine looks the same to torch: say which one this is
+    assert ("CPU-only torch build: set PYTHON" in done.stdout) == (torch.version.cuda is None)
 
 
 def test_broken_interpreter_exits_2(tmp_path):
