@@ -269,3 +269,49 @@ def test_a_repeated_import_is_still_peft():
 @pytest.mark.parametrize("expression", ["10 ** 10 ** 9", "['q_proj'] * 10 ** 9"])
 def test_costly_arithmetic_is_unknown(expression):
     assert one(f"from peft import LoraConfig\nLoraConfig(r={expression})").value("r") is UNKNOWN
+
+
+def test_an_early_return_on_old_peft_guards_the_rest_of_the_function():
+    found = calls("import peft\nfrom packaging.version import Version\nfrom peft import LoraConfig\n"
+                  "def make():\n    if Version(peft.__version__) < Version('0.9.0'):\n"
+                  "        return LoraConfig(r=8)\n    return LoraConfig(r=8, use_dora=True)\n"
+                  "LoraConfig(r=8, use_rslora=True)\n")
+    assert [c.is_guarded("use_dora") for c in found if "use_dora" in c.keywords] == [True]
+    assert [c.is_guarded("use_rslora") for c in found if "use_rslora" in c.keywords] == [False]
+
+
+@pytest.mark.parametrize("writer", [
+    "peft_config = config\npeft_config.lora_alpha = 32",
+    "for c in (config, other):\n    c.lora_alpha = 2 * c.r",
+    "def fix(c):\n    c.lora_alpha = 2 * c.r\nfix(config)",
+    "def fix(c):\n    setattr(c, 'lora_alpha', 2 * c.r)\nfix(config)",
+    "configs = [config]\nconfigs[0].lora_alpha = 32",
+])
+def test_attributes_set_through_another_name_are_unknown(writer):
+    found = calls("from peft import LoraConfig\nconfig = LoraConfig(r=16, lora_alpha=16)\n"
+                  "other = LoraConfig(r=8, lora_alpha=16)\n" + writer + "\n")
+    assert found[0].value("lora_alpha") is UNKNOWN and found[0].value("r") == 16
+
+
+def test_attributes_set_on_other_objects_leave_the_config_known():
+    found = calls("from peft import LoraConfig\nimport peft\nconfig = LoraConfig(r=16, lora_alpha=32)\n"
+                  "other = LoraConfig(r=8)\nother.lora_alpha = 4\nclass T:\n    def __init__(self, lora_alpha):\n"
+                  "        self.lora_alpha = lora_alpha\npeft.lora_alpha = 1\n"
+                  "for k, v in extra.items():\n    setattr(args, k, v)\n")
+    assert found[0].value("lora_alpha") == 32 and found[1].value("lora_alpha") is UNKNOWN
+
+
+def test_a_version_check_in_a_function_of_the_file_guards():
+    found = calls("import peft\nfrom packaging import version\nfrom peft import LoraConfig\n"
+                  "def peft_supports_dora():\n    return version.parse(peft.__version__) >= version.parse('0.9')\n"
+                  "def unrelated():\n    return True\n"
+                  "if peft_supports_dora():\n    LoraConfig(use_dora=True)\n"
+                  "if unrelated():\n    LoraConfig(use_dora=True)\n")
+    assert [c.is_guarded("use_dora") for c in found] == [True, False]
+
+
+def test_a_broad_try_with_a_fallback_config_is_a_version_guard():
+    found = calls("from peft import LoraConfig\ntry:\n    c = LoraConfig(use_dora=True)\n"
+                  "except Exception:\n    c = LoraConfig()\n"
+                  "try:\n    d = LoraConfig(use_dora=True)\nexcept:\n    d = LoraConfig()\n")
+    assert [c.is_guarded("use_dora") for c in found if "use_dora" in c.keywords] == [True, True]

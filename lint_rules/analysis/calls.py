@@ -95,8 +95,12 @@ def build_call(index: FileIndex, site: CallSite) -> LoraCall:
             call.keywords[arg.keyword.value] = Keyword(arg.keyword.value, value, arg.value, arg, arg)
         else:
             _splat(index, site, call, arg, arg.value, in_call=True, guarded=False)
-    for name in index.bound_names.get(id(site.node), ()):
-        call.reassigned |= index.attribute_writes.get(name, set())
+    own = index.bound_names.get(id(site.node), [])
+    for name, attributes in index.attribute_writes.items():
+        if name in own:
+            call.reassigned |= attributes
+        elif index.may_alias(name):  # c.lora_alpha = ... in `for c in configs`, `def fix(c)`
+            call.reassigned |= attributes - {"*"}
     if "*" in call.reassigned:  # setattr(config, name, ...), config.__dict__: any attribute
         call.open_ended = True
         call.reassigned = set(call.keywords)

@@ -3,7 +3,10 @@
 A test counts as a version check when it mentions a name with "version" in it
 (``peft.__version__``, ``version.parse``, ``importlib.metadata.version``, ``PEFT_VERSION``,
 ``is_peft_version(...)``), probes LoraConfig's fields (``hasattr``,
-``inspect.signature``, ``dataclasses.fields``), or reads a name assigned such a test.
+``inspect.signature``, ``dataclasses.fields``), or reads a name assigned such a test or
+calls a function of the file that returns one. Code after ``if <check>: raise/exit/return``
+and a ``try`` whose handler catches ``TypeError`` (or catches broadly and builds a fallback
+``LoraConfig``) count as guarded too.
 Leaning towards "guarded" only makes the version rules quieter.
 """
 from __future__ import annotations
@@ -39,14 +42,15 @@ def version_test(expr: cst.BaseExpression, versiony_name: Callable[[str], bool])
 
 
 def terminates(body: cst.BaseSuite) -> bool:
-    """Whether a block always ends by raising or exiting (``raise``, ``sys.exit()``)."""
+    """Whether a block always ends by raising, exiting or returning (``raise``,
+    ``sys.exit()``, ``return``): the code after it runs only when its test was false."""
     if isinstance(body, cst.IndentedBlock):
         if not body.body or not isinstance(body.body[-1], cst.SimpleStatementLine):
             return False
         last = body.body[-1].body[-1]
     else:
         last = body.body[-1]
-    if isinstance(last, cst.Raise):
+    if isinstance(last, (cst.Raise, cst.Return)):
         return True
     if isinstance(last, cst.Expr) and isinstance(last.value, cst.Call):
         func = last.value.func

@@ -22,17 +22,18 @@ from .values import UNKNOWN, evaluate
 PRAGMA_RE = re.compile(r"#\s*lora-lint:\s*model\s*=\s*([^\s#]+)")
 _IMPORT_ERRORS = {"ImportError", "ModuleNotFoundError"}
 _KEYWORD_ERRORS = {"TypeError"}  # what an unknown keyword raises
+_BROAD_ERRORS = {"Exception", "BaseException"}  # catch it too, among everything else
 
 
 @dataclass(eq=False)
 class Binding:
     name: str
-    kind: str  # "assign" | "import" | "param" | "other"
+    kind: str  # "assign" | "import" | "param" | "function" | "other"
     order: int
     scope: "Scope"
     value: cst.BaseExpression | None = None  # assign: the right-hand side; param: the default
     qualname: str | None = None  # import: the dotted name it binds
-    function: cst.FunctionDef | None = None  # param: its function
+    function: cst.FunctionDef | None = None  # param: its function; function: the def
     fallback: bool = False  # bound in an `except ImportError` handler
 
     def bound_at(self, scope: "Scope", order: int | None) -> bool:
@@ -89,6 +90,19 @@ def _target_names(target: cst.CSTNode) -> Iterable[str]:
         yield from _target_names(target.value)
 
 
+def _returns(function: cst.FunctionDef | None) -> list[cst.BaseExpression]:
+    """The values a function returns (its own ``return`` statements, not nested functions')."""
+    found: list[cst.BaseExpression] = []
+    stack: list[cst.CSTNode] = [function.body] if function is not None else []
+    while stack:
+        node = stack.pop()
+        if isinstance(node, cst.Return) and node.value is not None:
+            found.append(node.value)
+        elif not isinstance(node, (cst.FunctionDef, cst.Lambda, cst.ClassDef)):
+            stack.extend(node.children)
+    return found
+
+
 def _catches(handler: cst.ExceptHandler, names: set[str]) -> bool:
     if handler.type is None:
         return "BaseException" in names
@@ -107,7 +121,9 @@ class FileIndex(cst.CSTVisitor):
         self.calls_by_name: dict[str, list[CallSite]] = {}
         self.name_counts: Counter[str] = Counter()
         self.mutated: set[str] = set()  # names a container may be changed through
-        self.attribute_writes: dict[str, set[str]] = {}  # name -> attributes set on it ("*": any)
+        self.attribute_writes: dict[str, set[str]] = {}  # name -> attributes set on it ("*": any;
+        # name "": an object reached otherwise, ``configs[0].r = 4``, ``self.config.r = 4``)
+        self.all_bindings: dict[str, list[Binding]] = {}  # name -> its bindings in every scope
         self.bound_names: dict[int, list[str]] = {}  # id(call) -> names assigned its result
         self.pragmas: list[tuple[str, cst.CSTNode | None]] = []  # (model, statement)
         self._statements: list[cst.CSTNode] = []
@@ -169,9 +185,12 @@ class FileIndex(cst.CSTVisitor):
         """Whether ``name``, seen from ``scope``, is bound once, to a version check
         (``NEW = peft.__version__ >= "0.9"``)."""
         found = self.lookup(name, scope)
-        if found is None or len(found[1]) != 1 or found[1][0].kind != "assign":
+        if found is None or len(found[1]) != 1:
             return False
-        return version_test(found[1][0].value, lambda _: False)
+        (binding,) = found[1]
+        if binding.kind == "function":  # def peft_supports_dora(): return Version(...) >= ...
+            return any(version_test(value, lambda _: False) for value in _returns(binding.function))
+        return binding.kind == "assign" and version_test(binding.value, lambda _: False)
 
     def value_of(self, expr: cst.BaseExpression, scope: Scope, order: int | None = None,
                  _seen: tuple[Binding, ...] = ()) -> Any:
@@ -235,6 +254,21 @@ class FileIndex(cst.CSTVisitor):
                 return False
         return True
 
+    def may_alias(self, name: str) -> bool:
+        """Whether an attribute written through ``name`` may land on any config object: unless
+        every binding of ``name`` is an import, a def or another ``LoraConfig(...)``, it may
+        be a parameter, loop variable or alias a config reaches (``fix(config)``,
+        ``for c in (small, large)``, ``peft_config = config``). ``self``/``cls`` are taken
+        to be the instance or class of the method, not a config."""
+        if name in ("self", "cls"):
+            return False
+        bindings = self.all_bindings.get(name)
+        if name == "" or not bindings:
+            return True
+        return not all(b.kind in ("import", "function") or (
+            b.kind == "assign" and isinstance(b.value, cst.Call) and terminal_name(b.value.func) == "LoraConfig")
+            for b in bindings)
+
     # -- the pass --------------------------------------------------------------------
 
     def _bind(self, name: str, kind: str, **details: Any) -> None:
@@ -245,12 +279,15 @@ class FileIndex(cst.CSTVisitor):
             parent = scope.parent
             while parent is not None and parent.kind != "module":
                 if parent.kind == "function":
-                    parent.bindings.setdefault(name, []).append(Binding(name, "other", self._order, parent))
+                    binding = Binding(name, "other", self._order, parent)
+                    parent.bindings.setdefault(name, []).append(binding)
+                    self.all_bindings.setdefault(name, []).append(binding)
                 parent = parent.parent
             return
         self._order += 1
-        scope.bindings.setdefault(name, []).append(Binding(
-            name, kind, self._order, scope, fallback=self._fallback_depth > 0, **details))
+        binding = Binding(name, kind, self._order, scope, fallback=self._fallback_depth > 0, **details)
+        scope.bindings.setdefault(name, []).append(binding)
+        self.all_bindings.setdefault(name, []).append(binding)
         if kind == "assign" and isinstance(details["value"], cst.Call):
             self.bound_names.setdefault(id(details["value"]), []).append(name)
 
@@ -260,8 +297,9 @@ class FileIndex(cst.CSTVisitor):
 
     def _write_attributes(self, target: cst.CSTNode) -> None:
         """Record ``name.attr`` among assignment or ``del`` targets: the object changes."""
-        if isinstance(target, cst.Attribute) and isinstance(target.value, cst.Name):
-            self._attribute_write(target.value.value, target.attr.value)
+        if isinstance(target, cst.Attribute):
+            owner = target.value.value if isinstance(target.value, cst.Name) else ""
+            self._attribute_write(owner, target.attr.value)
         elif isinstance(target, (cst.Tuple, cst.List)):
             for element in target.elements:
                 self._write_attributes(element.value)
@@ -309,14 +347,14 @@ class FileIndex(cst.CSTVisitor):
         self._statements.pop()
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
-        self._bind(node.name.value, "other")
+        self._bind(node.name.value, "function", function=node)
         scope = self._push("function")
         params = node.params
         for param in (*params.posonly_params, *params.params, *params.kwonly_params):
             self._order += 1
-            scope.bindings.setdefault(param.name.value, []).append(Binding(
-                param.name.value, "param", self._order, scope, value=param.default,
-                function=node))
+            binding = Binding(param.name.value, "param", self._order, scope, value=param.default, function=node)
+            scope.bindings.setdefault(param.name.value, []).append(binding)
+            self.all_bindings.setdefault(param.name.value, []).append(binding)
         for param in (params.star_arg, params.star_kwarg):
             if isinstance(param, cst.Param):
                 self._bind(param.name.value, "other")
@@ -464,8 +502,22 @@ class FileIndex(cst.CSTVisitor):
             self._scope.version_checked = True
 
     def visit_Try(self, node: cst.Try) -> None:
-        if any(_catches(h, _KEYWORD_ERRORS) for h in node.handlers):
+        if any(_catches(h, _KEYWORD_ERRORS) or (
+                _catches(h, _BROAD_ERRORS) and self._builds_lora_config(h.body)) for h in node.handlers):
             self._guard_blocks.add(id(node.body))
+
+    def _builds_lora_config(self, body: cst.BaseSuite) -> bool:
+        """Whether a block calls peft's LoraConfig (a broad ``except`` building a fallback
+        config handles the TypeError of a too-new keyword; one that only logs does not)."""
+        stack: list[cst.CSTNode] = [body]
+        while stack:
+            node = stack.pop()
+            if isinstance(node, cst.Call):
+                name = self.qualname(node.func, self._scope) or ""
+                if name.startswith("peft.") and name.endswith(".LoraConfig"):
+                    return True
+            stack.extend(node.children)
+        return False
 
     def visit_Expr(self, node: cst.Expr) -> None:
         call = node.value
