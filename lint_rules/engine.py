@@ -8,9 +8,11 @@ from __future__ import annotations
 import ast
 import json
 import re
+import sys
+import threading
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence, TypeVar
 
 import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
@@ -73,7 +75,7 @@ class Linter:
         return self.lint_python(source, filename, relpath)
 
     def lint_python(self, source: str, filename: str, relpath: str | None = None) -> list[Violation]:
-        return [found.violation for found in self._check(source, filename, relpath)[1]]
+        return _deep(lambda: [found.violation for found in self._check(source, filename, relpath)[1]])
 
     def fix(self, source: str, filename: str = "<stdin>", *, unsafe: bool = False,
             relpath: str | None = None) -> FixResult:
@@ -87,6 +89,9 @@ class Linter:
     def fix_python(self, source: str, filename: str, *, unsafe: bool = False,
                    relpath: str | None = None) -> FixResult:
         """Apply fixes until none is left (at most ``MAX_FIX_ROUNDS``); re-parse and re-lint each round."""
+        return _deep(lambda: self._fix_python(source, filename, unsafe, relpath))
+
+    def _fix_python(self, source: str, filename: str, unsafe: bool, relpath: str | None) -> FixResult:
         current: str = source
         fixed: list[Violation] = []
         for _ in range(MAX_FIX_ROUNDS):
@@ -177,6 +182,42 @@ class Linter:
         rule = all_rules()[code]
         return Violation(code=code, name=rule.NAME, severity=self.settings.severity(code), message=message,
                          filename=filename, location=start, end_location=end, fix=fix, url=rule.url())
+
+
+_T = TypeVar("_T")
+_DEEP_STACK = 512 * 1024 * 1024
+_DEEP_RECURSION = 200_000
+
+
+def _deep(work: Callable[[], _T]) -> _T:
+    """``work()``; on a ``RecursionError`` (libcst visits recursively: ``1 + 1 + ...`` with
+    hundreds of terms, or a long implicit string concatenation, is valid Python deeper than
+    the default limit), once more in a thread with a large stack and a high recursion limit."""
+    try:
+        return work()
+    except RecursionError:
+        pass
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            outcome["value"] = work()
+        except BaseException as exc:  # re-raised in the calling thread
+            outcome["error"] = exc
+
+    limit, stack = sys.getrecursionlimit(), threading.stack_size()
+    try:
+        threading.stack_size(_DEEP_STACK)
+        sys.setrecursionlimit(max(limit, _DEEP_RECURSION))
+        thread = threading.Thread(target=run, name="lora-lint-deep")
+        thread.start()
+        thread.join()
+    finally:
+        threading.stack_size(stack)
+        sys.setrecursionlimit(limit)
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
 
 
 def _syntax_error(source: str, exc: cst.ParserSyntaxError) -> tuple[str, Location]:

@@ -214,3 +214,12 @@ def test_severity_tables_merge_across_layers():
               ("cli", config.check_settings({"severity": {"LORA991": "error"}}))]
     settings = config.resolve(layers)
     assert (settings.severity("LORA990"), settings.severity("LORA991")) == ("warning", "error")
+
+
+@pytest.mark.parametrize("deep", [" + ".join(["1"] * 600), " ".join(["'q'"] * 2000)])
+def test_deeply_nested_valid_code_is_linted_and_fixed(deep):
+    source = f"X = {deep}\n" + SRC
+    compile(source, "<test>", "exec")  # valid Python, deeper than libcst's recursive visit allows by default
+    assert codes(lint_source(source)) == ["LORA990", "LORA991"]
+    fixed, remaining = fix_source(source)
+    assert fixed == source.replace("r=0,", "r=8,") and codes(remaining) == ["LORA991"]
