@@ -315,3 +315,32 @@ def test_a_broad_try_with_a_fallback_config_is_a_version_guard():
                   "except Exception:\n    c = LoraConfig()\n"
                   "try:\n    d = LoraConfig(use_dora=True)\nexcept:\n    d = LoraConfig()\n")
     assert [c.is_guarded("use_dora") for c in found if "use_dora" in c.keywords] == [True, True]
+
+
+@pytest.mark.parametrize("source", [
+    "pytestmark = pytest.mark.skipif(Version(peft.__version__) < Version('0.9'), reason='DoRA')\n"
+    "def test():\n    LoraConfig(use_dora=True)",
+    "@pytest.mark.skipif(Version(peft.__version__) < Version('0.9'), reason='DoRA')\n"
+    "def test():\n    LoraConfig(use_dora=True)",
+    "@unittest.skipIf(peft.__version__ < '0.9', 'DoRA')\nclass T(unittest.TestCase):\n"
+    "    def test(self):\n        LoraConfig(use_dora=True)",
+    "def test():\n    pytest.importorskip('peft', minversion='0.9.0')\n    LoraConfig(use_dora=True)",
+    "try:\n    from peft.tuners.lora import DoraLinearLayer\n    HAS_DORA = True\nexcept ImportError:\n"
+    "    HAS_DORA = False\nif HAS_DORA:\n    LoraConfig(use_dora=True)",
+    "if 'use_dora' in inspect.getfullargspec(LoraConfig).args:\n    LoraConfig(use_dora=True)",
+    "if 'use_dora' in LoraConfig.__init__.__code__.co_varnames:\n    LoraConfig(use_dora=True)",
+    "if getattr(LoraConfig, 'use_dora', None) is not None:\n    LoraConfig(use_dora=True)",
+    "if 'use_dora' in dir(LoraConfig):\n    LoraConfig(use_dora=True)",
+])
+def test_test_markers_import_probes_and_introspection_are_version_guards(source):
+    found = calls("import inspect, unittest, pytest, peft\nfrom packaging.version import Version\n"
+                  "from peft import LoraConfig\n" + source + "\nLoraConfig(use_rslora=True)\n")
+    assert [c.is_guarded(next(iter(c.keywords))) for c in found] == [True, False]
+
+
+def test_an_import_probe_of_another_library_is_not_a_version_guard():
+    found = calls("from peft import LoraConfig\ntry:\n    import bitsandbytes\n    HAS_BNB = True\n"
+                  "except ImportError:\n    HAS_BNB = False\nif HAS_BNB:\n    LoraConfig(use_dora=True)\n"
+                  "@pytest.mark.skipif(not torch.cuda.is_available(), reason='gpu')\n"
+                  "def test():\n    LoraConfig(use_dora=True)\n")
+    assert [c.is_guarded("use_dora") for c in found] == [False, False]

@@ -3,8 +3,11 @@
 A test counts as a version check when it mentions a name with "version" in it
 (``peft.__version__``, ``version.parse``, ``importlib.metadata.version``, ``PEFT_VERSION``,
 ``is_peft_version(...)``), probes LoraConfig's fields (``hasattr``,
-``inspect.signature``, ``dataclasses.fields``), or reads a name assigned such a test or
-calls a function of the file that returns one. Code after ``if <check>: raise/exit/return``
+``inspect.signature``, ``dataclasses.fields``, ``getattr``, ``dir``), or reads a name
+assigned such a test, a flag set when a peft import failed (``try: from peft... import X``
+/ ``except ImportError: HAS_X = False``), or calls a function of the file that returns one.
+Test code skipped by a version check (``@pytest.mark.skipif``, ``@unittest.skipIf``, a
+module's ``pytestmark``, ``pytest.importorskip("peft", minversion=...)``) is guarded. Code after ``if <check>: raise/exit/return``
 and a ``try`` whose handler catches ``TypeError`` (or catches broadly and builds a fallback
 ``LoraConfig``) count as guarded too.
 Leaning towards "guarded" only makes the version rules quieter.
@@ -15,7 +18,8 @@ from typing import Callable
 
 import libcst as cst
 
-_PROBES = {"hasattr", "signature", "fields", "__dataclass_fields__", "__annotations__"}
+_PROBES = {"hasattr", "getattr", "dir", "signature", "getfullargspec", "getargspec", "co_varnames",
+           "fields", "__dataclass_fields__", "__annotations__"}
 
 
 def _names(expr: cst.CSTNode) -> set[str]:

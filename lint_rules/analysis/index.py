@@ -23,6 +23,7 @@ PRAGMA_RE = re.compile(r"#\s*lora-lint:\s*model\s*=\s*([^\s#]+)")
 _IMPORT_ERRORS = {"ImportError", "ModuleNotFoundError"}
 _KEYWORD_ERRORS = {"TypeError"}  # what an unknown keyword raises
 _BROAD_ERRORS = {"Exception", "BaseException"}  # catch it too, among everything else
+_SKIP_DECORATORS = {"skipif", "skipIf", "skipUnless"}  # pytest / unittest markers
 
 
 @dataclass(eq=False)
@@ -103,6 +104,22 @@ def _returns(function: cst.FunctionDef | None) -> list[cst.BaseExpression]:
     return found
 
 
+def _imports_peft(body: cst.BaseSuite) -> bool:
+    """Whether a block imports from peft (directly, not in a nested def)."""
+    stack: list[cst.CSTNode] = [body]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, cst.ImportFrom) and node.module is not None and not node.relative:
+            if (dotted(node.module) or "").split(".")[0] == "peft":
+                return True
+        elif isinstance(node, cst.Import):
+            if any((dotted(a.name) or "").split(".")[0] == "peft" for a in node.names):
+                return True
+        elif not isinstance(node, (cst.FunctionDef, cst.ClassDef)):
+            stack.extend(node.children)
+    return False
+
+
 def _catches(handler: cst.ExceptHandler, names: set[str]) -> bool:
     if handler.type is None:
         return "BaseException" in names
@@ -132,6 +149,10 @@ class FileIndex(cst.CSTVisitor):
         self._guard_depth = 0
         self._fallback_handlers: set[int] = set()
         self._fallback_depth = 0
+        self._probe_handlers: set[int] = set()  # except ImportError after a peft import
+        self._probe_depth = 0
+        self._marked = False  # a module-level pytestmark skips the module's tests on other versions
+        self.peft_probes: set[str] = set()  # names set when a peft import failed: feature flags
 
     @classmethod
     def build(cls, module: cst.Module) -> "FileIndex":
@@ -185,6 +206,8 @@ class FileIndex(cst.CSTVisitor):
         """Whether ``name``, seen from ``scope``, is bound once, to a version check
         (``NEW = peft.__version__ >= "0.9"``)."""
         found = self.lookup(name, scope)
+        if name in self.peft_probes:  # try: from peft... import X; HAS_X = True / except ImportError
+            return True
         if found is None or len(found[1]) != 1:
             return False
         (binding,) = found[1]
@@ -284,6 +307,8 @@ class FileIndex(cst.CSTVisitor):
                     self.all_bindings.setdefault(name, []).append(binding)
                 parent = parent.parent
             return
+        if self._probe_depth > 0:
+            self.peft_probes.add(name)
         self._order += 1
         binding = Binding(name, kind, self._order, scope, fallback=self._fallback_depth > 0, **details)
         scope.bindings.setdefault(name, []).append(binding)
@@ -321,12 +346,16 @@ class FileIndex(cst.CSTVisitor):
             self._guard_depth += 1
         if id(node) in self._fallback_handlers:
             self._fallback_depth += 1
+        if id(node) in self._probe_handlers:
+            self._probe_depth += 1
 
     def _leave_block(self, node: cst.BaseSuite) -> None:
         if id(node) in self._guard_blocks:
             self._guard_depth -= 1
         if id(node) in self._fallback_handlers:
             self._fallback_depth -= 1
+        if id(node) in self._probe_handlers:
+            self._probe_depth -= 1
 
     def visit_IndentedBlock(self, node: cst.IndentedBlock) -> None:
         self._enter_block(node)
@@ -358,6 +387,7 @@ class FileIndex(cst.CSTVisitor):
         for param in (params.star_arg, params.star_kwarg):
             if isinstance(param, cst.Param):
                 self._bind(param.name.value, "other")
+        self._skip_marks(node, scope)
 
     def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
         self._pop()
@@ -375,7 +405,19 @@ class FileIndex(cst.CSTVisitor):
 
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
         self._bind(node.name.value, "other")
-        self._push("class")
+        self._skip_marks(node, self._push("class"))
+
+    def _skip_marks(self, node: cst.FunctionDef | cst.ClassDef, scope: Scope) -> None:
+        """``@pytest.mark.skipif(<version check>)``, ``@unittest.skipIf(...)``: the body runs
+        only on the versions the check allows."""
+        if self._marked and scope.parent is self.module_scope:
+            scope.version_checked = True
+        for decorator in node.decorators:
+            expr = decorator.decorator
+            name = terminal_name(expr.func) if isinstance(expr, cst.Call) else None
+            if name is not None and (name in _SKIP_DECORATORS or "version" in name.lower()) \
+                    and version_test(expr, self._versiony_name):
+                scope.version_checked = True
 
     def leave_ClassDef(self, original_node: cst.ClassDef) -> None:
         self._pop()
@@ -422,6 +464,10 @@ class FileIndex(cst.CSTVisitor):
             self.mutated.add(node.value.value)  # an alias may change the container
 
     def leave_Assign(self, original_node: cst.Assign) -> None:
+        if self._scope is self.module_scope and any(
+                isinstance(t.target, cst.Name) and t.target.value == "pytestmark" for t in original_node.targets) \
+                and version_test(original_node.value, self._versiony_name):
+            self._marked = True  # pytestmark = pytest.mark.skipif(<version check>): tests defined later
         for target in original_node.targets:
             self._write_attributes(target.target)
             if isinstance(target.target, cst.Name):
@@ -502,6 +548,8 @@ class FileIndex(cst.CSTVisitor):
             self._scope.version_checked = True
 
     def visit_Try(self, node: cst.Try) -> None:
+        if _imports_peft(node.body):
+            self._probe_handlers.update(id(h.body) for h in node.handlers if _catches(h, _IMPORT_ERRORS))
         if any(_catches(h, _KEYWORD_ERRORS) or (
                 _catches(h, _BROAD_ERRORS) and self._builds_lora_config(h.body)) for h in node.handlers):
             self._guard_blocks.add(id(node.body))
@@ -538,6 +586,10 @@ class FileIndex(cst.CSTVisitor):
         site = CallSite(node, self._scope, self._order, guarded,
                         self._statements[-1] if self._statements else None)
         self.calls.append(site)
+        if terminal_name(node.func) == "importorskip" and any(
+                a.keyword is not None and a.keyword.value == "minversion" for a in node.args) \
+                and node.args and self.value_of(node.args[0].value, self._scope) == "peft":
+            self._scope.version_checked = True  # pytest.importorskip("peft", minversion="0.9")
         name = terminal_name(node.func)
         if name is not None:
             self.calls_by_name.setdefault(name, []).append(site)
