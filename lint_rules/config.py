@@ -247,12 +247,19 @@ def _peft_target(layers: Sequence[tuple[str, Mapping[str, Any]]], root: Path | N
         installed = peft_releases.installed_version()
         if installed:
             spec, source = f"=={installed}", "installed peft"
+            release = peft_releases.release_of(installed)
+            if release is not None and release != installed:
+                return spec, f"{source}, checked as its release {release}", (release,), explicit
         else:
             spec, source = f"=={peft_releases.newest()}", "newest known peft release"
     try:
         versions = tuple(peft_releases.versions_in(spec))
     except ValueError as exc:
         raise ConfigError(f"invalid peft version specifier {spec!r} (from {source}): {exc}") from exc
+    if not versions and not explicit and peft_releases.allows_newer(spec):
+        # a release after the data was generated: it has (at least) what the newest one has
+        newest = peft_releases.newest()
+        return spec, f"{source}, checked as {newest}, the newest release known", (newest,), explicit
     if not versions:
         raise ConfigError(f"no known peft release matches {spec!r} (from {source})")
     return spec, source, versions, explicit

@@ -236,9 +236,11 @@ def context_for_source(ctx: Any, source: str, *, peft: bool = True, transformers
     changes: dict[str, Any] = {}
     spec = _inline_spec(dependencies, "peft") if peft else None
     if spec is not None:
-        from .knowledge.peft_releases import versions_in
+        from .knowledge.peft_releases import allows_newer, newest, versions_in
 
         versions = tuple(versions_in(spec))
+        if not versions and allows_newer(spec):  # released after the data: checked as the newest
+            versions = (newest(),)
         if versions:
             changes.update(peft_spec=spec, peft_spec_source="the script's PEP 723 metadata",
                            peft_versions=versions)

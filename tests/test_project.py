@@ -176,3 +176,49 @@ def test_pep723_transformers_requirement_applies_to_the_script(no_installed_tran
     assert [v.code for v in lint_source(pinned, filename="s.py", select=["LORA001"], settings=settings)] == ["LORA001"]
     explicit = {**settings, "target-transformers-version": ">=4.40"}  # beats the script's metadata
     assert lint_source(pinned, filename="s.py", select=["LORA001"], settings=explicit) == []
+
+
+def _settings(root):
+    from lint_rules import config
+
+    return config.resolve([], root=root)
+
+
+def test_a_peft_newer_than_the_data_is_checked_as_the_newest_release(tmp_path, monkeypatch):
+    from lint_rules.knowledge import peft_releases
+
+    newest = peft_releases.newest()
+    monkeypatch.setattr(peft_releases, "installed_version", lambda: "99.1.0.dev0")
+    assert _settings(tmp_path).peft_versions == (newest,)  # installed from git main, or released later
+    write(tmp_path, "requirements.txt", "peft>=99.0\n")
+    settings = _settings(tmp_path)
+    assert settings.peft_versions == (newest,) and "requirements.txt" in settings.peft_spec_source
+
+
+@pytest.mark.parametrize("installed, expected", [("0.9.0+cu121", "0.9.0"), ("0.9.0.dev0", "0.8.2"),
+                                                 ("0.9.0rc1", "0.8.2"), ("0.9.0.post1", "0.9.0")])
+def test_a_local_or_development_install_is_checked_as_the_release_it_contains(tmp_path, monkeypatch,
+                                                                              installed, expected):
+    from lint_rules.knowledge import peft_releases
+
+    assert "0.8.2" in peft_releases.versions() and "0.8.3" not in peft_releases.versions()
+    monkeypatch.setattr(peft_releases, "installed_version", lambda: installed)
+    assert _settings(tmp_path).peft_versions == (expected,)
+
+
+def test_a_requirement_no_release_can_meet_is_still_an_error(tmp_path, monkeypatch):
+    from lint_rules.errors import ConfigError
+
+    write(tmp_path, "requirements.txt", "peft>=0.9,<0.9\n")
+    with pytest.raises(ConfigError, match="no known peft release"):
+        _settings(tmp_path)
+
+
+def test_a_script_requiring_a_peft_newer_than_the_data_is_checked_as_the_newest_release():
+    from lint_rules.knowledge import peft_releases
+    from lint_rules.project import context_for_source
+    from lint_rules.rule import RuleContext
+
+    ctx = RuleContext("s.py", ">=0.7", "pyproject.toml", ("0.7.0", "0.7.1"))
+    script = '# /// script\n# dependencies = ["peft>=99.0"]\n# ///\nimport peft\n'
+    assert context_for_source(ctx, script).peft_versions == (peft_releases.newest(),)

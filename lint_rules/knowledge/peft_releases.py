@@ -24,7 +24,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Iterable
 
-from packaging.specifiers import SpecifierSet
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
 DATA = Path(__file__).with_name("data") / "peft_releases.json"
@@ -130,6 +130,39 @@ def excluded() -> dict[str, str]:
 def source() -> dict[str, str]:
     """Where and when the data was taken from (``date``: upload time of the newest release)."""
     return dict(_data().raw["source"])
+
+
+def release_of(installed: str) -> str | None:
+    """The known release an installed peft contains: itself, or for a local, development,
+    pre- or post-release build (``0.9.0+cu121``, ``0.22.0.dev0`` from git) the newest release
+    not after it; ``None`` for an unparsable version."""
+    try:
+        version = Version(installed)
+    except InvalidVersion:
+        return None
+    public = Version(version.public)
+    older = [v for v in versions() if Version(v) <= public]
+    return older[-1] if older else versions()[0]
+
+
+def allows_newer(spec: str) -> bool:
+    """Whether a requirement allows a peft release newer than every known one (released
+    after the data was generated)."""
+    newest_known = Version(newest())
+    try:
+        allowed = SpecifierSet(spec)
+    except InvalidSpecifier:
+        return False
+    candidates = [f"{newest_known.major}.{newest_known.minor}.{newest_known.micro + 1}",
+                  f"{newest_known.major}.{newest_known.minor + 1}.0", f"{newest_known.major + 1}.0.0"]
+    for specifier in allowed:
+        try:
+            bound = Version(specifier.version.replace(".*", ""))
+        except InvalidVersion:
+            continue
+        if bound > newest_known:
+            candidates.append(str(bound))
+    return any(allowed.contains(c, prereleases=True) for c in candidates)
 
 
 def installed_version() -> str | None:
