@@ -110,6 +110,22 @@ def add_keyword(call: cst.Call, name: str, value: cst.BaseExpression, after: cst
         separator = cst.Comma(whitespace_after=call.whitespace_before_args)
     else:
         separator = cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
+    comma = anchor.comma if isinstance(anchor.comma, cst.Comma) else None
+    tail = comma.whitespace_after if comma is not None else anchor.whitespace_after_arg
+    line = separator.whitespace_after
+    if isinstance(tail, cst.ParenthesizedWhitespace) and isinstance(line, cst.ParenthesizedWhitespace):
+        # one argument per line: the anchor keeps the comment at its line's end, the new
+        # argument takes the anchor's place before the comment lines and `)` or next argument
+        ends = tail.with_changes(empty_lines=[], indent=line.indent, last_line=line.last_line)
+        rest = tail.with_changes(first_line=cst.TrailingWhitespace())
+        if comma is not None:
+            kept = anchor.with_changes(comma=comma.with_changes(whitespace_after=ends))
+            added = new.with_changes(comma=cst.Comma(whitespace_after=rest))
+        else:
+            kept = anchor.with_changes(comma=cst.Comma(whitespace_after=ends),
+                                       whitespace_after_arg=cst.SimpleWhitespace(""))
+            added = new.with_changes(whitespace_after_arg=rest)
+        return {anchor: cst.FlattenSentinel([kept, added])}
     return {anchor: cst.FlattenSentinel([
         anchor.with_changes(comma=separator, whitespace_after_arg=cst.SimpleWhitespace("")),
         new.with_changes(comma=anchor.comma, whitespace_after_arg=anchor.whitespace_after_arg),

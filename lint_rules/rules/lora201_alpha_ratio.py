@@ -62,6 +62,16 @@ class AlphaRatio(Rule):
                 message="lora_alpha is omitted", line=5, column=5,
                 fixed="import peft\n\nR = 32\nconfig = peft.LoraConfig(\n    r=R,\n    lora_alpha=64,\n"
                       "    target_modules=['q_proj'],\n)\n"),
+        Invalid("from peft import LoraConfig\n\nconfig = LoraConfig(\n    r=32,  # rank\n"
+                "    # attention only\n    target_modules=['q_proj']  # no trailing comma\n)\n",
+                message="lora_alpha is omitted", line=4, column=5,
+                fixed="from peft import LoraConfig\n\nconfig = LoraConfig(\n    r=32,  # rank\n    lora_alpha=64,\n"
+                      "    # attention only\n    target_modules=['q_proj']  # no trailing comma\n)\n"),
+        Invalid("from peft import LoraConfig\n\nconfig = LoraConfig(\n    target_modules=['q_proj'],\n"
+                "    r=32  # rank\n)\n",
+                message="lora_alpha is omitted", line=5, column=5,
+                fixed="from peft import LoraConfig\n\nconfig = LoraConfig(\n    target_modules=['q_proj'],\n"
+                      "    r=32,  # rank\n    lora_alpha=64\n)\n"),
         Invalid("from peft import LoraConfig\n\nLoraConfig(target_modules=['c_attn'])\n",
                 message="defaults", line=3, column=1,
                 fixed="from peft import LoraConfig\n\nLoraConfig(target_modules=['c_attn'], lora_alpha=16)\n"),
