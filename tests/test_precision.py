@@ -2,9 +2,12 @@
 loading class and transformers data version, and nothing crashes on the way."""
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 
-from lint_rules.engine import lint_source
+from lint_rules.engine import fix_source, lint_source
 from lint_rules.knowledge import peft_releases
 from lint_rules.knowledge.architectures import transformers_versions
 from lint_rules.knowledge.models import curated
@@ -42,3 +45,23 @@ def test_a_name_the_model_lacks_is_flagged(model_id):
     cls = AUTO_CLASS[curated()[model_id]["task"]]
     source = PROGRAM.format(cls=cls, model_id=model_id, targets=["no_such_module"])
     assert [v.code for v in lint_source(source, select=["LORA001", "LORA002"])] == ["LORA001"]
+
+
+CORPUS = sorted((Path(__file__).parent / "data" / "corpus").glob("*.py"))
+EXPECT = re.compile(r"#\s*expect:\s*(LORA\d+(?:\s*,\s*LORA\d+)*)")
+
+
+@pytest.mark.parametrize("path", CORPUS, ids=lambda p: p.name)
+def test_realistic_programs_get_exactly_the_findings_they_deserve(path):
+    """Fine-tuning code as people write it (guards, helpers, mutation after the call, unusual
+    syntax): each `# expect: CODE` line is a finding peft's behaviour proves, and there is no
+    other; the unsafe fixes give code that compiles and leaves no fixable finding."""
+    source = path.read_text(encoding="utf-8")
+    expected = sorted((row, code.strip()) for row, line in enumerate(source.splitlines(), start=1)
+                      for match in EXPECT.finditer(line) for code in match.group(1).split(","))
+    settings = {"target-peft-version": ">=0.7"}
+    found = lint_source(source, filename=path.name, settings=settings)
+    assert sorted((v.location.row, v.code) for v in found) == expected, [v.message for v in found]
+    fixed, remaining = fix_source(source, filename=path.name, settings=settings, unsafe=True)
+    compile(fixed, path.name, "exec")
+    assert not [v for v in remaining if v.fix is not None]
