@@ -344,3 +344,13 @@ def test_an_import_probe_of_another_library_is_not_a_version_guard():
                   "@pytest.mark.skipif(not torch.cuda.is_available(), reason='gpu')\n"
                   "def test():\n    LoraConfig(use_dora=True)\n")
     assert [c.is_guarded("use_dora") for c in found] == [False, False]
+
+
+def test_a_container_passed_by_keyword_may_be_changed_by_the_callee():
+    found = calls("from peft import LoraConfig\nTARGETS = ['q_proj']\nKW = dict(r=64, lora_alpha=16)\n"
+                  "add_fused(targets=TARGETS)\ntweak(kwargs=KW)\n"
+                  "LoraConfig(target_modules=TARGETS, **KW)\n")
+    assert found[0].value("target_modules") is UNKNOWN and found[0].open_ended
+    kept = calls("from peft import LoraConfig\nTARGETS = ['q_proj']\n"
+                 "LoraConfig(target_modules=TARGETS)\nLoraConfig(**dict(target_modules=TARGETS))\n")
+    assert [c.value("target_modules") for c in kept] == [["q_proj"], ["q_proj"]]

@@ -23,6 +23,7 @@ PRAGMA_RE = re.compile(r"#\s*lora-lint:\s*model\s*=\s*([^\s#]+)")
 _IMPORT_ERRORS = {"ImportError", "ModuleNotFoundError"}
 _KEYWORD_ERRORS = {"TypeError"}  # what an unknown keyword raises
 _BROAD_ERRORS = {"Exception", "BaseException"}  # catch it too, among everything else
+_CONTAINERS = {"dict", "list", "tuple", "set", "frozenset"}
 _SKIP_DECORATORS = {"skipif", "skipIf", "skipUnless"}  # pytest / unittest markers
 
 
@@ -593,14 +594,23 @@ class FileIndex(cst.CSTVisitor):
         name = terminal_name(node.func)
         if name is not None:
             self.calls_by_name.setdefault(name, []).append(site)
+        keeps = self._keeps_arguments(node)
         for arg in node.args:
-            if arg.keyword is None and not arg.star and isinstance(arg.value, cst.Name):
-                self.mutated.add(arg.value.value)
+            if not arg.star and isinstance(arg.value, cst.Name) and (arg.keyword is None or not keeps):
+                self.mutated.add(arg.value.value)  # the callee may change a container it is given
         if name in ("setattr", "vars") and isinstance(node.func, cst.Name) and node.args \
                 and isinstance(node.args[0].value, cst.Name):  # setattr(config, "r", 4)
             attribute = self.value_of(node.args[1].value, self._scope) \
                 if name == "setattr" and len(node.args) > 1 else None
             self._attribute_write(node.args[0].value.value, attribute if isinstance(attribute, str) else "*")
+
+    def _keeps_arguments(self, node: cst.Call) -> bool:
+        """Calls known not to change containers given by keyword: peft's LoraConfig and the
+        builtin container constructors (``dict(target_modules=TARGETS)``)."""
+        if isinstance(node.func, cst.Name) and node.func.value in _CONTAINERS:
+            return self.is_builtin(node.func.value, self._scope)
+        name = self.qualname(node.func, self._scope) or ""
+        return name.startswith("peft.") and name.endswith(".LoraConfig")
 
     def visit_Comment(self, node: cst.Comment) -> None:
         match = PRAGMA_RE.search(node.value)
