@@ -354,3 +354,18 @@ def test_a_container_passed_by_keyword_may_be_changed_by_the_callee():
     kept = calls("from peft import LoraConfig\nTARGETS = ['q_proj']\n"
                  "LoraConfig(target_modules=TARGETS)\nLoraConfig(**dict(target_modules=TARGETS))\n")
     assert [c.value("target_modules") for c in kept] == [["q_proj"], ["q_proj"]]
+
+
+@pytest.mark.parametrize("change, field", [
+    ("config.target_modules.add('c_attn')", "target_modules"),
+    ("config.rank_pattern['q_proj'] = 16", "rank_pattern"),
+    ("del config.alpha_pattern['q_proj']", "alpha_pattern"),
+    ("config.modules_to_save.append('lm_head')", "modules_to_save"),
+])
+def test_a_container_attribute_changed_in_place_is_unknown(change, field):
+    call = one("from peft import LoraConfig\nconfig = LoraConfig(r=16, target_modules=['q_proj'], "
+               "rank_pattern={'q_proj': 8}, alpha_pattern={'q_proj': 16}, modules_to_save=['score'])\n"
+               + change + "\nprint(config.target_modules.copy(), config.r)\n")
+    assert call.value(field) is UNKNOWN and call.value("r") == 16
+    assert all(call.value(f) is not UNKNOWN for f in
+               {"target_modules", "rank_pattern", "alpha_pattern", "modules_to_save"} - {field})

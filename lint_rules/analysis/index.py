@@ -23,6 +23,8 @@ PRAGMA_RE = re.compile(r"#\s*lora-lint:\s*model\s*=\s*([^\s#]+)")
 _IMPORT_ERRORS = {"ImportError", "ModuleNotFoundError"}
 _KEYWORD_ERRORS = {"TypeError"}  # what an unknown keyword raises
 _BROAD_ERRORS = {"Exception", "BaseException"}  # catch it too, among everything else
+_IN_PLACE = {"add", "append", "extend", "insert", "update", "setdefault", "pop", "popitem", "remove",
+             "discard", "clear", "sort", "reverse", "__setitem__", "__delitem__"}  # container methods
 _CONTAINERS = {"dict", "list", "tuple", "set", "frozenset"}
 _SKIP_DECORATORS = {"skipif", "skipIf", "skipUnless"}  # pytest / unittest markers
 
@@ -323,7 +325,9 @@ class FileIndex(cst.CSTVisitor):
 
     def _write_attributes(self, target: cst.CSTNode) -> None:
         """Record ``name.attr`` among assignment or ``del`` targets: the object changes."""
-        if isinstance(target, cst.Attribute):
+        if isinstance(target, cst.Subscript) and isinstance(target.value, cst.Attribute):
+            self._write_attributes(target.value)  # config.rank_pattern["q_proj"] = 16
+        elif isinstance(target, cst.Attribute):
             owner = target.value.value if isinstance(target.value, cst.Name) else ""
             self._attribute_write(owner, target.attr.value)
         elif isinstance(target, (cst.Tuple, cst.List)):
@@ -598,6 +602,9 @@ class FileIndex(cst.CSTVisitor):
         for arg in node.args:
             if not arg.star and isinstance(arg.value, cst.Name) and (arg.keyword is None or not keeps):
                 self.mutated.add(arg.value.value)  # the callee may change a container it is given
+        if isinstance(node.func, cst.Attribute) and node.func.attr.value in _IN_PLACE \
+                and isinstance(node.func.value, cst.Attribute):
+            self._write_attributes(node.func.value)  # config.target_modules.add("c_attn")
         if name in ("setattr", "vars") and isinstance(node.func, cst.Name) and node.args \
                 and isinstance(node.args[0].value, cst.Name):  # setattr(config, "r", 4)
             attribute = self.value_of(node.args[1].value, self._scope) \
