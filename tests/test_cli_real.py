@@ -86,3 +86,14 @@ def test_sarif_with_every_real_rule_is_valid(capsys):
     assert code == 1 and log["runs"][0]["results"]
     for rule in log["runs"][0]["tool"]["driver"]["rules"]:
         assert rule["help"]["markdown"].startswith(f"# {rule['id']} ")
+
+
+def test_numbers_beyond_float_range_are_not_an_internal_error(tmp_path, capsys):
+    path = tmp_path / "huge.py"
+    path.write_text("from peft import LoraConfig\n\nLoraConfig(r=(10**60)**6, lora_alpha=16)\n"
+                    "LoraConfig(r=8, lora_alpha=16, rank_pattern={'q': 10**60 * 10**300}, alpha_pattern={'q': 2})\n"
+                    "LoraConfig(r=1e308 * 10, lora_alpha=16)\nLoraConfig(r=8, lora_alpha=16, "
+                    "rank_pattern={'q': 1e309}, alpha_pattern={'q': 2})\n", encoding="utf-8")
+    for fix in ((), ("--fix", "--unsafe-fixes")):
+        code, out, err = run(capsys, "--no-cache", "--target-peft-version", ">=0.7", *fix, str(path))
+        assert (code, out) == (0, "") and "internal error" not in err and "All checks passed" in err, (out, err)

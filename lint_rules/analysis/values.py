@@ -51,7 +51,7 @@ def evaluate(expr: cst.BaseExpression, names: NameResolver, builtin: Callable[[s
 
 def _eval(expr: cst.BaseExpression, names: NameResolver, builtin: Callable[[str], bool]) -> Any:
     if isinstance(expr, (cst.Integer, cst.Float)):
-        return ast.literal_eval(expr.value)
+        return _in_range(ast.literal_eval(expr.value))
     if isinstance(expr, (cst.SimpleString, cst.ConcatenatedString)):
         value = expr.evaluated_value
         return value if isinstance(value, str) else UNKNOWN
@@ -77,7 +77,7 @@ def _eval(expr: cst.BaseExpression, names: NameResolver, builtin: Callable[[str]
         right = _eval(expr.right, names, builtin)
         if op is None or left is UNKNOWN or right is UNKNOWN or _too_big(expr.operator, left, right):
             return UNKNOWN
-        return op(left, right)
+        return _in_range(op(left, right))
     if isinstance(expr, (cst.List, cst.Tuple, cst.Set)):
         items = []
         for element in expr.elements:
@@ -121,6 +121,14 @@ def _eval(expr: cst.BaseExpression, names: NameResolver, builtin: Callable[[str]
             value = _eval(expr.args[0].value, names, builtin)
             return UNKNOWN if value is UNKNOWN else kind(value)
     return UNKNOWN
+
+
+def _in_range(value: Any) -> Any:
+    """``value``, or ``UNKNOWN`` for an int too large to be a float (no config value is;
+    comparing or formatting it as a number would raise ``OverflowError``)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 1000:
+        return UNKNOWN
+    return value
 
 
 def _too_big(operator: cst.BaseBinaryOp, left: Any, right: Any) -> bool:

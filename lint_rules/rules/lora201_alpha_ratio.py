@@ -16,7 +16,7 @@ _OWN_CONVENTION = ("pissa", "corda", "eva", "olora")
 
 
 def _number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value < math.inf
 
 
 class AlphaRatio(Rule):
