@@ -266,7 +266,8 @@ def test_a_repeated_import_is_still_peft():
     assert [c.value("r") for c in calls(source)] == [4, 4]
 
 
-@pytest.mark.parametrize("expression", ["10 ** 10 ** 9", "['q_proj'] * 10 ** 9", "(10 ** 60) ** 6", "9" * 400])
+@pytest.mark.parametrize("expression", ["10 ** 10 ** 9", "['q_proj'] * 10 ** 9", "(10 ** 60) ** 6", "9" * 400,
+                                        "['q_proj'] * 1000 * 1000 * 1000", "'ab' * 1000 * 1000 * 1000"])
 def test_costly_arithmetic_is_unknown(expression):
     assert one(f"from peft import LoraConfig\nLoraConfig(r={expression})").value("r") is UNKNOWN
 

@@ -131,11 +131,17 @@ def _in_range(value: Any) -> Any:
     return value
 
 
+_LONGEST = 100_000  # items or characters: longer sequences are no config value
+
+
 def _too_big(operator: cst.BaseBinaryOp, left: Any, right: Any) -> bool:
     """Arithmetic whose result could exhaust time or memory (``10**10**9``, ``[x] * 10**9``)."""
     if isinstance(operator, cst.Power):
         return not isinstance(right, (int, float)) or abs(right) > 64
     if isinstance(operator, cst.Multiply):
-        return any(isinstance(a, (str, list, tuple)) for a in (left, right)) and any(
-            isinstance(b, int) and b > 1000 for b in (left, right))
+        sequence = next((a for a in (left, right) if isinstance(a, (str, list, tuple))), None)
+        count = next((b for b in (left, right) if isinstance(b, int) and not isinstance(b, bool)), None)
+        return sequence is not None and count is not None and len(sequence) * count > _LONGEST
+    if isinstance(operator, cst.Add) and isinstance(left, (str, list, tuple)) and isinstance(right, (str, list, tuple)):
+        return len(left) + len(right) > _LONGEST
     return False
