@@ -370,3 +370,10 @@ def test_a_container_attribute_changed_in_place_is_unknown(change, field):
     assert call.value(field) is UNKNOWN and call.value("r") == 16
     assert all(call.value(f) is not UNKNOWN for f in
                {"target_modules", "rank_pattern", "alpha_pattern", "modules_to_save"} - {field})
+
+
+def test_a_keyword_no_release_knows_may_be_any_omitted_one():
+    call = one("from peft import LoraConfig\nLoraConfig(r=64, lora_alpah=16)\n")
+    assert call.open_ended and call.value("lora_alpha", {"lora_alpha": 8}) is UNKNOWN
+    assert call.value("r") == 64  # what is written stays known
+    assert not one("from peft import LoraConfig\nLoraConfig(r=64, use_dora=True)\n").open_ended

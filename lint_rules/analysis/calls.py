@@ -48,7 +48,8 @@ class LoraCall:
     """A peft ``LoraConfig(...)`` call.
 
     ``open_ended``: positional arguments or a ``**splat``/``*args`` that could not be
-    resolved exist, so a keyword missing from ``keywords`` is not provably omitted.
+    resolved exist, or a keyword no peft release has (a misspelling of an omitted one:
+    ``lora_alpah=16``), so a keyword missing from ``keywords`` is not provably omitted.
     ``guarded``: the whole call sits behind a runtime version check. ``model``: what the
     config is applied to, when known (see ``lint_rules.analysis.model``). ``reassigned``:
     attributes the file sets on the config afterwards (``config.lora_alpha = 32``), whose
@@ -81,6 +82,12 @@ class LoraCall:
         return self.guarded or (keyword is not None and keyword.guarded)
 
 
+def _known_keywords() -> set[str]:
+    from ..knowledge.peft_releases import all_field_names
+
+    return all_field_names()
+
+
 def is_lora_config(index: FileIndex, site: CallSite) -> bool:
     return index.qualname(site.node.func, site.scope) in LORA_CONFIG_NAMES
 
@@ -95,6 +102,8 @@ def build_call(index: FileIndex, site: CallSite) -> LoraCall:
             call.keywords[arg.keyword.value] = Keyword(arg.keyword.value, value, arg.value, arg, arg)
         else:
             _splat(index, site, call, arg, arg.value, in_call=True, guarded=False)
+    if call.keywords.keys() - _known_keywords():
+        call.open_ended = True  # LoraConfig() raises; a misspelt keyword may stand for an omitted one
     own = index.bound_names.get(id(site.node), [])
     for name, attributes in index.attribute_writes.items():
         if name in own:

@@ -53,6 +53,8 @@ class AlphaRatio(Rule):
               "alpha_pattern={'q': 8})\n"),
         Valid("from peft import LoraConfig\n\nLoraConfig(target_modules=['c_attn'])\n",
               **{"target-peft-version": "<0.4"}),
+        Valid("from peft import LoraConfig\n\nLoraConfig(lora_rank=64, lora_alpha=128)  # LORA003: not r's default\n"),
+        Valid("from peft import LoraConfig\n\nLoraConfig(r=64, lora_alpah=128)  # LORA003: not lora_alpha's default\n"),
     ]
     INVALID = [
         Invalid("from peft import LoraConfig\n\nLoraConfig(r=64, lora_alpha=16)\n",
