@@ -104,12 +104,9 @@ def build_call(index: FileIndex, site: CallSite) -> LoraCall:
             _splat(index, site, call, arg, arg.value, in_call=True, guarded=False)
     if call.keywords.keys() - _known_keywords():
         call.open_ended = True  # LoraConfig() raises; a misspelt keyword may stand for an omitted one
-    own = index.bound_names.get(id(site.node), [])
-    for name, attributes in index.attribute_writes.items():
-        if name in own:
-            call.reassigned |= attributes
-        elif index.may_alias(name):  # c.lora_alpha = ... in `for c in configs`, `def fix(c)`
-            call.reassigned |= attributes - {"*"}
+    for name in index.bound_names.get(id(site.node), []):
+        call.reassigned |= index.attribute_writes.get(name, set())
+    call.reassigned |= index.alias_writes()  # c.lora_alpha = ... in `for c in configs`, `def fix(c)`
     if "*" in call.reassigned:  # setattr(config, name, ...), config.__dict__: any attribute
         call.open_ended = True
         call.reassigned = set(call.keywords)

@@ -144,6 +144,7 @@ class FileIndex(cst.CSTVisitor):
         self.attribute_writes: dict[str, set[str]] = {}  # name -> attributes set on it ("*": any;
         # name "": an object reached otherwise, ``configs[0].r = 4``, ``self.config.r = 4``)
         self.all_bindings: dict[str, list[Binding]] = {}  # name -> its bindings in every scope
+        self._alias_writes: set[str] | None = None
         self.bound_names: dict[int, list[str]] = {}  # id(call) -> names assigned its result
         self.pragmas: list[tuple[str, cst.CSTNode | None]] = []  # (model, statement)
         self._statements: list[cst.CSTNode] = []
@@ -279,6 +280,16 @@ class FileIndex(cst.CSTVisitor):
             if index is not None and count > index:
                 return False
         return True
+
+    def alias_writes(self) -> set[str]:
+        """Attributes written through names that may be another name for any config (see
+        ``may_alias``); a dynamic ``setattr`` through them is not counted."""
+        if self._alias_writes is None:
+            self._alias_writes = set()
+            for name, attributes in self.attribute_writes.items():
+                if self.may_alias(name):
+                    self._alias_writes |= attributes - {"*"}
+        return self._alias_writes
 
     def may_alias(self, name: str) -> bool:
         """Whether an attribute written through ``name`` may land on any config object: unless
