@@ -377,3 +377,11 @@ def test_a_keyword_no_release_knows_may_be_any_omitted_one():
     assert call.open_ended and call.value("lora_alpha", {"lora_alpha": 8}) is UNKNOWN
     assert call.value("r") == 64  # what is written stays known
     assert not one("from peft import LoraConfig\nLoraConfig(r=64, use_dora=True)\n").open_ended
+
+
+def test_a_loop_iteration_skipped_on_old_peft_is_guarded():
+    found = calls("import peft\nfrom packaging.version import Version\nfrom peft import LoraConfig\n"
+                  "for method in ('lora', 'dora'):\n"
+                  "    if method == 'dora' and Version(peft.__version__) < Version('0.9.0'):\n"
+                  "        continue\n    LoraConfig(use_dora=method == 'dora')\n")
+    assert [c.is_guarded("use_dora") for c in found] == [True]

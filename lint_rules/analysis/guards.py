@@ -7,9 +7,9 @@ A test counts as a version check when it mentions a name with "version" in it
 assigned such a test, a flag set when a peft import failed (``try: from peft... import X``
 / ``except ImportError: HAS_X = False``), or calls a function of the file that returns one.
 Test code skipped by a version check (``@pytest.mark.skipif``, ``@unittest.skipIf``, a
-module's ``pytestmark``, ``pytest.importorskip("peft", minversion=...)``) is guarded. Code after ``if <check>: raise/exit/return``
-and a ``try`` whose handler catches ``TypeError`` (or catches broadly and builds a fallback
-``LoraConfig``) count as guarded too.
+module's ``pytestmark``, ``pytest.importorskip("peft", minversion=...)``) is guarded, and
+so is code after ``if <check>: raise/exit/return/continue`` and in a ``try`` whose handler
+catches ``TypeError`` (or catches broadly and builds a fallback ``LoraConfig``).
 Leaning towards "guarded" only makes the version rules quieter.
 """
 from __future__ import annotations
@@ -46,15 +46,16 @@ def version_test(expr: cst.BaseExpression, versiony_name: Callable[[str], bool])
 
 
 def terminates(body: cst.BaseSuite) -> bool:
-    """Whether a block always ends by raising, exiting or returning (``raise``,
-    ``sys.exit()``, ``return``): the code after it runs only when its test was false."""
+    """Whether a block always ends by raising, exiting, returning or skipping the loop
+    iteration (``raise``, ``sys.exit()``, ``return``, ``continue``): the code after it runs
+    only when its test was false."""
     if isinstance(body, cst.IndentedBlock):
         if not body.body or not isinstance(body.body[-1], cst.SimpleStatementLine):
             return False
         last = body.body[-1].body[-1]
     else:
         last = body.body[-1]
-    if isinstance(last, (cst.Raise, cst.Return)):
+    if isinstance(last, (cst.Raise, cst.Return, cst.Continue)):
         return True
     if isinstance(last, cst.Expr) and isinstance(last.value, cst.Call):
         func = last.value.func
