@@ -385,3 +385,21 @@ def test_a_loop_iteration_skipped_on_old_peft_is_guarded():
                   "    if method == 'dora' and Version(peft.__version__) < Version('0.9.0'):\n"
                   "        continue\n    LoraConfig(use_dora=method == 'dora')\n")
     assert [c.is_guarded("use_dora") for c in found] == [True]
+
+
+@pytest.mark.parametrize("source", [
+    "c = LoraConfig(use_dora=True) if NEW else LoraConfig()",
+    "c = NEW and LoraConfig(use_dora=True)",
+    "dora_ok = NEW and args.dora\nif dora_ok:\n    LoraConfig(use_dora=True)",
+    "A = NEW\nB = A\nif B:\n    LoraConfig(use_dora=True)",
+])
+def test_expression_guards_and_names_derived_from_a_version_check(source):
+    found = calls("import peft\nfrom peft import LoraConfig\nNEW = peft.__version__ >= '0.9'\n" + source
+                  + "\nLoraConfig(use_dora=True) if args.dora else LoraConfig()\n")
+    assert [c.is_guarded("use_dora") for c in found if "use_dora" in c.keywords] == [True, False]
+
+
+def test_names_bound_to_each_other_are_not_a_version_check():
+    found = calls("from peft import LoraConfig\ndef f():\n    global A, B\n    A = B\n    B = A\n"
+                  "if A:\n    LoraConfig(use_dora=True)\n")
+    assert [c.is_guarded("use_dora") for c in found] == [False]

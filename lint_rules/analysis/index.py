@@ -151,6 +151,7 @@ class FileIndex(cst.CSTVisitor):
         self._guard_blocks: set[int] = set()
         self._version_ifs: set[int] = set()
         self._guard_depth = 0
+        self._expression_guards: list[bool] = []
         self._fallback_handlers: set[int] = set()
         self._fallback_depth = 0
         self._probe_handlers: set[int] = set()  # except ImportError after a peft import
@@ -206,7 +207,7 @@ class FileIndex(cst.CSTVisitor):
         bindings = [b for b in found[1] if not b.fallback]
         return bindings[0] if len(bindings) == 1 else None
 
-    def versiony(self, name: str, scope: Scope) -> bool:
+    def versiony(self, name: str, scope: Scope, depth: int = 0) -> bool:
         """Whether ``name``, seen from ``scope``, is bound once, to a version check
         (``NEW = peft.__version__ >= "0.9"``)."""
         found = self.lookup(name, scope)
@@ -217,7 +218,10 @@ class FileIndex(cst.CSTVisitor):
         (binding,) = found[1]
         if binding.kind == "function":  # def peft_supports_dora(): return Version(...) >= ...
             return any(version_test(value, lambda _: False) for value in _returns(binding.function))
-        return binding.kind == "assign" and version_test(binding.value, lambda _: False)
+        if depth > 5:  # names bound to each other
+            return False
+        return binding.kind == "assign" and version_test(  # DORA_OK = NEW and args.dora
+            binding.value, lambda n: self.versiony(n, binding.scope, depth + 1))
 
     def value_of(self, expr: cst.BaseExpression, scope: Scope, order: int | None = None,
                  _seen: tuple[Binding, ...] = ()) -> Any:
@@ -558,6 +562,22 @@ class FileIndex(cst.CSTVisitor):
             self._guard_blocks.add(id(node.orelse.body))
         if terminates(node.body):
             self._scope.version_checked = True
+
+    def visit_IfExp(self, node: cst.IfExp) -> None:
+        guarded = version_test(node.test, self._versiony_name)  # X(use_dora=True) if NEW else X()
+        self._expression_guards.append(guarded)
+        self._guard_depth += guarded
+
+    def leave_IfExp(self, original_node: cst.IfExp) -> None:
+        self._guard_depth -= self._expression_guards.pop()
+
+    def visit_BooleanOperation(self, node: cst.BooleanOperation) -> None:
+        guarded = isinstance(node.operator, cst.And) and version_test(node.left, self._versiony_name)
+        self._expression_guards.append(guarded)  # NEW and LoraConfig(use_dora=True)
+        self._guard_depth += guarded
+
+    def leave_BooleanOperation(self, original_node: cst.BooleanOperation) -> None:
+        self._guard_depth -= self._expression_guards.pop()
 
     def visit_Assert(self, node: cst.Assert) -> None:
         if version_test(node.test, self._versiony_name):
