@@ -2,15 +2,15 @@
 
 A test counts as a version check when it mentions a name with "version" in it
 (``peft.__version__``, ``version.parse``, ``importlib.metadata.version``, ``PEFT_VERSION``,
-``is_peft_version(...)``), probes LoraConfig's fields (``hasattr``,
-``inspect.signature``, ``dataclasses.fields``, ``getattr``, ``dir``), or reads a name
-assigned such a test (or an expression of one), a flag set when a peft import failed (``try: from peft... import X``
-/ ``except ImportError: HAS_X = False``), or calls a function of the file that returns one.
+``is_peft_version(...)``), probes LoraConfig's fields (``hasattr``, ``inspect.signature``,
+``dataclasses.fields``, ``getattr``, ``dir``), or reads a name assigned such a test (or an
+expression of one), a flag set when a peft import failed (``try: from peft... import X`` /
+``except ImportError: HAS_X = False``), or calls a function of the file that returns one.
 Test code skipped by a version check (``@pytest.mark.skipif``, ``@unittest.skipIf``, a
 module's ``pytestmark``, ``pytest.importorskip("peft", minversion=...)``) is guarded, and
 so is code in ``X if <check> else Y`` and ``<check> and X``, after ``if <check>:
-raise/exit/return/continue`` and in a ``try`` whose handler
-catches ``TypeError`` (or catches broadly and builds a fallback ``LoraConfig``).
+raise/exit/return/continue``, and in a ``try`` whose handler catches ``TypeError`` (or
+catches broadly and builds a fallback ``LoraConfig``).
 Leaning towards "guarded" only makes the version rules quieter.
 """
 from __future__ import annotations
