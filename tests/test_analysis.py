@@ -372,10 +372,19 @@ def test_a_container_attribute_changed_in_place_is_unknown(change, field):
                {"target_modules", "rank_pattern", "alpha_pattern", "modules_to_save"} - {field})
 
 
-def test_a_keyword_no_release_knows_may_be_any_omitted_one():
+def test_a_misspelt_keyword_is_read_as_the_one_it_stands_for():
     call = one("from peft import LoraConfig\nLoraConfig(r=64, lora_alpah=16)\n")
+    assert not call.open_ended and call.value("lora_alpha", {"lora_alpha": 8}) == 16
+    call = one("from peft import LoraConfig\nLoraConfig(lora_rank=64, lora_alpha=128)\n")
+    assert call.value("r", {"r": 8}) == 64
+
+
+def test_a_keyword_no_release_knows_may_be_any_omitted_one():
+    call = one("from peft import LoraConfig\nLoraConfig(r=64, qwerty=16)\n")  # no candidate
     assert call.open_ended and call.value("lora_alpha", {"lora_alpha": 8}) is UNKNOWN
     assert call.value("r") == 64  # what is written stays known
+    call = one("from peft import LoraConfig\nLoraConfig(r=64, lora_alpha=16, lora_alpah=32)\n")
+    assert call.open_ended and call.value("lora_alpha") == 16  # its candidate is given already
     assert not one("from peft import LoraConfig\nLoraConfig(r=64, use_dora=True)\n").open_ended
 
 

@@ -6,19 +6,19 @@ import dataclasses
 import pytest
 
 from lint_rules.knowledge import peft_releases
-from lint_rules.rules.lora003_unknown_argument import _CONFUSIONS
+from lint_rules.knowledge.misspellings import CONFUSIONS
 
 peft = pytest.importorskip("peft")
 INSTALLED = {f.name for f in dataclasses.fields(peft.LoraConfig)}
 
 
 def test_confused_names_are_not_lora_config_arguments():
-    assert not set(_CONFUSIONS) & INSTALLED
-    assert not set(_CONFUSIONS) & peft_releases.all_field_names()
+    assert not set(CONFUSIONS) & INSTALLED
+    assert not set(CONFUSIONS) & peft_releases.all_field_names()
 
 
 def test_suggested_names_are_lora_config_arguments():
-    assert {meant for meant, _ in _CONFUSIONS.values() if meant} <= INSTALLED
+    assert {meant for meant, _ in CONFUSIONS.values() if meant} <= INSTALLED
 
 
 @pytest.mark.parametrize("config, names", [

@@ -1,6 +1,7 @@
 """``LoraCall``: one peft ``LoraConfig(...)`` call and what is statically known about it."""
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -48,8 +49,8 @@ class LoraCall:
     """A peft ``LoraConfig(...)`` call.
 
     ``open_ended``: positional arguments or a ``**splat``/``*args`` that could not be
-    resolved exist, or a keyword no peft release has (a misspelling of an omitted one:
-    ``lora_alpah=16``), so a keyword missing from ``keywords`` is not provably omitted.
+    resolved exist, or a keyword no peft release has that may stand for several (see
+    ``_read_misspellings``), so a keyword missing from ``keywords`` is not provably omitted.
     ``guarded``: the whole call sits behind a runtime version check. ``model``: what the
     config is applied to, when known (see ``lint_rules.analysis.model``). ``reassigned``:
     attributes the file sets on the config afterwards (``config.lora_alpha = 32``), whose
@@ -82,10 +83,20 @@ class LoraCall:
         return self.guarded or (keyword is not None and keyword.guarded)
 
 
-def _known_keywords() -> set[str]:
+def _read_misspellings(call: LoraCall) -> None:
+    """A keyword no peft release has (``LoraConfig()`` raises on it) is read as the keyword it
+    unambiguously stands for (``lora_alpah=16`` as ``lora_alpha=16``: what LORA003's fix
+    renames it to); otherwise it may stand for any omitted keyword, and the call is open-ended."""
+    from ..knowledge.misspellings import candidates
     from ..knowledge.peft_releases import all_field_names
 
-    return all_field_names()
+    known = all_field_names()
+    for name in sorted(call.keywords.keys() - known):
+        meant, _ = candidates(name, known)
+        if len(meant) == 1 and meant[0] not in call.keywords:
+            call.keywords[meant[0]] = dataclasses.replace(call.keywords[name], name=meant[0])
+        else:
+            call.open_ended = True
 
 
 def is_lora_config(index: FileIndex, site: CallSite) -> bool:
@@ -102,8 +113,7 @@ def build_call(index: FileIndex, site: CallSite) -> LoraCall:
             call.keywords[arg.keyword.value] = Keyword(arg.keyword.value, value, arg.value, arg, arg)
         else:
             _splat(index, site, call, arg, arg.value, in_call=True, guarded=False)
-    if call.keywords.keys() - _known_keywords():
-        call.open_ended = True  # LoraConfig() raises; a misspelt keyword may stand for an omitted one
+    _read_misspellings(call)
     for name in index.bound_names.get(id(site.node), []):
         call.reassigned |= index.attribute_writes.get(name, set())
     call.reassigned |= index.alias_writes()  # c.lora_alpha = ... in `for c in configs`, `def fix(c)`

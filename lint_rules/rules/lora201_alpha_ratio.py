@@ -57,6 +57,10 @@ class AlphaRatio(Rule):
         Valid("from peft import LoraConfig\n\nLoraConfig(r=64, lora_alpah=128)  # LORA003: not lora_alpha's default\n"),
     ]
     INVALID = [
+        # a misspelt keyword is read as the one it stands for (LORA003 renames it)
+        Invalid("from peft import LoraConfig\n\nLoraConfig(r=64, lora_alpah=16)\n",
+                message="lora_alpha/r = 0.25", line=3, column=29,
+                fixed="from peft import LoraConfig\n\nLoraConfig(r=64, lora_alpah=128)\n"),
         Invalid("from peft import LoraConfig\n\nLoraConfig(r=64, lora_alpha=16)\n",
                 message="lora_alpha/r = 0.25", line=3, column=29,
                 fixed="from peft import LoraConfig\n\nLoraConfig(r=64, lora_alpha=128)\n"),
