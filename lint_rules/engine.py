@@ -141,6 +141,8 @@ class Linter:
             if rule.CODE in off:
                 continue
             for call in calls:
+                if getattr(call, "origin", None) is not None and not rule.CHECKS_IMPORTED:
+                    continue  # a config of another module: only what this file's model adds
                 for finding in rule.check(call, ctx):
                     positions = positions or wrapper.resolve(PositionProvider)
                     where = positions[finding.node]

@@ -89,6 +89,8 @@ class Rule:
     FIX: ClassVar[str | None] = None  # None | "safe" | "unsafe"
     DEFAULT_ENABLED: ClassVar[bool] = True
     OPTIONS: ClassVar[Mapping[str, Any]] = {}  # per-rule options and their defaults
+    CHECKS_IMPORTED: ClassVar[bool] = False  # also checks configs another module of the project
+    # makes and the file applies to a model (``LoraCall.origin``); that module reports the rest
     VALID: ClassVar[list[Case]] = []
     INVALID: ClassVar[list[Case]] = []
 

@@ -11,13 +11,22 @@ from __future__ import annotations
 import libcst as cst
 
 from ..rule import RuleContext
-from .calls import LORA_CONFIG_NAMES, Keyword, LoraCall, build_call, is_lora_config
+from .calls import LORA_CONFIG_NAMES, Keyword, LoraCall, build_call, imported_call, is_lora_config
+from .flow import Tracer
 from .index import FileIndex
-from .model import ModelInfo, applications, model_for
+from .model import ModelInfo, applications, models_for
+from .modules import ModuleReader
 from .values import UNKNOWN
 
-__all__ = ["LORA_CONFIG_NAMES", "UNKNOWN", "Keyword", "LoraCall", "ModelInfo",
+__all__ = ["LORA_CONFIG_NAMES", "UNKNOWN", "Calls", "Keyword", "LoraCall", "ModelInfo",
            "collect_calls", "might_use_peft"]
+
+
+class Calls(list):
+    """The calls found in a file; ``depends_on``: the other files of the project read to
+    find them (a config or model id imported from them), whose changes may change them."""
+
+    depends_on: tuple[str, ...] = ()
 
 
 def might_use_peft(source: str) -> bool:
@@ -29,15 +38,31 @@ def might_use_peft(source: str) -> bool:
     return "peft" in source or "LoraConfig" in source
 
 
-def collect_calls(wrapper: cst.MetadataWrapper, ctx: RuleContext) -> list[LoraCall]:
-    """Every call of peft's ``LoraConfig`` in the module, in source order."""
+def collect_calls(wrapper: cst.MetadataWrapper, ctx: RuleContext) -> Calls:
+    """Every call of peft's ``LoraConfig`` in the module, in source order, then the configs
+    of other project modules this one applies to a model it knows."""
     index = FileIndex.build(wrapper.module)
+    reader = ModuleReader.for_file(ctx.filename)
+    applied = applications(index, Tracer(index, reader))
+    found = Calls()
+    found.depends_on = tuple(reader.read) if reader is not None else ()
     sites = [site for site in index.calls if is_lora_config(index, site)]
-    if not sites:
-        return []
-    calls = [build_call(index, site) for site in sites]
     statements = {id(site.statement) for site in sites if site.statement is not None}
-    applied = applications(index)
-    for site, call in zip(sites, calls):
-        call.model = model_for(index, site, call, statements, applied, ctx)
-    return calls
+    for site in sites:
+        call = build_call(index, site)
+        _set_models(call, models_for(index, site, call, statements, applied.models.get(site.node), ctx))
+        found.append(call)
+    for (node, anchor), (origin, uses) in applied.imported.items():
+        other = origin.index.site_of(node)
+        if other is None or not uses or origin.path is None:
+            continue
+        call = imported_call(origin.index, other, origin.path, anchor)
+        _set_models(call, models_for(index, None, call, statements, uses, ctx))
+        if call.models:
+            found.append(call)
+    return found
+
+
+def _set_models(call: LoraCall, models: tuple[ModelInfo, ...]) -> None:
+    call.models = models
+    call.model = models[0] if len(models) == 1 else None

@@ -51,10 +51,13 @@ class LoraCall:
     ``open_ended``: positional arguments or a ``**splat``/``*args`` that could not be
     resolved exist, or a keyword no peft release has that may stand for several (see
     ``_read_misspellings``), so a keyword missing from ``keywords`` is not provably omitted.
-    ``guarded``: the whole call sits behind a runtime version check. ``model``: what the
-    config is applied to, when known (see ``lint_rules.analysis.model``). ``reassigned``:
-    attributes the file sets on the config afterwards (``config.lora_alpha = 32``), whose
-    values are then not the call's.
+    ``guarded``: the whole call sits behind a runtime version check. ``models``: every
+    model the config is provably applied to (see ``lint_rules.analysis.model``); ``model``
+    the one model when there is exactly one. ``reassigned``: attributes the file sets on
+    the config afterwards (``config.lora_alpha = 32``), whose values are then not the call's.
+    ``origin``: the path of the module that makes the config, when it is not the linted
+    file (``from .config import LORA``): the call is then applied here, its keywords are
+    reported at ``anchor`` (the expression here that applies it) and never fixed.
     """
 
     node: cst.Call
@@ -62,7 +65,10 @@ class LoraCall:
     open_ended: bool = False
     guarded: bool = False
     model: "ModelInfo | None" = None
+    models: "tuple[ModelInfo, ...]" = ()
     reassigned: set[str] = field(default_factory=set)
+    origin: str | None = None
+    anchor: cst.CSTNode | None = None
 
     def get(self, name: str) -> Keyword | None:
         return self.keywords.get(name)
@@ -101,6 +107,15 @@ def _read_misspellings(call: LoraCall) -> None:
 
 def is_lora_config(index: FileIndex, site: CallSite) -> bool:
     return index.qualname(site.node.func, site.scope) in LORA_CONFIG_NAMES
+
+
+def imported_call(index: FileIndex, site: CallSite, path: str, anchor: cst.CSTNode) -> LoraCall:
+    """A config made in another module (``path``) and applied in the linted file at ``anchor``."""
+    call = build_call(index, site)
+    call.origin, call.anchor = path, anchor
+    for name, keyword in call.keywords.items():
+        call.keywords[name] = dataclasses.replace(keyword, arg=None, report_node=anchor)
+    return call
 
 
 def build_call(index: FileIndex, site: CallSite) -> LoraCall:

@@ -27,6 +27,40 @@ _IN_PLACE = {"add", "append", "extend", "insert", "update", "setdefault", "pop",
              "discard", "clear", "sort", "reverse", "__setitem__", "__delitem__"}  # container methods
 _CONTAINERS = {"dict", "list", "tuple", "set", "frozenset"}
 _SKIP_DECORATORS = {"skipif", "skipIf", "skipUnless"}  # pytest / unittest markers
+_EXIT_CALLS = {"exit", "_exit", "quit"}  # sys.exit(), os._exit(), exit()
+
+
+@dataclass(eq=False)
+class Block:
+    """Statements that run as a whole once entered: a scope's body, one arm of an ``if``,
+    ``match`` or ``try`` (its body, a handler, its ``else``), a loop's body. ``start`` and
+    ``end`` are orders; ``exits``: it always ends by returning, raising or exiting."""
+
+    parent: "Block | None"
+    kind: str  # "body" | "arm" | "loop" | "try"
+    start: int = 0
+    end: int = 0
+    exits: bool = False
+    depth: int = 0
+    compounds: list["Compound"] = field(default_factory=list)  # the if/try statements directly in it
+    choice: object | None = None  # the if/elif/else chain or match it is one arm of (one arm runs)
+
+    def inside(self, other: "Block") -> bool:
+        """Whether this block is ``other`` or nested in it."""
+        block: Block | None = self
+        while block is not None and block.depth > other.depth:
+            block = block.parent
+        return block is other
+
+
+@dataclass(eq=False)
+class Compound:
+    """An ``if``/``elif``/``else`` chain or a ``try``: ``alternatives`` lists, per way through
+    it, the blocks that run on that way (a ``try``: its body with its ``else``, each
+    handler); an ``if`` without ``else`` has an empty way."""
+
+    alternatives: list[list[Block]]
+    end: int = 0
 
 
 @dataclass(eq=False)
@@ -39,6 +73,9 @@ class Binding:
     qualname: str | None = None  # import: the dotted name it binds
     function: cst.FunctionDef | None = None  # param: its function; function: the def
     fallback: bool = False  # bound in an `except ImportError` handler
+    block: Block | None = None  # where it is made (None: from another scope, `global`)
+    module: str | None = None  # import: the module named (".config", "myproj.settings")
+    member: str | None = None  # from-import: the name taken from it (else the module is bound)
 
     def bound_at(self, scope: "Scope", order: int | None) -> bool:
         """Whether this binding is in effect at ``order`` (None: anywhere) in ``scope``: one
@@ -55,6 +92,10 @@ class Scope:
     nonlocal_names: set[str] = field(default_factory=set)
     star_imports: list[str] = field(default_factory=list)
     version_checked: bool = False  # an `if peft too old: raise` / assert ran before
+    root: Block = field(default_factory=lambda: Block(None, "body"))
+    exits: list[tuple[int, Block | None, Block]] = field(default_factory=list)  # (order, loop left,
+    # where) of each return/raise/exit (loop None) and break/continue (the loop it leaves), in order
+    returns: list[tuple[cst.Return, Block, int]] = field(default_factory=list)  # a function's own
 
 
 @dataclass(eq=False)
@@ -64,6 +105,7 @@ class CallSite:
     order: int
     guarded: bool  # inside a branch or try-block chosen by a runtime version check
     statement: cst.CSTNode | None  # the enclosing simple statement (line), if any
+    block: Block | None = None
 
 
 def dotted(node: cst.BaseExpression) -> str | None:
@@ -107,6 +149,29 @@ def _returns(function: cst.FunctionDef | None) -> list[cst.BaseExpression]:
     return found
 
 
+def always_leaves(suite: cst.BaseSuite) -> bool:
+    """Whether a block always ends by returning, raising or exiting the program (an ``if``
+    whose every arm does, too); ``break``/``continue`` stay in the function."""
+    if not suite.body:
+        return False
+    last: Any = suite.body[-1]
+    if isinstance(last, cst.SimpleStatementLine):
+        last = last.body[-1] if last.body else None
+    if isinstance(last, (cst.Return, cst.Raise)):
+        return True
+    if isinstance(last, cst.Expr) and isinstance(last.value, cst.Call):
+        return terminal_name(last.value.func) in _EXIT_CALLS
+    arms: list[cst.BaseSuite] = []
+    while isinstance(last, cst.If):
+        arms.append(last.body)
+        last = last.orelse.body if isinstance(last.orelse, cst.Else) else last.orelse
+        if last is None:
+            return False
+    if arms:
+        arms.append(last)
+    return bool(arms) and all(always_leaves(arm) for arm in arms)
+
+
 def _imports_peft(body: cst.BaseSuite) -> bool:
     """Whether a block imports from peft (directly, not in a nested def)."""
     stack: list[cst.CSTNode] = [body]
@@ -137,7 +202,14 @@ class FileIndex(cst.CSTVisitor):
         self.module_scope = Scope("module", None)
         self._scope = self.module_scope
         self._order = 0
+        self._block = self.module_scope.root
+        self._outer_blocks: list[Block] = []  # the current block of each enclosing scope
+        self._suite_blocks: dict[int, Block] = {}  # id(suite) -> the block it opens
+        self._compounds: dict[int, Compound] = {}  # id(if/try statement, elif included) -> its compound
+        self._loops: list[Block] = []
+        self.function_scopes: dict[int, Scope] = {}  # id(FunctionDef) -> its scope
         self.calls: list[CallSite] = []
+        self._sites: dict[int, CallSite] | None = None
         self.calls_by_name: dict[str, list[CallSite]] = {}
         self.name_counts: Counter[str] = Counter()
         self.mutated: set[str] = set()  # names a container may be changed through
@@ -166,6 +238,12 @@ class FileIndex(cst.CSTVisitor):
         return index
 
     # -- queries ---------------------------------------------------------------------
+
+    def site_of(self, node: cst.Call) -> CallSite | None:
+        """The recorded site of a call node of this module."""
+        if self._sites is None:
+            self._sites = {id(site.node): site for site in self.calls}
+        return self._sites.get(id(node))
 
     def lookup(self, name: str, scope: Scope) -> tuple[Scope, list[Binding]] | None:
         """The scope that binds ``name`` as seen from ``scope``, and its bindings."""
@@ -328,7 +406,8 @@ class FileIndex(cst.CSTVisitor):
         if self._probe_depth > 0:
             self.peft_probes.add(name)
         self._order += 1
-        binding = Binding(name, kind, self._order, scope, fallback=self._fallback_depth > 0, **details)
+        binding = Binding(name, kind, self._order, scope, fallback=self._fallback_depth > 0,
+                          block=self._block if scope is self._scope else None, **details)
         scope.bindings.setdefault(name, []).append(binding)
         self.all_bindings.setdefault(name, []).append(binding)
         if kind == "assign" and isinstance(details["value"], cst.Call):
@@ -355,13 +434,91 @@ class FileIndex(cst.CSTVisitor):
         self.attribute_writes.setdefault(name, set()).add(attribute)
 
     def _push(self, kind: str) -> Scope:
-        self._scope = Scope(kind, self._scope)
+        self._scope = Scope(kind, self._scope, root=Block(None, "body", start=self._order))
+        self._outer_blocks.append(self._block)
+        self._block = self._scope.root
         return self._scope
 
     def _pop(self) -> None:
+        self._scope.root.end = self._order
         self._scope = self._scope.parent or self.module_scope
+        self._block = self._outer_blocks.pop()
+
+    # -- statement structure (see Block, Compound) ------------------------------------
+
+    def _open(self, suite: cst.BaseSuite | None, kind: str, choice: object | None = None) -> Block | None:
+        """Register the block ``suite`` opens when it is visited (a child of the current one)."""
+        if suite is None:
+            return None
+        block = Block(self._block, kind, depth=self._block.depth + 1, choice=choice)
+        self._suite_blocks[id(suite)] = block
+        return block
+
+    def _compound(self, node: cst.CSTNode, alternatives: list[list[Block]]) -> Compound:
+        compound = Compound(alternatives)
+        self._block.compounds.append(compound)
+        self._compounds[id(node)] = compound
+        return compound
+
+    def _leave_compound(self, node: cst.CSTNode) -> None:
+        compound = self._compounds.pop(id(node), None)
+        if compound is not None:
+            compound.end = self._order
+
+    def _exit(self, loop: Block | None) -> None:
+        self._order += 1
+        self._scope.exits.append((self._order, loop, self._block))
+
+    def leave_Return(self, original_node: cst.Return) -> None:
+        self._exit(None)  # after its value: a call in `return f(x)` runs before it returns
+        self._scope.returns.append((original_node, self._block, self._order))
+
+    def leave_Raise(self, original_node: cst.Raise) -> None:
+        self._exit(None)
+
+    def visit_Break(self, node: cst.Break) -> None:
+        self._exit(self._loops[-1] if self._loops else None)
+
+    def visit_Continue(self, node: cst.Continue) -> None:
+        self._exit(self._loops[-1] if self._loops else None)
+
+    def leave_If(self, original_node: cst.If) -> None:
+        self._leave_compound(original_node)
+
+    def visit_While(self, node: cst.While) -> None:
+        self._loops.append(self._open(node.body, "loop"))
+        self._open(node.orelse.body if node.orelse is not None else None, "arm")
+
+    def leave_While(self, original_node: cst.While) -> None:
+        self._loops.pop()
+
+    def leave_For(self, original_node: cst.For) -> None:
+        self._loops.pop()
+
+    def leave_Try(self, original_node: cst.Try) -> None:
+        self._leave_compound(original_node)
+
+    def visit_TryStar(self, node: cst.TryStar) -> None:
+        self._try_blocks(node)
+
+    def leave_TryStar(self, original_node: cst.TryStar) -> None:
+        self._leave_compound(original_node)
+
+    def _try_blocks(self, node: cst.Try | cst.TryStar) -> None:
+        body = [self._open(node.body, "try")]
+        if node.orelse is not None:
+            body.append(self._open(node.orelse.body, "arm"))
+        self._compound(node, [body, *([self._open(h.body, "arm")] for h in node.handlers)])
+
+    def visit_Match(self, node: cst.Match) -> None:
+        for case in node.cases:
+            self._open(case.body, "arm", node)
 
     def _enter_block(self, node: cst.BaseSuite) -> None:
+        block = self._suite_blocks.get(id(node))
+        if block is not None:
+            block.start = self._order
+            self._block = block
         if id(node) in self._guard_blocks:
             self._guard_depth += 1
         if id(node) in self._fallback_handlers:
@@ -370,6 +527,11 @@ class FileIndex(cst.CSTVisitor):
             self._probe_depth += 1
 
     def _leave_block(self, node: cst.BaseSuite) -> None:
+        block = self._suite_blocks.pop(id(node), None)
+        if block is not None and block.parent is not None:
+            block.end = self._order
+            block.exits = always_leaves(node)
+            self._block = block.parent
         if id(node) in self._guard_blocks:
             self._guard_depth -= 1
         if id(node) in self._fallback_handlers:
@@ -398,10 +560,12 @@ class FileIndex(cst.CSTVisitor):
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         self._bind(node.name.value, "function", function=node)
         scope = self._push("function")
+        self.function_scopes[id(node)] = scope
         params = node.params
         for param in (*params.posonly_params, *params.params, *params.kwonly_params):
             self._order += 1
-            binding = Binding(param.name.value, "param", self._order, scope, value=param.default, function=node)
+            binding = Binding(param.name.value, "param", self._order, scope, value=param.default,
+                              function=node, block=scope.root)
             scope.bindings.setdefault(param.name.value, []).append(binding)
             self.all_bindings.setdefault(param.name.value, []).append(binding)
         for param in (params.star_arg, params.star_kwarg):
@@ -454,10 +618,10 @@ class FileIndex(cst.CSTVisitor):
             if full is None:
                 continue
             if alias.asname is not None:
-                self._bind_as(alias.asname, full)
+                self._bind_as(alias.asname, full, full, None)
             else:
                 first = full.split(".")[0]
-                self._bind(first, "import", qualname=first)
+                self._bind(first, "import", qualname=first, module=first)
 
     def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
         module = dotted(node.module) if node.module is not None else ""
@@ -471,13 +635,13 @@ class FileIndex(cst.CSTVisitor):
                 continue
             full = f"{module}.{name}"
             if alias.asname is not None:
-                self._bind_as(alias.asname, full)
+                self._bind_as(alias.asname, full, module, name)
             else:
-                self._bind(name, "import", qualname=full)
+                self._bind(name, "import", qualname=full, module=module, member=name)
 
-    def _bind_as(self, asname: cst.AsName, full: str) -> None:
+    def _bind_as(self, asname: cst.AsName, full: str, module: str, member: str | None) -> None:
         if isinstance(asname.name, cst.Name):
-            self._bind(asname.name.value, "import", qualname=full)
+            self._bind(asname.name.value, "import", qualname=full, module=module, member=member)
 
     def visit_Assign(self, node: cst.Assign) -> None:
         if isinstance(node.value, cst.Name):
@@ -511,6 +675,8 @@ class FileIndex(cst.CSTVisitor):
 
     def visit_For(self, node: cst.For) -> None:
         self._bind_all(node.target)
+        self._loops.append(self._open(node.body, "loop"))
+        self._open(node.orelse.body if node.orelse is not None else None, "arm")
 
     def visit_CompFor(self, node: cst.CompFor) -> None:
         self._bind_all(node.target)
@@ -553,6 +719,14 @@ class FileIndex(cst.CSTVisitor):
             self.mutated.add(node.value.value)
 
     def visit_If(self, node: cst.If) -> None:
+        compound = self._compounds.get(id(node))  # an elif: one more way through its chain
+        if compound is None:
+            compound = self._compound(node, [])
+        compound.alternatives.append([self._open(node.body, "arm", compound)])
+        if isinstance(node.orelse, cst.If):
+            self._compounds[id(node.orelse)] = compound
+        else:
+            compound.alternatives.append([self._open(node.orelse.body, "arm", compound)] if node.orelse else [])
         if id(node) not in self._version_ifs and not version_test(node.test, self._versiony_name):
             return
         self._guard_blocks.add(id(node.body))
@@ -584,6 +758,7 @@ class FileIndex(cst.CSTVisitor):
             self._scope.version_checked = True
 
     def visit_Try(self, node: cst.Try) -> None:
+        self._try_blocks(node)
         if _imports_peft(node.body):
             self._probe_handlers.update(id(h.body) for h in node.handlers if _catches(h, _IMPORT_ERRORS))
         if any(_catches(h, _KEYWORD_ERRORS) or (
@@ -612,6 +787,10 @@ class FileIndex(cst.CSTVisitor):
             if isinstance(value, str) and "peft" in value:
                 self._scope.version_checked = True
 
+    def leave_Call(self, original_node: cst.Call) -> None:
+        if terminal_name(original_node.func) in _EXIT_CALLS:
+            self._exit(None)  # sys.exit(main()): main() runs first
+
     def visit_Call(self, node: cst.Call) -> None:
         self._order += 1
         guarded = self._guard_depth > 0
@@ -620,7 +799,7 @@ class FileIndex(cst.CSTVisitor):
             guarded = scope.version_checked
             scope = scope.parent
         site = CallSite(node, self._scope, self._order, guarded,
-                        self._statements[-1] if self._statements else None)
+                        self._statements[-1] if self._statements else None, self._block)
         self.calls.append(site)
         if terminal_name(node.func) == "importorskip" and any(
                 a.keyword is not None and a.keyword.value == "minversion" for a in node.args) \

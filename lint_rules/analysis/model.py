@@ -14,14 +14,15 @@ error on correct code. Unknown models leave the model-dependent rules silent.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Iterator
 
 import libcst as cst
 
-from .calls import LoraCall
-from .index import CallSite, FileIndex, terminal_name
+from .calls import LORA_CONFIG_NAMES, LoraCall
+from .flow import Known, Origin, Tracer, meet
+from .index import Binding, CallSite, FileIndex, terminal_name
 
 _MODEL_FIRST = frozenset({
     "get_peft_model", "PeftModel", "PeftMixedModel", "PeftModelForCausalLM",
@@ -42,6 +43,9 @@ _TASK_TYPES = {
     "SEQ_CLS": "sequence_classification",
     "FEATURE_EXTRACTION": "base",
 }
+
+
+ModelUse = tuple[str, "str | None", str]  # (model id, loading class, how it was found)
 
 
 @dataclass(frozen=True)
@@ -75,18 +79,6 @@ def _resolve(name: str) -> Any:
     return None if resolution is None or resolution.source == "guess" else resolution
 
 
-def applications(index: FileIndex) -> dict[int, list[tuple[CallSite, cst.BaseExpression]]]:
-    """Where configs are applied to models: ``id(LoraConfig call node)`` -> ``(site, model)``,
-    found in one sweep over the file's calls."""
-    found: dict[int, list[tuple[CallSite, cst.BaseExpression]]] = {}
-    for site in index.calls:
-        for model, config in _applied(site):
-            node = _config_call(index, config, site)
-            if node is not None:
-                found.setdefault(id(node), []).append((site, model))
-    return found
-
-
 @lru_cache(maxsize=256)
 def _architectures(model_type: str, task: str, transformers: str | None) -> tuple[Any, ...]:
     """The model's architecture in each transformers data version allowed, newest first
@@ -99,61 +91,142 @@ def _architectures(model_type: str, task: str, transformers: str | None) -> tupl
     return tuple(arch for arch in found if arch is not None)
 
 
-def model_for(index: FileIndex, site: CallSite, call: LoraCall, pragma_statements: set[int],
-              applied: dict[int, list[tuple[CallSite, cst.BaseExpression]]], ctx: Any) -> ModelInfo | None:
-    """The model ``call`` is applied to, resolved to an architecture, else ``None``."""
-    uses = applied.get(id(site.node), [])
-    for name, class_name, source in _candidates(index, site, call, pragma_statements, uses, ctx):
-        resolution = _resolve(name)
-        if resolution is None:
-            return None
-        task = task_of_class(class_name)
-        if task is None:
-            task_type = call.value("task_type")
-            task = _TASK_TYPES.get(task_type) if isinstance(task_type, str) else None
-        task = task or resolution.task
-        archs = _architectures(resolution.model_type, task, ctx.transformers)
-        if not archs:
-            return None
-        return ModelInfo(name, resolution.model_type, task, source, archs[0], archs[1:])
+def models_for(index: FileIndex, site: CallSite | None, call: LoraCall, pragma_statements: set[int],
+               flow: list[ModelUse] | None, ctx: Any) -> tuple[ModelInfo, ...]:
+    """The models ``call`` is applied to, resolved to architectures: those of the first
+    source that names any (see the module's docstring); names not resolved are left out."""
+    for group in _candidates(index, site, call, pragma_statements, flow, ctx):
+        found: dict[tuple[str, str], ModelInfo] = {}
+        for name, class_name, source in group:
+            info = _model_info(name, class_name, source, call, ctx)
+            if info is not None:
+                found.setdefault((info.name, info.task), info)
+        return tuple(found.values())
+    return ()
+
+
+def _model_info(name: str, class_name: str | None, source: str, call: LoraCall, ctx: Any) -> ModelInfo | None:
+    resolution = _resolve(name)
+    if resolution is None:
+        return None
+    task = task_of_class(class_name)
+    if task is None:
+        task_type = call.value("task_type")
+        task = _TASK_TYPES.get(task_type) if isinstance(task_type, str) else None
+    task = task or resolution.task
+    archs = _architectures(resolution.model_type, task, ctx.transformers)
+    if not archs:
+        return None
+    return ModelInfo(name, resolution.model_type, task, source, archs[0], archs[1:])
+
+
+def _candidates(index: FileIndex, site: CallSite | None, call: LoraCall, pragma_statements: set[int],
+                flow: list[ModelUse] | None, ctx: Any) -> Iterator[list[ModelUse]]:
+    if site is None:  # a config made in another module: only its uses here tell the model
+        if flow:
+            yield flow
+        return
+    for name, statement in index.pragmas:
+        if statement is not None and statement is site.statement:
+            yield [(name, None, "from the `# lora-lint: model=` comment on this call")]
+    if flow:
+        yield flow
+    base = call.value("base_model_name_or_path")
+    if isinstance(base, str) and base:
+        yield [(base, None, "from base_model_name_or_path")]
+    for name, statement in index.pragmas:
+        if statement is None or id(statement) not in pragma_statements:
+            yield [(name, None, "from the file's `# lora-lint: model=` comment")]
+            break
+    if ctx.model:
+        yield [(ctx.model, None, "from `model` in [tool.lora-lint]")]
+
+
+@dataclass
+class Applications:
+    """Where configs meet models (see ``flow.meet``): ``models`` for each ``LoraConfig(...)``
+    call of this file, the models it is provably applied to; ``imported`` the same for
+    each config call of another module and the expression here that applies it (where
+    its findings are reported), with the origin that found it (its index and path)."""
+
+    models: dict[cst.Call, list[ModelUse]] = field(default_factory=dict)
+    imported: dict[tuple[cst.Call, cst.BaseExpression], tuple[Origin, list[ModelUse]]] = field(default_factory=dict)
+
+
+def applications(index: FileIndex, tracer: Tracer) -> Applications:
+    """Every application of a config to a model in the file, in one sweep over its calls."""
+    found = Applications()
+    for site in index.calls:
+        for model_expr, config_expr in _applied(site):
+            configs = Known.of((o, _config_call(o)) for o in tracer.origins(config_expr, site))
+            if not configs.values:
+                continue
+            uses: dict[object, list[ModelUse]] = {}
+            for config, origins in configs.values.items():
+                assert isinstance(config, cst.Call)
+                if origins[0].path is None:
+                    uses[config] = found.models.setdefault(config, [])
+                else:
+                    uses[config] = found.imported.setdefault((config, config_expr), (origins[0], []))[1]
+            models = Known.of(_model_origins(tracer, model_expr, site))
+            for config, model in meet(configs, models):
+                name, class_name = model  # type: ignore[misc]
+                how = (f"loaded by {class_name}.from_pretrained({name!r})" if class_name
+                       else f"passed to {terminal_name(site.node.func)}()")
+                if not any(use[:2] == (name, class_name) for use in uses[config]):
+                    uses[config].append((name, class_name, how))
+    return found
+
+
+def _config_call(origin: Origin) -> cst.Call | None:
+    node = origin.node
+    if isinstance(node, cst.Call) and origin.index.qualname(node.func, origin.at.scope) in LORA_CONFIG_NAMES:
+        return node
     return None
 
 
-def _candidates(index: FileIndex, site: CallSite, call: LoraCall, pragma_statements: set[int],
-                uses: list[tuple[CallSite, cst.BaseExpression]], ctx: Any) -> Iterator[tuple[str, str | None, str]]:
-    for name, statement in index.pragmas:
-        if statement is not None and statement is site.statement:
-            yield name, None, "from the `# lora-lint: model=` comment on this call"
-    flow = _applied_to(index, uses)
-    if flow is not None:
-        name, class_name, how = flow
-        yield name, class_name, how
-    base = call.value("base_model_name_or_path")
-    if isinstance(base, str) and base:
-        yield base, None, "from base_model_name_or_path"
-    for name, statement in index.pragmas:
-        if statement is None or id(statement) not in pragma_statements:
-            yield name, None, "from the file's `# lora-lint: model=` comment"
-            break
-    if ctx.model:
-        yield ctx.model, None, "from `model` in [tool.lora-lint]"
+def _model_origins(tracer: Tracer, expr: cst.BaseExpression, site: CallSite
+                   ) -> Iterator[tuple[Origin, tuple[str, str | None] | None]]:
+    """Where the model can come from, each with its ``(id, loading class)`` when known: a
+    model id string, or ``X.from_pretrained(<id>)`` (not at a pinned revision: another
+    revision's config may name other modules, as phi-2's remote code did)."""
+    for origin in tracer.origins(expr, site, same=_same_model):
+        node = origin.node
+        if node is None:
+            yield origin, None
+        elif isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) \
+                and node.func.attr.value == "from_pretrained":
+            positional, keywords = _arguments(node)
+            revision = keywords.get("revision")
+            id_expr = positional[0] if positional else keywords.get("pretrained_model_name_or_path")
+            if id_expr is None or (revision is not None and _value(origin, revision) != "main"):
+                yield origin, None
+                continue
+            class_name = terminal_name(node.func.value)
+            for sub in origin.trace(id_expr, tracer):
+                value = _value(sub, sub.node) if sub.node is not None else None
+                yield sub, ((value, class_name) if isinstance(value, str) else None)
+        else:
+            value = _value(origin, node)
+            yield origin, ((value, None) if isinstance(value, str) else None)
 
 
-def _applied_to(index: FileIndex, uses: list[tuple[CallSite, cst.BaseExpression]]
-                ) -> tuple[str, str | None, str] | None:
-    """The one model id every in-file application of this config agrees on."""
-    found: set[tuple[str, str | None, str]] = set()
-    for site, model_expr in uses:
-        model = _model_of(index, model_expr, site.scope, site.order)
-        if model is None:
-            return None
-        name, class_name = model
-        how = (f"loaded by {class_name}.from_pretrained({name!r})" if class_name
-               else f"passed to {terminal_name(site.node.func)}()")
-        found.add((name, class_name, how))
-    if len({(n, c) for n, c, _ in found}) != 1:
-        return None
-    return min(found)
+def _value(origin: Origin, expr: cst.BaseExpression) -> Any:
+    return origin.index.value_of(expr, origin.at.scope, origin.at.order)
+
+
+def _same_model(binding: Binding) -> bool:
+    """``model = prepare_model_for_kbit_training(model)``, ``model = model.to(...)``,
+    ``model = get_peft_model(model, config)``: the same model, transformed."""
+    value = binding.value
+    if not isinstance(value, cst.Call):
+        return False
+    func = value.func
+    if isinstance(func, cst.Attribute) and func.attr.value == "from_pretrained":
+        return False  # name = "gpt2"; name = Auto...from_pretrained(name): loaded from the id
+    if isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) and func.value.value == binding.name:
+        return True
+    return any(isinstance(a.value, cst.Name) and a.value.value == binding.name for a in value.args)
 
 
 def _applied(site: CallSite) -> Iterator[tuple[cst.BaseExpression, cst.BaseExpression]]:
@@ -193,60 +266,3 @@ def _arguments(call: cst.Call) -> tuple[list[cst.BaseExpression], dict[str, cst.
             positional.append(arg.value)
     keywords = {a.keyword.value: a.value for a in call.args if a.keyword is not None}
     return positional, keywords
-
-
-def _config_call(index: FileIndex, expr: cst.BaseExpression, site: CallSite) -> cst.Call | None:
-    """The call that built the config ``expr`` refers to (itself, or a name bound once to it)."""
-    if isinstance(expr, cst.Call):
-        return expr
-    if isinstance(expr, cst.Name):
-        binding = index.binding_of(expr, site.scope)
-        if binding is not None and binding.kind == "assign" and isinstance(binding.value, cst.Call):
-            return binding.value
-    return None
-
-
-def _model_of(index: FileIndex, expr: cst.BaseExpression, scope: Any, order: int | None,
-              depth: int = 0) -> tuple[str, str | None] | None:
-    """``(model id, loading class)`` for a model expression, else ``None``."""
-    if depth > 10:
-        return None
-    value = index.value_of(expr, scope, order)
-    if isinstance(value, str):
-        return value, None
-    if isinstance(expr, cst.Call) and isinstance(expr.func, cst.Attribute) \
-            and expr.func.attr.value == "from_pretrained":
-        positional, keywords = _arguments(expr)
-        if "revision" in keywords and index.value_of(keywords["revision"], scope, order) != "main":
-            return None  # another revision's config may name other modules (phi-2 before native Phi)
-        id_expr = positional[0] if positional else keywords.get("pretrained_model_name_or_path")
-        model_id = index.value_of(id_expr, scope, order) if id_expr is not None else None
-        return (model_id, terminal_name(expr.func.value)) if isinstance(model_id, str) else None
-    if not isinstance(expr, cst.Name):
-        return None
-    found = index.lookup(expr.value, scope)
-    if found is None:
-        return None
-    results = set()
-    for binding in found[1]:
-        if not binding.bound_at(scope, order):
-            continue
-        if binding.kind != "assign":
-            return None
-        if _derives_from(binding.value, expr.value):
-            continue  # model = prepare_model_for_kbit_training(model), model.to(...)
-        result = _model_of(index, binding.value, binding.scope, binding.order, depth + 1)
-        if result is None:
-            return None
-        results.add(result)
-    return results.pop() if len(results) == 1 else None
-
-
-def _derives_from(value: cst.BaseExpression, name: str) -> bool:
-    """``value`` is a call on or with ``name`` itself (the same model, transformed)."""
-    if not isinstance(value, cst.Call):
-        return False
-    func = value.func
-    if isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) and func.value.value == name:
-        return True
-    return any(isinstance(a.value, cst.Name) and a.value.value == name for a in value.args)

@@ -1,19 +1,22 @@
 """What LORA001 and LORA002 share: peft's matching of a call's ``target_modules``."""
 from __future__ import annotations
 
+import os
 from typing import Any, NamedTuple
 
-from ..analysis import UNKNOWN, Keyword, LoraCall
+from ..analysis import UNKNOWN, Keyword, LoraCall, ModelInfo
 from ..knowledge.matching import MatchResult, match_target_modules
 from ..rule import RuleContext
 from ._common import highest, listing
 
 
 class Targets(NamedTuple):
-    """The match on the newest allowed transformers (``result``) and on the older ones."""
+    """The match on one model the config is applied to, on the newest allowed transformers
+    (``result``) and on the older ones."""
 
     keyword: Keyword
     value: str | list[str]
+    model: ModelInfo
     result: MatchResult
     others: tuple[MatchResult, ...] = ()
 
@@ -33,34 +36,48 @@ def _strings(value: Any) -> bool:
         isinstance(value, (list, tuple, set)) and bool(value) and all(isinstance(v, str) for v in value))
 
 
-def match(call: LoraCall, ctx: RuleContext) -> Targets | None:
-    """The match of an explicit ``target_modules`` on the call's known model, else ``None``
-    (unknown model or values, ``target_parameters``, or a matching error of its own)."""
+def matches(call: LoraCall, ctx: RuleContext) -> list[Targets]:
+    """The match of an explicit ``target_modules`` on each model the config is applied to;
+    none for unknown models or values, ``target_parameters``, or a matching error of its own."""
     keyword = call.get("target_modules")
-    if call.model is None or keyword is None or not _strings(keyword.value):
-        return None
+    if not call.models or keyword is None or not _strings(keyword.value):
+        return []
     if call.get("target_parameters") is not None:
-        return None
+        return []
     extra = {name: call.value(name, {name: None}) for name in ("exclude_modules", "modules_to_save")}
     task_type = call.value("task_type", {"task_type": None})
     if UNKNOWN in (*extra.values(), task_type) or call.value("layers_to_transform", {
             "layers_to_transform": None}) is not None:
-        return None
+        return []
     value = keyword.value if isinstance(keyword.value, str) else sorted(keyword.value) \
         if isinstance(keyword.value, set) else list(keyword.value)
-    results = [match_target_modules(value, arch, peft_version=highest(ctx),
-                                    task_type=task_type if isinstance(task_type, str) else None, **extra)
-               for arch in (call.model.architecture, *call.model.others)]
-    if any(result.error for result in results):
-        return None
-    return Targets(keyword, value, results[0], tuple(results[1:]))
+    found = []
+    for model in call.models:
+        results = [match_target_modules(value, arch, peft_version=highest(ctx),
+                                        task_type=task_type if isinstance(task_type, str) else None, **extra)
+                   for arch in (model.architecture, *model.others)]
+        if not any(result.error for result in results):
+            found.append(Targets(keyword, value, model, results[0], tuple(results[1:])))
+    return found
 
 
-def targetable(call: LoraCall) -> str:
+def targetable(model: ModelInfo) -> str:
     """The model's adaptable module names (leaf names, output head left out)."""
-    return listing(m.leaf for m in call.model.architecture.targetable() if not m.is_head)
+    return listing(m.leaf for m in model.architecture.targetable() if not m.is_head)
 
 
-def model_words(call: LoraCall) -> str:
-    model = call.model
-    return f"{model.name} ({model.architecture.class_name}, {model.source})"
+def model_words(call: LoraCall, model: ModelInfo) -> str:
+    """The model and how it was found; for a config another module makes, that module."""
+    words = f"{model.name} ({model.architecture.class_name}, {model.source}"
+    if call.origin is not None:
+        words += f"; the LoraConfig is made in {_shown(call.origin)}"
+    return words + ")"
+
+
+def _shown(path: str) -> str:
+    """``path`` relative to the working directory when it is under it."""
+    try:
+        relative = os.path.relpath(path)
+    except ValueError:  # another drive
+        return path
+    return path if relative.startswith("..") else relative

@@ -8,7 +8,7 @@ from ..knowledge import peft_releases
 from ..knowledge.matching import suggest_equivalent
 from ..rule import Finding, Invalid, Rule, RuleContext, Valid
 from ._common import highest, literal_in_call, string_list, value_node
-from ._targets import match, model_words, targetable
+from ._targets import Targets, matches, model_words, targetable
 
 _SEED = ("from peft import LoraConfig, get_peft_model\nfrom transformers import AutoModelForCausalLM\n\n"
          "model = AutoModelForCausalLM.from_pretrained({model!r})\n"
@@ -36,6 +36,7 @@ class TargetModulesNotFound(Rule):
     SEVERITY = "error"
     SUMMARY = "No target_modules entry matches a module of the model"
     FIX = "unsafe"
+    CHECKS_IMPORTED = True
 
     VALID = [
         Valid(_SEED.format(model="gpt2", targets='["c_attn"]')),
@@ -91,22 +92,25 @@ class TargetModulesNotFound(Rule):
     ]
 
     def check(self, call: LoraCall, ctx: RuleContext) -> Iterator[Finding]:
-        found = match(call, ctx)
-        if found is None or found.any_match:
-            return
-        keyword, value = found.keyword, found.value
+        for found in matches(call, ctx):  # each model the config is applied to
+            if not found.any_match:
+                yield self._finding(call, found, ctx)
+
+    @staticmethod
+    def _finding(call: LoraCall, found: Targets, ctx: RuleContext) -> Finding:
+        keyword, value, model = found.keyword, found.value, found.model
         error = peft_releases.not_found_error(highest(ctx))
         consequence = f"get_peft_model() raises {error}" if error else "get_peft_model() adapts nothing"
-        message = f"no module of {model_words(call)} matches target_modules={value!r}, so {consequence}; "
+        message = f"no module of {model_words(call, model)} matches target_modules={value!r}, so {consequence}; "
         entries = [value] if isinstance(value, str) else value
-        suggestion = suggest_equivalent(entries, call.model.architecture)
+        suggestion = suggest_equivalent(entries, model.architecture)
         replacements = {}
         if suggestion:
             message += (f"the equivalent here is target_modules={suggestion!r} "
-                        f"(targetable modules: {targetable(call)})")
-            if literal_in_call(keyword):
+                        f"(targetable modules: {targetable(model)})")
+            if literal_in_call(keyword) and len(call.models) == 1:  # one model: the fix is right for all uses
                 replacements = {keyword.node: string_list(suggestion)}
         else:
-            message += f"name some of its targetable modules: {targetable(call)}"
-        yield Finding(value_node(keyword), message, replacements,
-                      f"Use target_modules={suggestion!r}" if replacements else None)
+            message += f"name some of its targetable modules: {targetable(model)}"
+        return Finding(value_node(keyword), message, replacements,
+                       f"Use target_modules={suggestion!r}" if replacements else None)

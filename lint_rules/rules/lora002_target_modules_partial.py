@@ -9,7 +9,7 @@ from ..analysis import LoraCall
 from ..knowledge.matching import suggest_equivalent
 from ..rule import Finding, Invalid, Rule, RuleContext, Valid
 from ._common import value_node
-from ._targets import match, model_words, targetable
+from ._targets import matches, model_words, targetable
 
 
 class TargetModulesPartial(Rule):
@@ -27,6 +27,7 @@ class TargetModulesPartial(Rule):
     NAME = "target-modules-partial"
     SEVERITY = "warning"
     SUMMARY = "Some target_modules entries match no module and are silently ignored"
+    CHECKS_IMPORTED = True
 
     VALID = [
         Valid("from peft import LoraConfig\n\nLoraConfig(target_modules=['q_proj', 'k_proj', 'v_proj', 'o_proj'])\n",
@@ -52,20 +53,26 @@ class TargetModulesPartial(Rule):
     ]
 
     def check(self, call: LoraCall, ctx: RuleContext) -> Iterator[Finding]:
-        found = match(call, ctx)
-        if found is None or not found.any_match or not found.unmatched:
-            return
-        unmatched = found.unmatched
-        used = [e for e in found.result.matched if e not in unmatched]
-        message = (f"target_modules entries {unmatched!r} match no module of {model_words(call)}; peft "
-                   f"ignores them silently and adapts only {used!r} (targetable modules: "
-                   f"{targetable(call)})")
-        suggestion = suggest_equivalent(unmatched, call.model.architecture)
-        if suggestion and not set(suggestion) <= set(used):
-            message += f"; the equivalent here is {suggestion!r}"
-        else:
-            message += "; remove them or name the intended modules"
-        yield Finding(_element(found.keyword, unmatched[0]) or value_node(found.keyword), message)
+        found_all = matches(call, ctx)
+        # a config shared by several models may name each one's modules: an entry is only
+        # reported when it matches nothing in any of them
+        missing = [e for e in found_all[0].unmatched if all(e in f.unmatched for f in found_all)] \
+            if found_all else []
+        for found in found_all:
+            if not found.any_match or not missing:
+                continue
+            unmatched = [e for e in found.unmatched if e in missing]
+            used = [e for e in found.result.matched if e not in found.unmatched]
+            message = (f"target_modules entries {unmatched!r} match no module of {model_words(call, found.model)}; "
+                       f"peft ignores them silently and adapts only {used!r} (targetable modules: "
+                       f"{targetable(found.model)})")
+            suggestion = suggest_equivalent(unmatched, found.model.architecture)
+            if suggestion and not set(suggestion) <= set(used):
+                message += f"; the equivalent here is {suggestion!r}"
+            else:
+                message += "; remove them or name the intended modules"
+            yield Finding(_element(found.keyword, unmatched[0]) or value_node(found.keyword), message)
+            return  # once, against the first model it is applied to
 
 
 def _element(keyword, entry: str) -> cst.CSTNode | None:
