@@ -1,11 +1,12 @@
-"""Which model a ``LoraConfig`` is applied to, and that model's architecture.
+"""Which models a ``LoraConfig`` is applied to, and their architectures.
 
-Candidates, first found wins: a ``# lora-lint: model=<id>`` comment on the call's
-statement; the file's own flow (``m = AutoModelForCausalLM.from_pretrained("gpt2")`` and
+Sources, the first that names a model wins: a ``# lora-lint: model=<id>`` comment on the
+call's statement; the file's flow (``m = AutoModelForCausalLM.from_pretrained("gpt2")`` and
 ``get_peft_model(m, config)``, ``PeftModel(m, config)``, ``m.add_adapter(config)``,
-``inject_adapter_in_model(config, m)``, ``Trainer(model=..., peft_config=config)``);
+``inject_adapter_in_model(config, m)``, ``Trainer(model=..., peft_config=config)``), which
+may name several (``flow.meet`` says which configs and models provably meet);
 ``base_model_name_or_path=``; a file-level pragma; ``model`` in ``[tool.lora-lint]``.
-The in-file flow is skipped when it cannot be resolved (a model built by a helper).
+The flow is passed over when it names no model (a model built by a library call).
 
 A name is trusted only when ``resolve_model`` finds it in a local ``config.json``, the
 Hugging Face cache or the curated table. A *guess* from the name is not used: a
