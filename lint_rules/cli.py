@@ -254,7 +254,7 @@ def _check(ns: argparse.Namespace) -> int:
 def _add_noqa(tasks: list[Any], settings: Any, ns: argparse.Namespace) -> int:
     from .add_noqa import add_noqa
     from .engine import SYNTAX_ERROR, Linter
-    from .runner import run, write_atomic
+    from .runner import refuse_link_out_of_tree, run, write_atomic
 
     result = run(tasks, settings, jobs=ns.jobs)
     for error in result.errors:
@@ -274,7 +274,8 @@ def _add_noqa(tasks: list[Any], settings: Any, ns: argparse.Namespace) -> int:
             print(f"warning: {task.filename}: could not add every noqa comment; file left unchanged", file=sys.stderr)
             continue
         try:
-            write_atomic(Path(task.path), new_source, task.encoding)
+            refuse_link_out_of_tree(task)
+            write_atomic(Path(task.path), new_source, task.encoding, expected=task.digest)
         except OSError as exc:
             print(f"error: {task.filename}: cannot write: {exc}", file=sys.stderr)
             unwritten += 1
@@ -343,7 +344,7 @@ def _report(ns: argparse.Namespace, settings: Any, result: Any, sources: dict[st
         (stream or sys.stdout).write(text)
     fixed = sum(len(f.fixed) for f in result.files)
     if not ns.quiet:
-        _summary(violations, fixed, ns.unsafe_fixes, sys.stderr)
+        _summary(violations, fixed, ns.unsafe_fixes, sys.stderr, errors=len(result.errors))
     if status or ns.exit_zero:
         return status
     if settings.fails(violations):
@@ -379,10 +380,14 @@ def _fixed_list(files: list[Any]) -> str:
     return (f"\nFixed {total} problem{'s' * (total != 1)}:\n" + "\n".join(lines) + "\n") if lines else ""
 
 
-def _summary(violations: list[Any], fixed: int, unsafe: bool, out: TextIO) -> None:
+def _summary(violations: list[Any], fixed: int, unsafe: bool, out: TextIO, errors: int = 0) -> None:
     from .output import fixable
 
     n = len(violations)
+    if n == 0 and errors:
+        print(f"No problems found, but {errors} error{'s' * (errors != 1)} above"
+              f"{f' (fixed {fixed})' if fixed else ''}.", file=out)
+        return
     if n == 0:
         print(f"All checks passed!{f' (fixed {fixed})' if fixed else ''}", file=out)
         return

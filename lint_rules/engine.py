@@ -89,7 +89,9 @@ class Linter:
     def fix_python(self, source: str, filename: str, *, unsafe: bool = False,
                    relpath: str | None = None) -> FixResult:
         """Apply fixes until none is left (at most ``MAX_FIX_ROUNDS``); re-parse and re-lint each round."""
-        return _deep(lambda: self._fix_python(source, filename, unsafe, relpath))
+        result = _deep(lambda: self._fix_python(source, filename, unsafe, relpath))
+        result.source = _keep_ends(source, result.source)
+        return result
 
     def _fix_python(self, source: str, filename: str, unsafe: bool, relpath: str | None) -> FixResult:
         current: str = source
@@ -232,6 +234,18 @@ def _syntax_error(source: str, exc: cst.ParserSyntaxError) -> tuple[str, Locatio
     except (ValueError, MemoryError, RecursionError):
         pass
     return f"SyntaxError: {_short(exc)}", Location(exc.raw_line, exc.raw_column + 1)
+
+
+def _keep_ends(source: str, fixed: str) -> str:
+    """What libcst's code generation loses put back: a leading BOM (``\\ufeff``, as stdin gives
+    it) and the final ``\\r`` of a file whose lines end in CR only."""
+    if fixed == source:
+        return fixed
+    if source.startswith("\ufeff") and not fixed.startswith("\ufeff"):
+        fixed = "\ufeff" + fixed
+    if source.endswith("\r") and not fixed.endswith("\r"):
+        fixed += "\r"
+    return fixed
 
 
 def _short(exc: cst.ParserSyntaxError) -> str:

@@ -4,13 +4,15 @@ from __future__ import annotations
 import io
 import multiprocessing
 import os
+import re
+import stat
 import sys
 import tempfile
 import tokenize
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 from .cache import Cache, content_hash
 from .config import Settings
@@ -33,6 +35,7 @@ class Task:
     digest: str
     encoding: str = "utf-8"  # written back the same way ("utf-8-sig" keeps a BOM)
     unreadable: str | None = None  # why the text could not be decoded (reported as LORA000)
+    given: str = ""  # the absolute path as found, before symlinks are resolved
 
 
 @dataclass
@@ -111,7 +114,7 @@ def read_task(path: Path, filename: str, relpath: str) -> Task | FileResult:
         data = path.read_bytes()
     except OSError as exc:
         return FileResult(filename, error=f"{filename}: cannot read: {exc}")
-    task = Task(str(path.resolve()), filename, relpath, "", content_hash(data))
+    task = Task(str(path.resolve()), filename, relpath, "", content_hash(data), given=os.path.abspath(path))
     try:
         task.text, task.encoding = decode(data, path.suffix)
     except UNDECODABLE as exc:
@@ -151,13 +154,18 @@ def run(tasks: list[Task | FileResult], settings: Settings, *, fix: bool = False
         linter = Linter(settings)
         for index, task in todo:
             results[index] = _process(task, fix, unsafe, linter)
+    if fix and write:
+        remove_stale_temp_files({os.path.dirname(task.path) for _, task in todo})
     for index, task in todo:
         result = results[index]
         if fix and write and result.new_source is not None and not result.error:
             try:
-                write_atomic(Path(task.path), result.new_source, task.encoding)
+                refuse_link_out_of_tree(task)
+                write_atomic(Path(task.path), result.new_source, task.encoding, expected=task.digest)
+            except NotWritten as exc:
+                _unfixed(result, task, settings, f"{task.filename}: {exc}; not fixed")
             except OSError as exc:
-                result.error = f"{task.filename}: cannot write the fix: {exc}"
+                _unfixed(result, task, settings, f"{task.filename}: cannot write the fix: {exc}")
         if cache is not None and not result.error and (result.new_source is None or write):
             digest = content_hash(result.new_source.encode(task.encoding)) if result.new_source is not None else task.digest
             cache.put(task.path, digest, [to_dict(v) for v in result.violations])
@@ -166,24 +174,121 @@ def run(tasks: list[Task | FileResult], settings: Settings, *, fix: bool = False
     return RunResult([results[i] for i in range(len(tasks))], hits)
 
 
-def write_atomic(path: Path, text: str, encoding: str = "utf-8") -> None:
-    """Replace (or create) ``path`` with ``text`` via a temporary file in the same folder, keeping
-    the mode of a file that exists."""
+TEMP_MARK = ".lora-lint-"  # in every temporary file's name: .<name>.lora-lint-<pid>-<random>.tmp
+_TEMP_NAME = re.compile(r"\..+\.lora-lint-(\d+)-[^.]+\.tmp")
+
+
+class NotWritten(OSError):
+    """A file deliberately left as it is (the reason is the message)."""
+
+
+def _unfixed(result: FileResult, task: Task, settings: Settings, error: str) -> None:
+    """The file stays as it was read: its findings are those of that text, none counts as fixed."""
+    from .engine import Linter
+
+    result.error, result.new_source, result.fixed = error, None, []
     try:
-        mode: int | None = path.stat().st_mode & 0o7777
-    except FileNotFoundError:
-        mode = None
-    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        result.violations = Linter(settings).lint(task.text, task.filename, relpath=task.relpath)
+    except Exception:  # the findings are a courtesy here; the error is what must be reported
+        result.violations = []
+
+
+def refuse_link_out_of_tree(task: Task) -> None:
+    """Raise ``NotWritten`` for a file reached through a symlink whose target lies outside the
+    project (its ``relpath`` is then absolute): a fix never writes outside the linted tree."""
+    if task.given and task.given != task.path and os.path.isabs(task.relpath):
+        raise NotWritten(f"a symlink to {task.path}, outside the project")
+
+
+def write_atomic(path: Path, text: str, encoding: str = "utf-8", *, expected: str | None = None) -> None:
+    """Replace (or create) ``path`` with ``text`` via a temporary file in the same folder.
+
+    With ``expected`` (the content hash of the text the fix was computed from) ``path`` must be
+    an existing regular file that still holds that content, has one name (no hard links) and
+    that this user may write; its mode and owner are kept. Otherwise ``NotWritten`` is raised
+    and nothing changes. The content and inode are checked again just before the replace."""
+    before: os.stat_result | None = None
+    if expected is not None:
+        before = _check_replaceable(path, expected)
+    else:
+        try:
+            before = path.stat()
+        except FileNotFoundError:
+            pass
+    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}{TEMP_MARK}{os.getpid()}-", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(handle, "w", encoding=encoding, newline="") as out:
             out.write(text)
-        if mode is not None:
-            os.chmod(tmp, mode)
+            if before is not None:
+                _keep_owner_and_mode(out.fileno(), before, owner=expected is not None)
+        if expected is not None and _identity(path.stat()) != _identity(before):
+            raise NotWritten("changed during the run")
         os.replace(tmp, path)
     except BaseException:
-        if os.path.exists(tmp):
+        if os.path.lexists(tmp):
             os.unlink(tmp)
         raise
+
+
+def _identity(st: os.stat_result | None) -> tuple[int, ...]:
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns) if st is not None else ()
+
+
+def _check_replaceable(path: Path, expected: str) -> os.stat_result:
+    st = path.stat()
+    if not stat.S_ISREG(st.st_mode):
+        raise NotWritten("no longer a regular file")
+    if st.st_nlink > 1:
+        raise NotWritten(f"it has {st.st_nlink} hard links, and replacing it would split them")
+    if not os.access(path, os.W_OK, effective_ids=os.access in os.supports_effective_ids):
+        raise NotWritten("you may not write it")
+    with open(path, "rb") as current:
+        if content_hash(current.read()) != expected or _identity(os.fstat(current.fileno())) != _identity(st):
+            raise NotWritten("changed during the run")
+    return st
+
+
+def _keep_owner_and_mode(fd: int, st: os.stat_result, owner: bool) -> None:
+    mine = os.fstat(fd)
+    if owner and hasattr(os, "fchown") and (mine.st_uid, mine.st_gid) != (st.st_uid, st.st_gid):
+        try:
+            os.fchown(fd, st.st_uid, st.st_gid)
+        except PermissionError:
+            raise NotWritten("owned by another user or group, which a replacement would not keep") from None
+    os.fchmod(fd, stat.S_IMODE(st.st_mode))
+
+
+def remove_stale_temp_files(folders: Iterable[str]) -> int:
+    """Delete the temporary files a killed run left in ``folders`` (named with ``TEMP_MARK`` and
+    the pid of a process that no longer exists); how many were deleted."""
+    removed = 0
+    for folder in folders:
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue
+        for entry in entries:
+            found = _TEMP_NAME.fullmatch(entry.name) if TEMP_MARK in entry.name else None
+            if found is None or _alive(int(found.group(1))) or not entry.is_file(follow_symlinks=False):
+                continue
+            try:
+                os.unlink(entry.path)
+                removed += 1
+            except OSError:
+                pass
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, ValueError):
+        return True
+    return True
 
 
 def cpu_count() -> int:

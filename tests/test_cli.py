@@ -534,7 +534,7 @@ def test_add_noqa_suppresses_every_finding_and_keeps_comments(project, capsys):
 
 
 def test_a_file_that_cannot_be_written_is_an_error_not_a_crash(project, capsys, monkeypatch):
-    def read_only(path, *args):
+    def read_only(path, *args, **kwargs):
         raise PermissionError(f"{path.name} is read-only")
 
     monkeypatch.setattr("lint_rules.runner.write_atomic", read_only)

@@ -77,6 +77,68 @@ def literal_in_call(keyword: Any) -> bool:
     return True
 
 
+def _comments(node: cst.CSTNode) -> list[cst.Comment]:
+    """The comments written inside ``node``, in source order."""
+    found: list[cst.Comment] = []
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, cst.Comment):
+            found.append(current)
+        stack.extend(reversed(current.children))
+    return found
+
+
+def replacing(old: cst.BaseExpression, new: cst.BaseExpression) -> cst.BaseExpression:
+    """``new`` to put in place of ``old``, keeping the comments written inside ``old``: its
+    parentheses (and a list's brackets) stay with their comments; any other comment becomes a
+    comment line at the start of the new value."""
+    comments = _comments(old)
+    if not comments:
+        return new
+    if old.lpar:
+        new = new.with_changes(lpar=old.lpar, rpar=old.rpar)
+    if isinstance(old, cst.List) and isinstance(new, cst.List):
+        new = new.with_changes(lbracket=old.lbracket, rbracket=old.rbracket,
+                               elements=_one_per_line(new.elements, old))
+    kept = {id(c) for c in _comments(new)}
+    lost = [c for c in comments if id(c) not in kept]
+    return _comment_lines(new, lost) if lost else new
+
+
+def _one_per_line(elements: Sequence[cst.BaseElement], like: cst.List) -> list[cst.BaseElement]:
+    """``elements`` laid out as ``like``'s: one per line when it starts a line after ``[``."""
+    layout = like.lbracket.whitespace_after
+    if not isinstance(layout, cst.ParenthesizedWhitespace):
+        return list(elements)
+    line = cst.ParenthesizedWhitespace(indent=layout.indent, last_line=layout.last_line)
+    trailing = bool(like.elements) and isinstance(like.elements[-1].comma, cst.Comma)
+    out = [e.with_changes(comma=cst.Comma(whitespace_after=line)) for e in elements[:-1]]
+    return out + [e.with_changes(comma=cst.Comma() if trailing else cst.MaybeSentinel.DEFAULT) for e in elements[-1:]]
+
+
+def _comment_lines(new: cst.BaseExpression, comments: list[cst.Comment]) -> cst.BaseExpression:
+    """``new`` with ``comments`` as lines after its ``[`` (when that ends a line) or its first
+    ``(``, which a pair of parentheses is added for when it has none."""
+    if isinstance(new, cst.List) and isinstance(new.lbracket.whitespace_after, cst.ParenthesizedWhitespace):
+        layout = new.lbracket.whitespace_after
+        return new.with_changes(lbracket=new.lbracket.with_changes(whitespace_after=_with_lines(layout, comments)))
+    first, rpar = (new.lpar[0], new.rpar) if new.lpar else (cst.LeftParen(), [*new.rpar, cst.RightParen()])
+    layout = first.whitespace_after
+    if not isinstance(layout, cst.ParenthesizedWhitespace):
+        layout = cst.ParenthesizedWhitespace(
+            first_line=cst.TrailingWhitespace(whitespace=cst.SimpleWhitespace("  "), comment=comments[0]),
+            indent=True, last_line=cst.SimpleWhitespace("    "))
+        comments = comments[1:]
+    first = first.with_changes(whitespace_after=_with_lines(layout, comments))
+    return new.with_changes(lpar=[first, *new.lpar[1:]] if new.lpar else [first], rpar=rpar)
+
+
+def _with_lines(layout: cst.ParenthesizedWhitespace, comments: list[cst.Comment]) -> cst.ParenthesizedWhitespace:
+    lines = [cst.EmptyLine(indent=layout.indent, whitespace=layout.last_line, comment=c) for c in comments]
+    return layout.with_changes(empty_lines=[*layout.empty_lines, *lines])
+
+
 def _elements(container: cst.CSTNode) -> Sequence[Any]:
     return container.args if isinstance(container, cst.Call) else container.elements
 

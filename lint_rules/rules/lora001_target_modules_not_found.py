@@ -7,7 +7,7 @@ from ..analysis import LoraCall
 from ..knowledge import peft_releases
 from ..knowledge.matching import suggest_equivalent
 from ..rule import Finding, Invalid, Rule, RuleContext, Valid
-from ._common import highest, literal_in_call, string_list, value_node
+from ._common import highest, literal_in_call, replacing, string_list, value_node
 from ._targets import Targets, matches, model_words, targetable
 
 _SEED = ("from peft import LoraConfig, get_peft_model\nfrom transformers import AutoModelForCausalLM\n\n"
@@ -109,7 +109,7 @@ class TargetModulesNotFound(Rule):
             message += (f"the equivalent here is target_modules={suggestion!r} "
                         f"(targetable modules: {targetable(model)})")
             if literal_in_call(keyword) and len(call.models) == 1:  # one model: the fix is right for all uses
-                replacements = {keyword.node: string_list(suggestion)}
+                replacements = {keyword.node: replacing(keyword.node, string_list(suggestion))}
         else:
             message += f"name some of its targetable modules: {targetable(model)}"
         return Finding(value_node(keyword), message, replacements,

@@ -9,7 +9,7 @@ import libcst as cst
 from ..analysis import UNKNOWN, LoraCall
 from ..knowledge import peft_releases
 from ..rule import Finding, Invalid, Rule, RuleContext, Valid
-from ._common import add_keyword, fmt, literal_in_call, lowest, number, value_node
+from ._common import add_keyword, fmt, literal_in_call, lowest, number, replacing, value_node
 
 # Initialisations that set their own scale: their users do not follow alpha = ratio * r.
 _OWN_CONVENTION = ("pissa", "corda", "eva", "olora")
@@ -138,7 +138,7 @@ class AlphaRatio(Rule):
         if alpha_kw is not None:
             node = value_node(alpha_kw)
             if literal_in_call(alpha_kw):
-                replacements = {alpha_kw.node: number(expected)}
+                replacements = {alpha_kw.node: replacing(alpha_kw.node, number(expected))}
         else:
             node = call.node if r_kw is None else (r_kw.arg or r_kw.report_node)
             anchor = r_kw.arg if r_kw is not None and isinstance(r_kw.arg, cst.Arg) \
