@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: demo test bench lint-data clean
+.PHONY: demo test bench fuzz lint-data clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,11 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/run.py
+
+# 20,000 generated LoraConfig programs through lint and fix (minutes; not part of make test).
+FUZZ_COUNT ?= 20000
+fuzz: $(STAMP)
+	$(PY) tests/lora_programs.py --count $(FUZZ_COUNT) --keep fuzz-failures
 
 clean:
 	rm -rf $(VENV) .pytest_cache .lora_lint_cache

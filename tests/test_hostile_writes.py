@@ -307,3 +307,23 @@ def test_the_alpha_fix_keeps_the_comments_around_and_inside_the_value(project, c
     assert lint(capsys, "--fix", "--unsafe-fixes", "a.py")[0] == 0
     assert path.read_text() == ("from peft import LoraConfig\n\nLoraConfig(\n    r=64,\n    lora_alpha=(  # about\n"
                                 "        128  # end\n    ),\n)\nLoraConfig(r=4, lora_alpha=(  # why\n    8))\n")
+
+
+def test_removing_an_argument_keeps_the_comments_around_it(project, capsys):
+    """Found by the property tests: LORA103's removal dropped the comment ending the line before
+    a removed last argument, and comment lines after a removed first or middle one."""
+    path = project / "a.py"
+    path.write_text(
+        "from peft import LoraConfig\n\n"
+        "a = LoraConfig(\n    merge_weights=False,  # gone\n    # about r\n    r=8,  # c1\n"
+        "    enable_lora=[True],  # gone\n    # about alpha\n    lora_alpha=16,\n)\n"
+        "b = LoraConfig(\n    r=8,\n    lora_alpha=16,  # c3\n    merge_weights=False,  # gone\n    # closing\n)\n"
+        "c = LoraConfig(r=8, lora_alpha=16,  # c4\n    merge_weights=False)\n"
+        'd = LoraConfig(**{"r": 8, "lora_alpha": 16,  # c5\n    "merge_weights": False})\n')
+    assert lint(capsys, "--fix", "--target-peft-version", ">=0.10", "a.py")[0] == 0
+    assert path.read_text() == (
+        "from peft import LoraConfig\n\n"
+        "a = LoraConfig(\n    # about r\n    r=8,  # c1\n    # about alpha\n    lora_alpha=16,\n)\n"
+        "b = LoraConfig(\n    r=8,\n    lora_alpha=16,  # c3\n    # closing\n)\n"
+        "c = LoraConfig(r=8, lora_alpha=16  # c4\n)\n"
+        'd = LoraConfig(**{"r": 8, "lora_alpha": 16,  # c5\n    })\n')

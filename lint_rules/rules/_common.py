@@ -145,17 +145,63 @@ def _elements(container: cst.CSTNode) -> Sequence[Any]:
 
 def remove_element(container: cst.Call | cst.Dict, element: cst.Arg | cst.DictElement) -> dict:
     """Replacements removing an argument (or dict entry) and keeping commas right: the last
-    one's trailing comma and closing whitespace move to the one before it."""
+    one's trailing comma and closing whitespace move to the one before it. Comments on the
+    removed element's own lines go with it; comment lines after it and the comment that ends
+    the line before it stay."""
     elements = list(_elements(container))
     position = elements.index(element)
     replacements: dict[cst.CSTNode, Any] = {element: cst.RemovalSentinel.REMOVE}
-    if position == len(elements) - 1 and position > 0:
-        before = elements[position - 1]
-        changes: dict[str, Any] = {"comma": element.comma}
-        if isinstance(element, cst.Arg):
-            changes["whitespace_after_arg"] = element.whitespace_after_arg
-        replacements[before] = before.with_changes(**changes)
+    after = element.comma.whitespace_after if isinstance(element.comma, cst.Comma) else None
+    if position == 0:
+        return _remove_first(container, element, after) or replacements
+    if not (position == len(elements) - 1 or isinstance(after, cst.ParenthesizedWhitespace)):
+        return replacements
+    before = elements[position - 1]
+    kept = before.comma.whitespace_after if isinstance(before.comma, cst.Comma) else None
+    if position < len(elements) - 1:  # comment lines after the element now follow the one before it
+        lines = [line for line in after.empty_lines if line.comment is not None]
+        if lines and isinstance(kept, cst.ParenthesizedWhitespace):
+            replacements[before] = before.with_changes(comma=before.comma.with_changes(
+                whitespace_after=kept.with_changes(empty_lines=[*kept.empty_lines, *lines])))
+        return replacements
+    if isinstance(element.comma, cst.Comma):
+        changes: dict[str, Any] = {"comma": element.comma.with_changes(whitespace_after=_joined(kept, after))}
+    elif isinstance(element, cst.Arg):
+        changes = {"comma": element.comma, "whitespace_after_arg": _joined(kept, element.whitespace_after_arg)}
+    elif _comments(before.comma):
+        return replacements  # a dict entry: the comma before keeps its comment as a trailing comma
+    else:
+        changes = {"comma": element.comma}
+    if isinstance(element, cst.Arg) and "whitespace_after_arg" not in changes:
+        changes["whitespace_after_arg"] = element.whitespace_after_arg
+    replacements[before] = before.with_changes(**changes)
     return replacements
+
+
+def _remove_first(container: cst.Call | cst.Dict, element: Any, after: Any) -> dict:
+    """The container without its first element, the comment lines after that element moved after
+    the opening bracket; empty when there are none (removing the element alone is enough)."""
+    lines = [line for line in after.empty_lines if line.comment is not None] \
+        if isinstance(after, cst.ParenthesizedWhitespace) else []
+    opening = container.whitespace_before_args if isinstance(container, cst.Call) else container.lbrace.whitespace_after
+    if not lines or not isinstance(opening, cst.ParenthesizedWhitespace):
+        return {}
+    opening = opening.with_changes(empty_lines=[*opening.empty_lines, *lines])
+    rest = [e for e in _elements(container) if e is not element]
+    if isinstance(container, cst.Call):
+        return {container: container.with_changes(args=rest, whitespace_before_args=opening)}
+    return {container: container.with_changes(elements=rest, lbrace=container.lbrace.with_changes(whitespace_after=opening))}
+
+
+def _joined(kept: Any, closing: Any) -> Any:
+    """The whitespace after an element whose successor was removed: the comment that ended its
+    line and the comment lines after it (from ``kept``), then ``closing``'s way to the bracket."""
+    if not isinstance(kept, cst.ParenthesizedWhitespace) or not _comments(kept):
+        return closing
+    if isinstance(closing, cst.ParenthesizedWhitespace):
+        lines = [line for line in closing.empty_lines if line.comment is not None]
+        return closing.with_changes(first_line=kept.first_line, empty_lines=[*kept.empty_lines, *lines])
+    return kept.with_changes(last_line=cst.SimpleWhitespace(""))
 
 
 def add_keyword(call: cst.Call, name: str, value: cst.BaseExpression, after: cst.Arg | None = None) -> dict:
