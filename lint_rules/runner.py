@@ -170,6 +170,7 @@ def run(tasks: list[Task | FileResult], settings: Settings, *, fix: bool = False
             digest = content_hash(result.new_source.encode(task.encoding)) if result.new_source is not None else task.digest
             cache.put(task.path, digest, [to_dict(v) for v in result.violations])
     if cache is not None:
+        remove_stale_temp_files([str(cache.path.parent)])
         cache.save()
     return RunResult([results[i] for i in range(len(tasks))], hits)
 
