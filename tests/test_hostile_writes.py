@@ -327,3 +327,12 @@ def test_removing_an_argument_keeps_the_comments_around_it(project, capsys):
         "b = LoraConfig(\n    r=8,\n    lora_alpha=16,  # c3\n    # closing\n)\n"
         "c = LoraConfig(r=8, lora_alpha=16  # c4\n)\n"
         'd = LoraConfig(**{"r": 8, "lora_alpha": 16,  # c5\n    })\n')
+
+
+def test_errors_without_findings_never_end_in_all_checks_passed(project, capsys, monkeypatch):
+    (project / "a.py").write_text(TYPO.replace("nit_lora", "init_lora"))
+    monkeypatch.setattr(runner, "read_task", lambda path, filename, relpath: runner.FileResult(
+        filename, error=f"{filename}: cannot read: boom"))
+    code, out, err = lint(capsys, "a.py")
+    assert code == 2 and out == "" and "All checks passed" not in err
+    assert err == "error: a.py: cannot read: boom\nNo problems found, but 1 error above.\n"
