@@ -221,7 +221,7 @@ def write_atomic(path: Path, text: str, encoding: str = "utf-8", *, expected: st
         with os.fdopen(handle, "w", encoding=encoding, newline="") as out:
             out.write(text)
             if before is not None:
-                _keep_owner_and_mode(out.fileno(), before, owner=expected is not None)
+                _keep_owner_and_mode(out.fileno(), tmp, before, owner=expected is not None)
         if expected is not None and _identity(path.stat()) != _identity(before):
             raise NotWritten("changed during the run")
         os.replace(tmp, path)
@@ -249,14 +249,14 @@ def _check_replaceable(path: Path, expected: str) -> os.stat_result:
     return st
 
 
-def _keep_owner_and_mode(fd: int, st: os.stat_result, owner: bool) -> None:
+def _keep_owner_and_mode(fd: int, tmp: str, st: os.stat_result, owner: bool) -> None:
     mine = os.fstat(fd)
     if owner and hasattr(os, "fchown") and (mine.st_uid, mine.st_gid) != (st.st_uid, st.st_gid):
         try:
             os.fchown(fd, st.st_uid, st.st_gid)
         except PermissionError:
             raise NotWritten("owned by another user or group, which a replacement would not keep") from None
-    os.fchmod(fd, stat.S_IMODE(st.st_mode))
+    os.chmod(tmp, stat.S_IMODE(st.st_mode))
 
 
 def remove_stale_temp_files(folders: Iterable[str]) -> int:

@@ -77,8 +77,8 @@ def test_a_change_between_the_check_and_the_replace_is_detected(project, monkeyp
     path.write_text(TYPO)
     keep = runner._keep_owner_and_mode
 
-    def edit_meanwhile(fd, st, owner):  # runs after the content check, before the replace
-        keep(fd, st, owner)
+    def edit_meanwhile(*args, **kwargs):  # runs after the content check, before the replace
+        keep(*args, **kwargs)
         with open(path, "a") as out:
             out.write("# late edit\n")
 
@@ -336,3 +336,11 @@ def test_errors_without_findings_never_end_in_all_checks_passed(project, capsys,
     code, out, err = lint(capsys, "a.py")
     assert code == 2 and out == "" and "All checks passed" not in err
     assert err == "error: a.py: cannot read: boom\nNo problems found, but 1 error above.\n"
+
+
+def test_add_noqa_follows_the_same_write_rules(project, capsys):
+    first = project / "first.py"
+    first.write_text(TYPO)
+    os.link(first, project / "second.py")
+    code, _, err = lint(capsys, "--add-noqa", "first.py")
+    assert code == 2 and "error: first.py: cannot write: it has 2 hard links" in err and first.read_text() == TYPO
