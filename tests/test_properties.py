@@ -64,3 +64,17 @@ def test_the_properties_catch_what_they_claim():
     assert problems(source, Broken(crash, good.fix)) == ["internal error (lint): KeyError: 'boom'"]
     twice = Broken(good.lint, lambda s, f, unsafe: FixResult(s + "\n", [], []))
     assert "a second fix changed the file" in problems(source, twice)
+
+
+def test_the_target_modules_fix_never_suggests_modules_the_call_excludes_anyway():
+    """Found by make fuzz: with ``modules_to_save="lm_head"`` (a string, read by peft letter by
+    letter, so every module under ``h`` is excluded) LORA001 suggested ``c_fc``, whose fix still
+    matched nothing."""
+    source = ("import peft\n\nconfig = peft.LoraConfig(modules_to_save=\"lm_head\", base_model_name_or_path=\"gpt2\", "
+              "target_modules=[\"fc1\"])\n")
+    linter = linter_for({"select": ["ALL"]})
+    assert problems(source, linter) == []
+    found = [v for v in linter.lint(source, "a.py") if v.code == "LORA001"]
+    assert len(found) == 1 and found[0].fix is None and "equivalent" not in found[0].message
+    fixable = source.replace('modules_to_save="lm_head"', 'modules_to_save=["lm_head"]')
+    assert "target_modules=[\"c_fc\"]" in linter.fix(fixable, "a.py", unsafe=True).source

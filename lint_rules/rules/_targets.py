@@ -44,21 +44,36 @@ def matches(call: LoraCall, ctx: RuleContext) -> list[Targets]:
         return []
     if call.get("target_parameters") is not None:
         return []
-    extra = {name: call.value(name, {name: None}) for name in ("exclude_modules", "modules_to_save")}
-    task_type = call.value("task_type", {"task_type": None})
-    if UNKNOWN in (*extra.values(), task_type) or call.value("layers_to_transform", {
-            "layers_to_transform": None}) is not None:
+    options = _options(call)
+    if options is None:
         return []
     value = keyword.value if isinstance(keyword.value, str) else sorted(keyword.value) \
         if isinstance(keyword.value, set) else list(keyword.value)
     found = []
     for model in call.models:
-        results = [match_target_modules(value, arch, peft_version=highest(ctx),
-                                        task_type=task_type if isinstance(task_type, str) else None, **extra)
+        results = [match_target_modules(value, arch, peft_version=highest(ctx), **options)
                    for arch in (model.architecture, *model.others)]
         if not any(result.error for result in results):
             found.append(Targets(keyword, value, model, results[0], tuple(results[1:])))
     return found
+
+
+def _options(call: LoraCall) -> dict[str, Any] | None:
+    """The call's other keywords that peft's matching reads; ``None`` when one is unknown."""
+    extra = {name: call.value(name, {name: None}) for name in ("exclude_modules", "modules_to_save")}
+    task_type = call.value("task_type", {"task_type": None})
+    if UNKNOWN in (*extra.values(), task_type) or call.value("layers_to_transform", {
+            "layers_to_transform": None}) is not None:
+        return None
+    return {**extra, "task_type": task_type if isinstance(task_type, str) else None}
+
+
+def would_match(call: LoraCall, ctx: RuleContext, model: ModelInfo, value: list[str]) -> bool:
+    """Whether ``target_modules=value`` would adapt something on ``model``, the call's other
+    keywords (``exclude_modules``, ``modules_to_save``, ``task_type``) unchanged."""
+    options = _options(call)
+    return options is not None and match_target_modules(
+        value, model.architecture, peft_version=highest(ctx), **options).any_match
 
 
 def targetable(model: ModelInfo) -> str:

@@ -8,7 +8,7 @@ from ..knowledge import peft_releases
 from ..knowledge.matching import suggest_equivalent
 from ..rule import Finding, Invalid, Rule, RuleContext, Valid
 from ._common import highest, literal_in_call, replacing, string_list, value_node
-from ._targets import Targets, matches, model_words, targetable
+from ._targets import Targets, matches, model_words, targetable, would_match
 
 _SEED = ("from peft import LoraConfig, get_peft_model\nfrom transformers import AutoModelForCausalLM\n\n"
          "model = AutoModelForCausalLM.from_pretrained({model!r})\n"
@@ -104,6 +104,8 @@ class TargetModulesNotFound(Rule):
         message = f"no module of {model_words(call, model)} matches target_modules={value!r}, so {consequence}; "
         entries = [value] if isinstance(value, str) else value
         suggestion = suggest_equivalent(entries, model.architecture)
+        if suggestion and not would_match(call, ctx, model, suggestion):  # other keywords exclude it too
+            suggestion = None
         replacements = {}
         if suggestion:
             message += (f"the equivalent here is target_modules={suggestion!r} "
