@@ -18,6 +18,7 @@ import json
 import multiprocessing
 import os
 import random
+import signal
 import sys
 import tokenize
 from collections import Counter
@@ -337,6 +338,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     seeds = range(args.seed * 1_000_003, args.seed * 1_000_003 + args.count)
     counts: Counter[str] = Counter()
     broken = 0
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # leave through the pool's exit: it ends the workers
     with multiprocessing.get_context("spawn").Pool(args.jobs) as pool:
         for i, (source, issues) in enumerate(pool.imap(run_one, seeds, chunksize=20)):
             for issue in issues:
