@@ -15,13 +15,14 @@ from functools import lru_cache
 from typing import Any, Callable, Mapping, Sequence, TypeVar
 
 import libcst as cst
-from libcst.metadata import MetadataWrapper, PositionProvider
+from libcst.metadata import MetadataWrapper
 
 from . import analysis, config, project
 from .catalog import all_rules
 from .config import SYNTAX_ERROR
 from .errors import FixError
-from .fixes import LineIndex, apply, edits_for
+from .fixes import Edits, apply
+from .positions import Positions
 from .rule import RuleContext
 from .suppression import ALL, NoqaMap, file_exemptions
 from .violation import FixInfo, Location, Violation, fixable
@@ -135,9 +136,9 @@ class Linter:
         calls = analysis.collect_calls(wrapper, ctx)
         if not calls:
             return module, []
-        positions: Mapping[cst.CSTNode, Any] | None = None  # resolved at the first finding
+        positions: Positions | None = None  # computed at the first finding
         noqa: NoqaMap | None = None
-        index: LineIndex | None = None
+        edits: Edits | None = None
         found: list[_Found] = []
         for rule in self.rules:
             if rule.CODE in off:
@@ -146,7 +147,7 @@ class Linter:
                 if getattr(call, "origin", None) is not None and not rule.CHECKS_IMPORTED:
                     continue  # a config of another module: only what this file's model adds
                 for finding in rule.check(call, ctx):
-                    positions = positions or wrapper.resolve(PositionProvider)
+                    positions = positions or Positions(module, source)
                     where = positions[finding.node]
                     spans = [(where.start.line, where.end.line)]
                     call_node = getattr(call, "node", None)
@@ -157,9 +158,9 @@ class Linter:
                         continue
                     fix = None
                     if finding.replacements and rule.FIX:
-                        index = index or LineIndex(source)
+                        edits = edits or Edits(module, source, positions)
                         fix = FixInfo(rule.FIX, finding.fix_message or f"Fix {rule.NAME}",
-                                      edits_for(module, finding.replacements, index, source, positions))
+                                      edits.for_replacements(finding.replacements))
                     violation = self._violation(
                         rule.CODE, finding.message, filename,
                         Location(where.start.line, where.start.column + 1),

@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import bisect
-import re
-from typing import Any, Mapping
+from dataclasses import fields
+from typing import Any, Iterator, Mapping, Sequence
 
 import libcst as cst
-from libcst.metadata import CodeRange
+from libcst._nodes.internal import CodegenState
 
-from .violation import Location, TextEdit
+from .positions import LineIndex, Positions
+from .violation import TextEdit
 
 
 class _Replacer(cst.CSTTransformer):
@@ -28,21 +29,6 @@ def apply(module: cst.Module, replacements: Mapping[cst.CSTNode, Any]) -> str:
     return module.visit(_Replacer(replacements)).code
 
 
-class LineIndex:
-    """Offsets <-> 1-based (row, column) for one text."""
-
-    def __init__(self, text: str) -> None:
-        self._starts = [0] + [match.end() for match in re.finditer("\n", text)]
-
-    def location(self, offset: int) -> Location:
-        row = bisect.bisect_right(self._starts, offset) - 1
-        return Location(row + 1, offset - self._starts[row] + 1)
-
-    def offset(self, row: int) -> int | None:
-        """Offset of the start of a 1-based row."""
-        return self._starts[row - 1] if 0 < row <= len(self._starts) else None
-
-
 def text_edit(before: str, after: str, index: LineIndex, base: int = 0) -> TextEdit | None:
     """The one edit that turns ``before`` (found at offset ``base`` of the indexed text) into ``after``."""
     if before == after:
@@ -58,47 +44,108 @@ def text_edit(before: str, after: str, index: LineIndex, base: int = 0) -> TextE
     return TextEdit(after[start:end_a], index.location(base + start), index.location(base + end_b))
 
 
-def _contains(outer: CodeRange, inner: CodeRange) -> bool:
-    return (outer.start.line, outer.start.column) <= (inner.start.line, inner.start.column) and (
-        inner.end.line, inner.end.column) <= (outer.end.line, outer.end.column)
+class Edits:
+    """The text edits that describe fixes on one parsed source.
 
+    Each replacement becomes an edit computed on the smallest node around it that can be
+    regenerated on its own: the replaced node itself, or its parent when the replacement is a
+    removal or a sequence. Describing a fix costs about the size of that node and the depth of
+    the tree, not the size of the file, so a file's findings cost time linear in their number.
+    """
 
-def _local_edit(module: cst.Module, old: cst.CSTNode, new: Any, positions: Mapping[cst.CSTNode, CodeRange],
-                index: LineIndex, source: str) -> TextEdit | None | bool:
-    """The edit computed on the top-level statement holding ``old`` only; ``False`` if that cannot be
-    done exactly (the caller then diffs the whole module)."""
-    target = positions.get(old)
-    if target is None or not isinstance(new, cst.CSTNode):
+    _LONG = 16  # children sequences longer than this are searched by bisection
+
+    def __init__(self, module: cst.Module, source: str, positions: Positions) -> None:
+        self.module, self.source, self.positions = module, source, positions
+        self._starts: dict[int, tuple[Sequence[Any], list[cst.CSTNode], list[int]]] = {}
+
+    def for_replacements(self, replacements: Mapping[cst.CSTNode, Any]) -> tuple[TextEdit, ...]:
+        """One edit per replaced node, each computed from that replacement alone; overlapping
+        edits are merged into one (computed on the whole module)."""
+        index = self.positions.lines
+        edits = []
+        for node, new in replacements.items():
+            edit = self._local(node, new)
+            if edit is False:
+                edit = text_edit(self.source, apply(self.module, {node: new}), index)
+            edits.append(edit)
+        ordered = sorted((e for e in edits if e is not None), key=lambda e: (e.location.row, e.location.column))
+        for first, second in zip(ordered, ordered[1:]):
+            if (second.location.row, second.location.column) < (first.end_location.row, first.end_location.column):
+                merged = text_edit(self.source, apply(self.module, replacements), index)
+                return (merged,) if merged else ()
+        return tuple(ordered)
+
+    def _local(self, old: cst.CSTNode, new: Any) -> TextEdit | None | bool:
+        """The edit on the smallest enclosing node that regenerates verbatim at its place;
+        ``False`` if none below the module does."""
+        path = self._path_to(old)
+        if path is None:
+            return False
+        module = self.module
+        indents = [(block.indent if block.indent is not None else module.default_indent)
+                   for block in path if isinstance(block, cst.IndentedBlock)]
+        for node in reversed(path[1:]):
+            if isinstance(node, cst.IndentedBlock):
+                indents.pop()
+            if node is old and not isinstance(new, cst.CSTNode):
+                continue  # a removal or a flattened sequence is only code inside its parent
+            base = self.positions.inclusive(node)[0]
+            before = _code(node, module, indents)
+            if self.source[base:base + len(before)] != before:
+                continue
+            after = _code(new if node is old else node.visit(_Replacer({old: new})), module, indents)
+            return text_edit(before, after, self.positions.lines, base)
         return False
-    for statement in module.body:
-        where = positions.get(statement)
-        if where is not None and _contains(where, target):
-            break
-    else:
-        return False
-    decorators = getattr(statement, "decorators", ())
-    first = positions.get(decorators[0]).start.line if decorators and decorators[0] in positions else where.start.line
-    base = index.offset(first - len(getattr(statement, "leading_lines", ())))
-    before = module.code_for_node(statement)
-    if base is None or source[base:base + len(before)] != before:
-        return False
-    after = module.code_for_node(statement.visit(_Replacer({old: new})))
-    return text_edit(before, after, index, base)
+
+    def _path_to(self, target: cst.CSTNode) -> list[cst.CSTNode] | None:
+        """The nodes from the module down to ``target``, descending only into the child whose code
+        (with the whitespace it owns) holds the target's."""
+        where = self.positions.inclusive(target)
+        if where is None:
+            return None
+        path: list[cst.CSTNode] = [self.module]
+
+        def descend(node: cst.CSTNode) -> bool:
+            for child in self._candidates(node, where[0]):
+                around = self.positions.inclusive(child)
+                if child is target or (around is not None and around[0] <= where[0] and where[1] <= around[1]):
+                    path.append(child)
+                    if child is target or descend(child):
+                        return True
+                    path.pop()
+            return False
+
+        return path if descend(self.module) else None
+
+    def _candidates(self, node: cst.CSTNode, start: int) -> Iterator[cst.CSTNode]:
+        """The children of ``node`` that may hold the code starting at ``start``: all of them, except
+        in a long sequence (a module's statements, a long list), where only those around it are."""
+        for item in fields(node):
+            value = getattr(node, item.name)
+            if isinstance(value, cst.CSTNode):
+                yield value
+            elif isinstance(value, Sequence) and not isinstance(value, str):
+                if len(value) <= self._LONG:
+                    yield from (v for v in value if isinstance(v, cst.CSTNode))
+                    continue
+                nodes, starts = self._sorted(value)
+                at = bisect.bisect_right(starts, start)
+                yield from nodes[max(at - 2, 0):at + 1]
+
+    def _sorted(self, value: Sequence[Any]) -> tuple[list[cst.CSTNode], list[int]]:
+        """A sequence's nodes and where their code starts, computed once per sequence."""
+        known = self._starts.get(id(value))
+        if known is None or known[0] is not value:
+            nodes = [v for v in value if isinstance(v, cst.CSTNode) and self.positions.inclusive(v) is not None]
+            known = (value, nodes, [self.positions.inclusive(v)[0] for v in nodes])
+            self._starts[id(value)] = known
+        return known[1], known[2]
 
 
-def edits_for(module: cst.Module, replacements: Mapping[cst.CSTNode, Any], index: LineIndex, source: str,
-              positions: Mapping[cst.CSTNode, CodeRange]) -> tuple[TextEdit, ...]:
-    """One edit per replaced node, each computed from that replacement alone (on its statement when
-    possible, else on the whole module); overlapping edits are merged into one."""
-    edits = []
-    for node, new in replacements.items():
-        edit = _local_edit(module, node, new, positions, index, source)
-        if edit is False:
-            edit = text_edit(source, apply(module, {node: new}), index)
-        edits.append(edit)
-    ordered = sorted((e for e in edits if e is not None), key=lambda e: (e.location.row, e.location.column))
-    for first, second in zip(ordered, ordered[1:]):
-        if (second.location.row, second.location.column) < (first.end_location.row, first.end_location.column):
-            merged = text_edit(source, apply(module, replacements), index)
-            return (merged,) if merged else ()
-    return tuple(ordered)
+def _code(node: cst.CSTNode, module: cst.Module, indents: list[str]) -> str:
+    """``node``'s code as the module writes it inside blocks indented by ``indents``."""
+    state = CodegenState(default_indent=module.default_indent, default_newline=module.default_newline,
+                         indent_tokens=list(indents))
+    node._codegen(state)
+    return "".join(state.tokens)
