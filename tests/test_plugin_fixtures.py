@@ -206,19 +206,15 @@ SKELETON_IDS = ["meta-llama/Llama-2-7b-hf", "mistralai/Mixtral-8x7B-v0.1", "meta
                 "meta-llama/Llama-3.1-70B"]
 
 
-def test_skeletons_of_7b_to_70b_models_are_exact_and_fast(lora_skeleton):
+def test_skeletons_of_7b_to_70b_models_are_exact(lora_skeleton):
+    """Their build times are measured by `make bench` (benchmarks/bench_skeletons.py), not here."""
     import json
-    import time
     from pathlib import Path
 
     published = json.loads((Path(__file__).parent / "data" / "published_param_counts.json").read_text())["counts"]
-    lora_skeleton("gpt2")  # first use imports transformers' modeling code; time the builds only
     for model_id in SKELETON_IDS:
-        start = time.perf_counter()
         model = lora_skeleton(model_id)
-        elapsed = time.perf_counter() - start
         assert sum(p.numel() for p in model.parameters()) == published[model_id]["total"], model_id
-        assert elapsed < 2.0, f"{model_id} took {elapsed:.2f}s"
 
 
 def test_skeleton_and_tiny_model_take_the_same_dtype_names(lora_skeleton, lora_tiny_model):
