@@ -1,59 +1,192 @@
-"""The results cache: per file, the findings for a content hash under one settings fingerprint.
+"""The results cache: per file, its findings under one settings fingerprint, valid while the file
+and everything its verdict read (``lint_rules.consulted``) are unchanged.
 
-Stored under ``<root>/.lora_lint_cache/<version>/<fingerprint>.json`` (one file read at the start
-of a run and written once at its end); the folder holds a ``.gitignore`` of ``*``.
+Stored under ``<root>/.lora_lint_cache/<version>/<fingerprint>.json`` (read at the start of a
+run, written once at its end; the folder holds a ``.gitignore`` of ``*``). An entry is
+``[stat, digest, findings, inputs]``: a file whose ``stat`` (size, mtime, inode, ctime) is the
+recorded one is not read at all; otherwise its content digest decides. ``stat`` is recorded
+only for a file last changed more than ``RACY_NS`` before it was read, so that a change in the
+same clock tick is never hidden.
+
+Cache files are signed with a key kept outside the project (``$XDG_CACHE_HOME/lora-lint/``,
+mode 0600): a planted, edited or corrupt cache file is ignored, never trusted. Without a usable
+key nothing is cached.
 """
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
+import os
 from pathlib import Path
 from typing import Any
 
-from . import __version__
+from . import __version__, consulted
 
 CACHE_DIR = ".lora_lint_cache"
+RACY_NS = 2_000_000_000  # coarser than any file system's timestamp granularity (FAT: 2 s)
+_KEY_SIZE = 32
+
+Stat = list[int]
 
 
 def content_hash(data: bytes) -> str:
     return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
+def user_cache_dir() -> Path:
+    """``$XDG_CACHE_HOME/lora-lint``, else ``~/.cache/lora-lint``."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "lora-lint"
+
+
+_keys: dict[str, bytes | None] = {}
+
+
+def signing_key() -> bytes | None:
+    """This user's key for cache signatures (created on first use), ``None`` if it cannot be kept."""
+    path = str(user_cache_dir() / "cache-key")
+    if path not in _keys:
+        _keys[path] = _read_or_create_key(path)
+    return _keys[path]
+
+
+def _read_or_create_key(path: str) -> bytes | None:
+    for _ in range(2):
+        try:
+            with open(path, "rb") as handle:
+                key = handle.read(_KEY_SIZE + 1)
+            return key if len(key) == _KEY_SIZE else None
+        except FileNotFoundError:
+            pass
+        except OSError:
+            return None
+        try:
+            os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+            handle_fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            continue  # another run created it meanwhile: read that one
+        except OSError:
+            return None
+        with os.fdopen(handle_fd, "wb") as out:
+            out.write(os.urandom(_KEY_SIZE))
+    return None
+
+
+def _signature(key: bytes, body: bytes) -> str:
+    return hmac.new(key, body, hashlib.sha256).hexdigest()
+
+
+def load_signed(path: Path) -> Any:
+    """The JSON value stored by ``save_signed``; ``None`` when missing, unsigned, forged or corrupt."""
+    key = signing_key()
+    if key is None:
+        return None
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except OSError:
+        return None
+    mac, _, body = data.partition(b"\n")
+    if not hmac.compare_digest(mac, _signature(key, body).encode()):
+        return None
+    try:
+        return json.loads(body)
+    except ValueError:
+        return None
+
+
+def save_signed(path: Path, value: Any) -> bool:
+    """Write ``value`` as signed JSON, atomically; ``False`` when it cannot be written."""
+    from .runner import write_atomic  # runner imports this module
+
+    key = signing_key()
+    if key is None:
+        return False
+    body = json.dumps(value, separators=(",", ":"))
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(path, _signature(key, body.encode()) + "\n" + body)
+    except (OSError, ValueError):
+        return False
+    return True
+
+
+def stat_key(info: os.stat_result) -> Stat:
+    return [info.st_size, info.st_mtime_ns, info.st_ino, info.st_ctime_ns]
+
+
+def settled(info: os.stat_result | None, read_at_ns: int) -> Stat | None:
+    """The stat to record for a file read at ``read_at_ns``; ``None`` if it changed too recently
+    for its timestamps to tell a later change apart."""
+    if info is None or max(info.st_mtime_ns, info.st_ctime_ns) > read_at_ns - RACY_NS:
+        return None
+    return stat_key(info)
+
+
+def _entry_ok(entry: Any) -> bool:
+    return (isinstance(entry, list) and len(entry) == 4
+            and (entry[0] is None or (isinstance(entry[0], list) and len(entry[0]) == 4
+                                      and all(type(n) is int for n in entry[0])))
+            and isinstance(entry[1], str) and isinstance(entry[2], list)
+            and all(isinstance(v, dict) for v in entry[2]) and isinstance(entry[3], list))
+
+
 class Cache:
     def __init__(self, root: Path, fingerprint: str) -> None:
         self.folder = root / CACHE_DIR
         self.path = self.folder / __version__ / f"{fingerprint}.json"
-        self._entries: dict[str, list[Any]] = {}
+        loaded = load_signed(self.path)
+        self._entries: dict[str, Any] = loaded if isinstance(loaded, dict) else {}
         self._dirty = False
-        try:
-            loaded = json.loads(self.path.read_text(encoding="utf-8"))
-            if isinstance(loaded, dict):
-                self._entries = loaded
-        except (OSError, ValueError):
-            pass
 
-    def get(self, key: str, digest: str) -> list[dict[str, Any]] | None:
+    def _valid(self, key: str) -> list[Any] | None:
         entry = self._entries.get(key)
-        if entry and entry[0] == digest:
-            return entry[1]
-        return None
+        if entry is None:
+            return None
+        if not _entry_ok(entry):
+            del self._entries[key]
+            self._dirty = True
+            return None
+        return entry
 
-    def put(self, key: str, digest: str, violations: list[dict[str, Any]]) -> None:
-        self._entries[key] = [digest, violations]
+    def lookup(self, key: str, info: os.stat_result) -> list[dict[str, Any]] | None:
+        """The findings of a file whose stat is the recorded one and whose inputs are unchanged."""
+        entry = self._valid(key)
+        if entry is None or entry[0] != stat_key(info) or not consulted.current(entry[3]):
+            return None
+        return entry[2]
+
+    def get(self, key: str, digest: str, info: Stat | None = None) -> list[dict[str, Any]] | None:
+        """The findings of a file with this content, if its inputs are unchanged (a settled
+        ``info`` is recorded so that the next run needs only ``stat``)."""
+        entry = self._valid(key)
+        if entry is None or entry[1] != digest or not consulted.current(entry[3]):
+            return None
+        if info is not None and entry[0] != info:
+            entry[0] = info
+            self._dirty = True
+        return entry[2]
+
+    def put(self, key: str, digest: str, violations: list[dict[str, Any]],
+            inputs: Any = (), info: Stat | None = None) -> None:
+        self._entries[key] = [info, digest, violations, sorted(list(i) for i in inputs)]
         self._dirty = True
+
+    def discard(self, key: str) -> None:
+        if self._entries.pop(key, None) is not None:
+            self._dirty = True
 
     def save(self) -> None:
         """Write the cache if it changed; a cache that cannot be written is skipped silently."""
-        from .runner import write_atomic  # runner imports this module
-
         if not self._dirty:
             return
+        ignore = self.folder / ".gitignore"
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            ignore = self.folder / ".gitignore"
+            self.folder.mkdir(parents=True, exist_ok=True)
             if not ignore.exists():
                 ignore.write_text("# Automatically created by lora-lint.\n*\n", encoding="utf-8")
-            write_atomic(self.path, json.dumps(self._entries, separators=(",", ":")))
         except OSError:
             return
-        self._dirty = False
+        if save_signed(self.path, self._entries):
+            self._dirty = False

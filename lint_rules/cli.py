@@ -216,7 +216,7 @@ def _check(ns: argparse.Namespace) -> int:
     from .cache import Cache
     from .discovery import Discovery
     from .errors import ConfigError
-    from .runner import read_task, run
+    from .runner import load, run
 
     settings = _settings(ns)
     if ns.show_settings:
@@ -233,14 +233,14 @@ def _check(ns: argparse.Namespace) -> int:
         if not path.exists():
             raise ConfigError(f"{path}: no such file or folder")
     cwd = Path.cwd()
-    tasks = [read_task(path, _display(path, cwd), discovery.relpath(path))
+    cache_home = root if settings.config_path is not None else cwd
+    cache = None if ns.no_cache or ns.add_noqa else Cache(cache_home, settings.fingerprint())
+    tasks = [load(path, _display(path, cwd), discovery.relpath(path), cache)
              for path in discovery.files(ns.paths or [Path(".")], force_exclude=ns.force_exclude)]
     if not tasks:
         return 0
     if ns.add_noqa:
         return _add_noqa(tasks, settings, ns)
-    cache_home = root if settings.config_path is not None else cwd
-    cache = None if ns.no_cache else Cache(cache_home, settings.fingerprint())
     fixing = ns.fix or ns.diff
     result = run(tasks, settings, fix=fixing, unsafe=ns.unsafe_fixes, write=ns.fix and not ns.diff,
                  jobs=ns.jobs, cache=cache)

@@ -8,13 +8,15 @@ import re
 import stat
 import sys
 import tempfile
+import time
 import tokenize
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
-from .cache import Cache, content_hash
+from . import consulted
+from .cache import Cache, content_hash, settled
 from .config import Settings
 from .errors import LintError
 from .serialize import from_dict, to_dict
@@ -28,14 +30,15 @@ PARALLEL_MIN_FILES = 24  # below this, a pool costs more than it saves
 
 @dataclass
 class Task:
-    path: str  # where to read/write (absolute; also the cache key)
+    path: str  # where to read/write (absolute, symlinks resolved)
     filename: str  # as reported
     relpath: str  # relative to the project root, for per-file-ignores
     text: str
     digest: str
     encoding: str = "utf-8"  # written back the same way ("utf-8-sig" keeps a BOM)
     unreadable: str | None = None  # why the text could not be decoded (reported as LORA000)
-    given: str = ""  # the absolute path as found, before symlinks are resolved
+    given: str = ""  # the absolute path as found, before symlinks are resolved (also the cache key)
+    stat: list[int] | None = None  # the file's settled stat before it was read (see cache.settled)
 
 
 @dataclass
@@ -46,6 +49,8 @@ class FileResult:
     original: str | None = None
     new_source: str | None = None  # set when fixing changed the file
     error: str | None = None
+    cached: bool = False  # taken from the cache without reading the file
+    inputs: list[consulted.Input] = field(default_factory=list)  # what the verdict read besides the file
 
 
 @dataclass
@@ -80,13 +85,15 @@ def _process(task: Task, fix: bool, unsafe: bool, linter: Linter | None = None) 
         result.violations = linter.invalid_file(task.filename, task.unreadable, task.relpath)
         return result
     try:
-        if fix:
-            outcome = linter.fix(task.text, task.filename, unsafe=unsafe, relpath=task.relpath)
-            result.violations, result.fixed = outcome.violations, outcome.fixed
-            if outcome.source != task.text:
-                result.original, result.new_source = task.text, outcome.source
-        else:
-            result.violations = linter.lint(task.text, task.filename, relpath=task.relpath)
+        with consulted.recording() as inputs:
+            if fix:
+                outcome = linter.fix(task.text, task.filename, unsafe=unsafe, relpath=task.relpath)
+                result.violations, result.fixed = outcome.violations, outcome.fixed
+                if outcome.source != task.text:
+                    result.original, result.new_source = task.text, outcome.source
+            else:
+                result.violations = linter.lint(task.text, task.filename, relpath=task.relpath)
+        result.inputs = sorted(inputs)
     except LintError as exc:
         result.error = str(exc)
     except Exception as exc:  # a crash in one file must not hide the others
@@ -122,6 +129,37 @@ def read_task(path: Path, filename: str, relpath: str) -> Task | FileResult:
     return task
 
 
+def load(path: Path, filename: str, relpath: str, cache: Cache | None = None) -> Task | FileResult:
+    """The file as ``read_task`` reads it; with a cache, a file whose stat and inputs say it is
+    unchanged since it passed is not even read (its cached, empty result comes back)."""
+    if cache is None:
+        return read_task(path, filename, relpath)
+    key = os.path.abspath(path)
+    try:
+        info: os.stat_result | None = os.stat(path)
+    except OSError:
+        info = None
+    if info is not None and cache.lookup(key, info) == []:
+        return FileResult(filename, cached=True)
+    read_at = time.time_ns()
+    task = read_task(path, filename, relpath)
+    if isinstance(task, Task):
+        task.stat = settled(info, read_at)
+    return task
+
+
+def _cached(cache: Cache, task: Task) -> list[Violation] | None:
+    """The cached findings of the task's content, if the entry is sound."""
+    found = cache.get(task.given or task.path, task.digest, task.stat)
+    if found is None:
+        return None
+    try:
+        return [from_dict(v, task.filename) for v in found]
+    except (KeyError, TypeError, ValueError):
+        cache.discard(task.given or task.path)
+        return None
+
+
 def run(tasks: list[Task | FileResult], settings: Settings, *, fix: bool = False, unsafe: bool = False,
         write: bool = True, jobs: int | None = None, cache: Cache | None = None) -> RunResult:
     """Lint (``fix=False``) or fix the files; with ``write`` fixed files are written back."""
@@ -131,10 +169,10 @@ def run(tasks: list[Task | FileResult], settings: Settings, *, fix: bool = False
     for index, task in enumerate(tasks):
         if isinstance(task, FileResult):
             results[index] = task
+            hits += task.cached
             continue
-        cached = cache.get(task.path, task.digest) if cache is not None else None
-        if cached is not None:
-            violations = [from_dict(v, task.filename) for v in cached]
+        violations = _cached(cache, task) if cache is not None else None
+        if violations is not None:
             if not (fix and any(fixable(v, unsafe) for v in violations)):
                 results[index] = FileResult(task.filename, violations)
                 hits += 1
@@ -167,8 +205,10 @@ def run(tasks: list[Task | FileResult], settings: Settings, *, fix: bool = False
             except OSError as exc:
                 _unfixed(result, task, settings, f"{task.filename}: cannot write the fix: {exc}")
         if cache is not None and not result.error and (result.new_source is None or write):
-            digest = content_hash(result.new_source.encode(task.encoding)) if result.new_source is not None else task.digest
-            cache.put(task.path, digest, [to_dict(v) for v in result.violations])
+            changed = result.new_source is not None
+            digest = content_hash(result.new_source.encode(task.encoding)) if changed else task.digest
+            cache.put(task.given or task.path, digest, [to_dict(v) for v in result.violations], result.inputs,
+                      None if changed else task.stat)
     if cache is not None:
         remove_stale_temp_files([str(cache.path.parent)])
         cache.save()
@@ -316,9 +356,9 @@ def lint_paths(paths: Sequence[str | Path], *, settings: Mapping[str, Any] | Non
     resolved = settings_for(start, extra=extra)
     root = Path(resolved.root or start)
     discovery = Discovery(root, resolved.exclude, resolved.respect_gitignore)
-    tasks: list[Task | FileResult] = [read_task(path, str(path), discovery.relpath(path))
-                                      for path in discovery.files(given)]
     cache = Cache(root, resolved.fingerprint()) if use_cache else None
+    tasks: list[Task | FileResult] = [load(path, str(path), discovery.relpath(path), cache)
+                                      for path in discovery.files(given)]
     result = run(tasks, resolved, jobs=jobs, cache=cache)
     if result.errors:
         raise LintError("; ".join(result.errors))

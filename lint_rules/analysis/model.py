@@ -21,6 +21,7 @@ from typing import Any, Iterator
 
 import libcst as cst
 
+from .. import consulted
 from .calls import LORA_CONFIG_NAMES, LoraCall
 from .flow import Known, Origin, Tracer, meet
 from .index import Binding, CallSite, FileIndex, terminal_name
@@ -72,12 +73,24 @@ def task_of_class(class_name: str | None) -> str | None:
     return "base" if class_name == "AutoModel" else None
 
 
-@lru_cache(maxsize=256)
-def _resolve(name: str) -> Any:
-    from ..knowledge.models import resolve_model
+_resolved: dict[str, tuple[Any, frozenset]] = {}
 
-    resolution = resolve_model(name)
-    return None if resolution is None or resolution.source == "guess" else resolution
+
+def _resolve(name: str) -> Any:
+    """``resolve_model``, reused while the files it read are unchanged; what it read is noted for
+    every file that names the model (the caches key on it)."""
+    known = _resolved.get(name)
+    if known is None or not consulted.current(known[1]):
+        from ..knowledge.models import resolve_model
+
+        with consulted.recording() as inputs:
+            resolution = resolve_model(name)
+        if len(_resolved) >= 256:
+            _resolved.clear()
+        known = _resolved[name] = (None if resolution is None or resolution.source == "guess" else resolution,
+                                   frozenset(inputs))
+    consulted.replay(known[1])
+    return known[0]
 
 
 @lru_cache(maxsize=256)

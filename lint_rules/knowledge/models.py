@@ -14,6 +14,8 @@ from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
+from .. import consulted
+
 TASKS = ("causal_lm", "seq2seq_lm", "masked_lm", "sequence_classification", "base")
 
 _ENCODER_TYPES = frozenset(
@@ -86,6 +88,8 @@ def curated() -> dict[str, dict]:
 
 def hub_cache_dir() -> Path:
     """The hub cache: HF_HUB_CACHE, else HF_HOME/hub, else ~/.cache/huggingface/hub."""
+    for name in ("HF_HUB_CACHE", "HF_HOME", "HOME"):
+        consulted.note_env(name)
     if os.environ.get("HF_HUB_CACHE"):
         return Path(os.environ["HF_HUB_CACHE"]).expanduser()
     if os.environ.get("HF_HOME"):
@@ -122,6 +126,7 @@ def task_for_type(model_type: str) -> str:
 
 
 def _read_config(path: Path) -> dict | None:
+    consulted.note_path(path)
     try:
         data = json.loads(path.read_text("utf-8"))
     except (OSError, ValueError):
@@ -141,14 +146,19 @@ def _from_config_file(name: str, path: Path, source: str) -> Resolution | None:
 def _cached_config(repo_id: str, cache_dir: Path) -> Path | None:
     repo = cache_dir / ("models--" + repo_id.replace("/", "--"))
     snapshots = repo / "snapshots"
+    consulted.note_path(snapshots)
     if not snapshots.is_dir():
         return None
+    consulted.note_path(repo / "refs" / "main")
     try:
         main = (repo / "refs" / "main").read_text("utf-8").strip()
     except OSError:
         main = ""
+    if main:
+        consulted.note_path(snapshots / main / "config.json")
     if main and (snapshots / main / "config.json").is_file():
         return snapshots / main / "config.json"
+    consulted.note_listing(snapshots, "config.json")
     candidates = sorted(snapshots.glob("*/config.json"), key=lambda p: p.stat().st_mtime)
     return candidates[-1] if candidates else None
 
@@ -178,6 +188,7 @@ def resolve_model(name_or_path: str | os.PathLike, *, cache_dir: str | os.PathLi
     """
     name = os.fspath(name_or_path)
     local = Path(name).expanduser()
+    consulted.note_path(local)
     if local.is_dir():
         found = _from_config_file(name, local / "config.json", "local")
         if found is not None:

@@ -1,0 +1,120 @@
+"""What a verdict read besides the linted file and the settings: files, folder listings and
+environment variables, each with its state when read.
+
+``resolve_model`` (a local model folder's ``config.json``, the Hugging Face cache) notes what it
+reads here; the caches keep the notes of each file and trust an entry only while ``current``
+says that every input is still in the state it was read in. Standard library only.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+from contextlib import contextmanager
+from typing import Iterable, Iterator
+
+Input = tuple[str, str, str]  # (kind, what, state): kind is "path", "listing" or "env"
+
+MAX_HASHED = 1 << 20  # larger files are compared by their stat, not their content
+_recorders: list[set[Input]] = []
+
+
+def path_state(path: str) -> str:
+    """``absent``, ``dir``, ``file:<mtime>:<content digest>`` or another kind of file.
+    A relative path is taken from the current folder, so a new folder makes a new state."""
+    try:
+        info = os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return "absent"
+    except OSError as exc:
+        return f"error:{exc.errno}"
+    if stat.S_ISDIR(info.st_mode):
+        return "dir"
+    if not stat.S_ISREG(info.st_mode):
+        return f"special:{stat.S_IFMT(info.st_mode)}"
+    if info.st_size > MAX_HASHED:
+        return f"large:{info.st_size}:{info.st_mtime_ns}:{info.st_ino}:{info.st_ctime_ns}"
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_HASHED + 1)
+    except OSError as exc:
+        return f"error:{exc.errno}"
+    return f"file:{info.st_mtime_ns}:{hashlib.blake2b(data, digest_size=16).hexdigest()}"
+
+
+def listing_state(path: str) -> str:
+    """The sorted names in a folder (hashed), ``absent`` when it is not a readable folder."""
+    try:
+        names = sorted(os.listdir(path))
+    except OSError:
+        return "absent"
+    return hashlib.blake2b("\0".join(names).encode("utf-8", "surrogateescape"), digest_size=16).hexdigest()
+
+
+def env_state(name: str) -> str:
+    value = os.environ.get(name)
+    return "unset" if value is None else f"={value}"
+
+
+_STATES = {"path": path_state, "listing": listing_state, "env": env_state}
+
+
+def _note(kind: str, what: str) -> None:
+    if _recorders:
+        entry = (kind, what, _STATES[kind](what))
+        for found in _recorders:
+            found.add(entry)
+
+
+def note_path(path: str | os.PathLike[str]) -> None:
+    """A file or folder about to be read or tested (while something records)."""
+    _note("path", os.fspath(path))
+
+
+def note_listing(path: str | os.PathLike[str], then: str | None = None) -> None:
+    """A folder about to be listed; with ``then``, also that name inside each of its entries
+    (``snapshots/*/config.json``)."""
+    if not _recorders:
+        return
+    folder = os.fspath(path)
+    _note("listing", folder)
+    if then is not None:
+        try:
+            names = os.listdir(folder)
+        except OSError:
+            return
+        for name in names:
+            note_path(os.path.join(folder, name, then))
+
+
+def note_env(name: str) -> None:
+    """An environment variable about to be read."""
+    _note("env", name)
+
+
+def replay(inputs: Iterable[Input]) -> None:
+    """Note again what an earlier, memoised computation recorded."""
+    for found in _recorders:
+        found.update(inputs)
+
+
+@contextmanager
+def recording() -> Iterator[set[Input]]:
+    """Collect every input noted inside the block (also by nested recordings)."""
+    found: set[Input] = set()
+    _recorders.append(found)
+    try:
+        yield found
+    finally:
+        del _recorders[next(i for i, r in enumerate(_recorders) if r is found)]
+
+
+def current(inputs: Iterable[Input]) -> bool:
+    """Whether every input is still in its recorded state (``False`` for a malformed one)."""
+    for entry in inputs:
+        if not (isinstance(entry, (list, tuple)) and len(entry) == 3 and all(isinstance(x, str) for x in entry)):
+            return False
+        kind, what, state = entry
+        if kind not in _STATES or _STATES[kind](what) != state:
+            return False
+    return True
