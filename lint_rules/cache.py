@@ -112,6 +112,20 @@ def save_signed(path: Path, value: Any) -> bool:
     return True
 
 
+def sign_value(value: Any) -> str | None:
+    """A signature of a JSON value kept by someone else (pytest's cache); ``None`` without a key."""
+    key = signing_key()
+    if key is None:
+        return None
+    return _signature(key, json.dumps(value, sort_keys=True, separators=(",", ":")).encode())
+
+
+def signed_by_us(value: Any, signature: Any) -> bool:
+    """Whether ``signature`` is ``sign_value(value)``."""
+    expected = sign_value(value)
+    return expected is not None and isinstance(signature, str) and hmac.compare_digest(signature, expected)
+
+
 def stat_key(info: os.stat_result) -> Stat:
     return [info.st_size, info.st_mtime_ns, info.st_ino, info.st_ctime_ns]
 

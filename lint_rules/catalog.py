@@ -21,6 +21,11 @@ def all_rules() -> dict[str, type[Rule]]:
     return dict(sorted(REGISTRY.items()))
 
 
+def loaded() -> bool:
+    """Whether the rule modules are imported already."""
+    return _loaded
+
+
 def by_name() -> dict[str, str]:
     """Rule name -> code."""
     return {rule.NAME: code for code, rule in all_rules().items()}

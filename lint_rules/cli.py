@@ -160,7 +160,8 @@ def _start_dir(paths: list[Path], stdin_filename: str | None) -> Path:
     return common_folder(p for p in paths if str(p) != "-")
 
 
-def _settings(ns: argparse.Namespace) -> Any:
+def _settings(ns: argparse.Namespace) -> tuple[Any, str | None]:
+    """The run's settings, and their fingerprint unless ``--no-cache``."""
     from . import config
     from .errors import ConfigError
 
@@ -177,8 +178,12 @@ def _settings(ns: argparse.Namespace) -> Any:
     cli = {key: getattr(ns, key.replace("-", "_")) for key in ("select", "ignore", "extend-select",
                                                                "target-peft-version", "fail-on")}
     extra.append(("command line", {key: value for key, value in cli.items() if value is not None}))
-    return config.settings_for(_start_dir(ns.paths, ns.stdin_filename), config_file=files[0] if files else None,
-                               isolated=ns.isolated, extra=extra)
+    start, config_file = _start_dir(ns.paths, ns.stdin_filename), files[0] if files else None
+    if ns.no_cache or ns.show_settings:
+        return config.settings_for(start, config_file=config_file, isolated=ns.isolated, extra=extra), None
+    from .settings_cache import load_settings
+
+    return load_settings(start, config_file=config_file, isolated=ns.isolated, extra=extra)
 
 
 def _show_settings(settings: Any, out: TextIO) -> int:
@@ -218,7 +223,7 @@ def _check(ns: argparse.Namespace) -> int:
     from .errors import ConfigError
     from .runner import load, run
 
-    settings = _settings(ns)
+    settings, fingerprint = _settings(ns)
     if ns.show_settings:
         return _show_settings(settings, sys.stdout)
     if ns.jobs is not None and ns.jobs < 1:
@@ -234,7 +239,7 @@ def _check(ns: argparse.Namespace) -> int:
             raise ConfigError(f"{path}: no such file or folder")
     cwd = Path.cwd()
     cache_home = root if settings.config_path is not None else cwd
-    cache = None if ns.no_cache or ns.add_noqa else Cache(cache_home, settings.fingerprint())
+    cache = None if fingerprint is None or ns.add_noqa else Cache(cache_home, fingerprint)
     tasks = [load(path, _display(path, cwd), discovery.relpath(path), cache)
              for path in discovery.files(ns.paths or [Path(".")], force_exclude=ns.force_exclude)]
     if not tasks:

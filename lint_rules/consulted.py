@@ -7,6 +7,7 @@ says that every input is still in the state it was read in. Standard library onl
 """
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import os
 import stat
@@ -43,11 +44,15 @@ def path_state(path: str) -> str:
 
 
 def listing_state(path: str) -> str:
-    """The sorted names in a folder (hashed), ``absent`` when it is not a readable folder."""
+    """The sorted names in a folder (hashed), ``absent`` when it is not a readable folder;
+    ``folder<NUL>pattern`` lists only the names that match the pattern."""
+    folder, _, pattern = path.partition("\0")
     try:
-        names = sorted(os.listdir(path))
+        names = sorted(os.listdir(folder))
     except OSError:
         return "absent"
+    if pattern:
+        names = [name for name in names if fnmatch.fnmatchcase(name, pattern)]
     return hashlib.blake2b("\0".join(names).encode("utf-8", "surrogateescape"), digest_size=16).hexdigest()
 
 
@@ -71,13 +76,13 @@ def note_path(path: str | os.PathLike[str]) -> None:
     _note("path", os.fspath(path))
 
 
-def note_listing(path: str | os.PathLike[str], then: str | None = None) -> None:
-    """A folder about to be listed; with ``then``, also that name inside each of its entries
-    (``snapshots/*/config.json``)."""
+def note_listing(path: str | os.PathLike[str], then: str | None = None, *, pattern: str = "") -> None:
+    """A folder about to be listed (only the names matching ``pattern``, if given); with
+    ``then``, also that name inside each of its entries (``snapshots/*/config.json``)."""
     if not _recorders:
         return
     folder = os.fspath(path)
-    _note("listing", folder)
+    _note("listing", f"{folder}\0{pattern}" if pattern else folder)
     if then is not None:
         try:
             names = os.listdir(folder)

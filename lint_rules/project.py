@@ -25,6 +25,8 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
 
+from . import consulted
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
@@ -140,6 +142,7 @@ def _requirement_lines(path: Path, seen: set[Path]) -> Iterable[str]:
     if path in seen:
         return
     seen.add(path)
+    consulted.note_path(path)  # a -r include may lie outside the project (lint_rules.settings_cache)
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError):

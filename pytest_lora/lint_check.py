@@ -1,29 +1,31 @@
 """``pytest --lora-check``: one ``path::lora-check`` item per Python file that might use peft.
 
-Imported only when the option is given (it imports libcst through ``lint_rules``). Settings come
-from the rootdir's ``[tool.lora-lint]`` (its excludes and ``.gitignore`` apply too);
-``--lora-check-select`` / ``lora_check_select`` narrow the rules. A file that passed with the same content and settings passes again without being
-linted (``config.cache`` key ``lora_check/passed``, seeded by every run, also under xdist).
+Imported only when the option is given. Settings come from the rootdir's ``[tool.lora-lint]``
+(its excludes and ``.gitignore`` apply too); ``--lora-check-select`` / ``lora_check_select``
+narrow the rules. Verdicts are kept in ``config.cache`` (key ``lora_check/passed``, seeded by
+every run, also under xdist) as lora-lint's results cache keeps them: per file its stat, content
+digest, verdict (``pass``, or ``skip`` for a file no rule can fire on) and what the verdict read
+(``lint_rules.consulted``), under the settings fingerprint and signed. A file whose stat and
+inputs are unchanged is neither read nor linted, and when every file is known this way neither
+libcst nor the rules are imported.
 """
 from __future__ import annotations
 
-import hashlib
+import os
 import re
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from lint_rules import analysis, config as lint_config
-from lint_rules.discovery import Discovery
-from lint_rules.engine import Linter
-from lint_rules.errors import LintError
-from lint_rules.output.concise import line
-from lint_rules.runner import UNDECODABLE, decode
+from lint_rules import consulted
+from lint_rules.cache import content_hash, settled, sign_value, signed_by_us, stat_key
 
 CACHE_KEY = "lora_check/passed"
 ITEM_NAME = "lora-check"
-_PROPERTY = "lora_check_digest"
+_PROPERTY = "lora_check_verdict"
+_VERDICTS = ("pass", "skip")
 
 
 class LoraCheckError(Exception):
@@ -36,36 +38,93 @@ def _select(config: pytest.Config) -> list[str] | None:
     return codes or None
 
 
+def _stat(path: Path) -> os.stat_result | None:
+    try:
+        return os.stat(path)
+    except OSError:
+        return None
+
+
+def _entry_ok(entry: Any) -> bool:
+    return (isinstance(entry, list) and len(entry) == 4 and entry[2] in _VERDICTS
+            and isinstance(entry[1], str) and isinstance(entry[3], list))
+
+
 class LoraCheckPlugin:
     def __init__(self, config: pytest.Config) -> None:
+        from lint_rules.discovery import Discovery
+        from lint_rules.errors import LintError
+        from lint_rules.settings_cache import load_settings
+
         self.config = config
         root = Path(config.rootpath)
         select = _select(config)
         extra = [("--lora-check-select", {"select": select})] if select is not None else []
         try:
-            settings = lint_config.settings_for(root, extra=extra)
+            settings, self._fingerprint = load_settings(root, extra=extra)
         except LintError as exc:
             raise pytest.UsageError(f"--lora-check: {exc}") from exc
         self.settings = settings
         self.discovery = Discovery(Path(settings.root or root), settings.exclude, settings.respect_gitignore)
-        self.linter = Linter(settings)
-        self._fingerprint = settings.fingerprint()
-        cache = getattr(config, "cache", None)
-        self.cache = cache
-        self.passed: dict[str, str] = dict(cache.get(CACHE_KEY, {})) if cache is not None else {}
-        self.new_passes: dict[str, str] = {}
+        self._linter: Any = None
+        self.cache = getattr(config, "cache", None)
+        self.known: dict[str, Any] = self._load()
+        self.new: dict[str, Any] = {}
 
-    def digest(self, text: str) -> str:
-        return hashlib.blake2b(f"{self._fingerprint}\0{text}".encode(), digest_size=16).hexdigest()
+    def _load(self) -> dict[str, Any]:
+        """The stored verdicts, if they are ours (signed) and for these settings."""
+        stored = self.cache.get(CACHE_KEY, None) if self.cache is not None else None
+        if not (isinstance(stored, dict) and stored.get("fingerprint") == self._fingerprint
+                and isinstance(stored.get("files"), dict)):
+            return {}
+        value = {"fingerprint": stored["fingerprint"], "files": stored["files"]}
+        return stored["files"] if signed_by_us(value, stored.get("mac")) else {}
+
+    @property
+    def linter(self) -> Any:
+        if self._linter is None:
+            from lint_rules.engine import Linter
+
+            self._linter = Linter(self.settings)
+        return self._linter
+
+    def verdict(self, key: str, info: os.stat_result | None, digest: str | None = None) -> str | None:
+        """The stored verdict of a file with this stat (or, given, this content digest) whose
+        inputs are unchanged; ``None`` when it must be looked at again."""
+        entry = self.new.get(key) or self.known.get(key)
+        if not _entry_ok(entry):
+            return None
+        if digest is None and (info is None or entry[0] != stat_key(info)):
+            return None
+        if digest is not None and entry[1] != digest:
+            return None
+        return entry[2] if consulted.current(entry[3]) else None
 
     def pytest_collect_file(self, file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
         if file_path.suffix != ".py" or self.discovery.left_out(file_path):
             return None
-        try:
-            text = decode(file_path.read_bytes())[0]
-        except (OSError, *UNDECODABLE):
-            return None
-        if not analysis.might_use_peft(text):
+        key, info = str(file_path), _stat(file_path)
+        verdict = self.verdict(key, info)
+        if verdict is None:
+            from lint_rules.runner import UNDECODABLE, decode
+
+            read_at = time.time_ns()
+            try:
+                data = file_path.read_bytes()
+                text = decode(data)[0]
+            except (OSError, *UNDECODABLE):
+                return None
+            digest = content_hash(data)
+            verdict = self.verdict(key, info, digest)
+            if verdict is not None:  # touched, not changed: record its new stat
+                self.new[key] = [settled(info, read_at), digest, verdict, (self.new.get(key) or self.known[key])[3]]
+            else:
+                from lint_rules.analysis import might_use_peft
+
+                if not might_use_peft(text):
+                    verdict = "skip"
+                    self.new[key] = [settled(info, read_at), digest, verdict, []]
+        if verdict == "skip":
             return None
         return LoraCheckFile.from_parent(parent, path=file_path)
 
@@ -73,11 +132,16 @@ class LoraCheckPlugin:
         if report.when == "call" and report.passed:
             for name, value in report.user_properties:
                 if name == _PROPERTY:
-                    self.new_passes[report.nodeid.rsplit("::", 1)[0]] = value
+                    key, entry = value
+                    self.new[key] = list(entry)
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        if self.cache is not None and not hasattr(self.config, "workerinput") and self.new_passes:
-            self.cache.set(CACHE_KEY, {**self.passed, **self.new_passes})
+        if self.cache is None or hasattr(self.config, "workerinput") or not self.new:
+            return
+        value = {"fingerprint": self._fingerprint, "files": {**self.known, **self.new}}
+        signature = sign_value(value)
+        if signature is not None:
+            self.cache.set(CACHE_KEY, {**value, "mac": signature})
 
 
 class LoraCheckFile(pytest.File):
@@ -92,15 +156,24 @@ class LoraCheckItem(pytest.Item):
 
     def runtest(self) -> None:
         plugin: LoraCheckPlugin = self.config.pluginmanager.get_plugin("lora-check")
-        text = decode(self.path.read_bytes())[0]
-        digest = plugin.digest(text)
-        key = self.nodeid.rsplit("::", 1)[0]
-        if plugin.passed.get(key) != digest:
+        key, info = str(self.path), _stat(self.path)
+        if plugin.verdict(key, info) == "pass":
+            entry = plugin.new.get(key) or plugin.known[key]
+        else:
+            from lint_rules.runner import decode
+
+            read_at = time.time_ns()
+            data = self.path.read_bytes()
+            text = decode(data)[0]
             filename = _relative(self.path, Path(self.config.rootpath))
-            violations = plugin.linter.lint(text, filename, relpath=plugin.discovery.relpath(self.path))
+            with consulted.recording() as inputs:
+                violations = plugin.linter.lint(text, filename, relpath=plugin.discovery.relpath(self.path))
             if plugin.settings.fails(violations):
+                from lint_rules.output.concise import line
+
                 raise LoraCheckError("\n".join(line(v) for v in violations))
-        self.user_properties.append((_PROPERTY, digest))
+            entry = [settled(info, read_at), content_hash(data), "pass", sorted(list(i) for i in inputs)]
+        self.user_properties.append((_PROPERTY, [key, entry]))
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
         if excinfo.errisinstance(LoraCheckError):

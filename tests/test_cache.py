@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from packaging.specifiers import SpecifierSet
 
 from lint_rules import cache as cache_module
 from lint_rules import runner
@@ -197,3 +200,93 @@ def test_a_file_changed_just_before_it_was_read_is_compared_by_content_next_time
     old = now - 10 * cache_module.RACY_NS
     aged = SimpleNamespace(st_size=10, st_ino=1, st_mtime_ns=old, st_ctime_ns=old)
     assert cache_module.settled(aged, now) == [10, old, 1, old]
+
+
+# --- settings are kept between runs while what they were resolved from is unchanged -----------
+
+@pytest.fixture
+def rules_not_loaded(monkeypatch):
+    """As in a fresh ``lora-lint`` process, where the settings store is used."""
+    from lint_rules import catalog
+
+    monkeypatch.setattr(catalog, "loaded", lambda: False)
+
+
+@pytest.mark.parametrize("change", [
+    lambda p: write(p / "requirements.txt", "peft>=0.10,<0.12\n"),
+    lambda p: write(p / "pyproject.toml", "[tool.lora-lint]\ntarget-peft-version = '>=0.10,<0.12'\n"),
+    lambda p: write(p / "sub/lora-lint.toml", "target-peft-version = '>=0.10,<0.12'\n"),
+    lambda p: write(p / "reqs/more.txt", "peft>=0.10,<0.12\n"),
+])
+def test_stored_settings_follow_the_files_they_were_resolved_from(project, rules_not_loaded, change):
+    from lint_rules.settings_cache import load_settings
+
+    write(project / "requirements.txt", "-r reqs/more.txt\n")
+    write(project / "reqs/more.txt", "numpy\n")
+    (project / "sub").mkdir()
+    first, fingerprint = load_settings(project / "sub")
+    assert load_settings(project / "sub") == (first, fingerprint)
+    change(project)
+    second, other = load_settings(project / "sub")
+    assert SpecifierSet(second.peft_spec) == SpecifierSet(">=0.10,<0.12") and other != fingerprint
+
+
+def test_a_warm_run_imports_neither_libcst_nor_the_rules(project):
+    write(project / "m/config.json", GPT2)
+    write(project / "c.py", LOCAL.replace('"q_proj", "v_proj"', '"c_attn"'))
+    write(project / "plain.py", "print('no peft here')\n")
+    script = ("import sys; from lint_rules.cli import main; code = main(['-q', '.']); "
+              "print(code, 'libcst' in sys.modules, 'lint_rules.rules' in sys.modules)")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    runs = [subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, check=True).stdout
+            for _ in range(2)]
+    assert runs == ["0 True True\n", "0 False False\n"]
+
+
+# --- pytest --lora-check keeps its verdicts the same way ----------------------------------------
+
+@pytest.fixture
+def checked(pytester, monkeypatch):
+    """A project checked in-process; libcst and the rules are imported out here first, since
+    pytester drops the modules a run imported and rules would keep an old libcst's classes."""
+    import lint_rules.engine  # noqa: F401
+    from lint_rules.catalog import all_rules
+
+    all_rules()
+    monkeypatch.setenv("XDG_CACHE_HOME", str(pytester.path / "user-cache"))
+    monkeypatch.setenv("HF_HUB_CACHE", str(pytester.path / "hub"))
+    cache_module._keys.clear()
+    write(pytester.path / "m/config.json", LLAMA)
+    pytester.makepyfile(cfg=LOCAL, test_plain="def test_nothing():\n    pass\n")
+    yield pytester
+    cache_module._keys.clear()
+
+
+def test_the_pass_cache_sees_a_model_config_edited_between_runs(checked):
+    checked.runpytest("--lora-check").assert_outcomes(passed=2)
+    write(checked.path / "m/config.json", GPT2)
+    result = checked.runpytest("--lora-check")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*LORA001*"])
+
+
+def test_a_planted_pass_is_not_trusted(checked):
+    write(checked.path / "m/config.json", GPT2)
+    checked.runpytest("--lora-check").assert_outcomes(passed=1, failed=1)
+    stored = checked.path / ".pytest_cache/v/lora_check/passed"
+    value = json.loads(stored.read_text())
+    [plain] = [entry for key, entry in value["files"].items() if key.endswith("test_plain.py")]
+    value["files"][str(checked.path / "cfg.py")] = [None, plain[1], "pass", []]
+    stored.write_text(json.dumps(value))
+    checked.runpytest("--lora-check").assert_outcomes(passed=1, failed=1)
+
+
+def test_a_fully_cached_check_imports_neither_libcst_nor_the_rules(checked):
+    checked.makeconftest("import sys\n\ndef pytest_unconfigure(config):\n"
+                         "    print('IMPORTED', 'libcst' in sys.modules, 'lint_rules.rules' in sys.modules)\n")
+    first = checked.runpytest_subprocess("--lora-check", "-s")
+    first.assert_outcomes(passed=2)
+    first.stdout.fnmatch_lines(["IMPORTED True True"])
+    second = checked.runpytest_subprocess("--lora-check", "-s")
+    second.assert_outcomes(passed=2)
+    second.stdout.fnmatch_lines(["IMPORTED False False"])

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -60,8 +61,9 @@ def test_select_option_and_ini(files):
 
 def test_pass_cache_is_seeded_and_not_stale(files):
     files.runpytest("--lora-check").assert_outcomes(passed=1, failed=1)
-    passed = json.loads(files.path.joinpath(".pytest_cache/v/lora_check/passed").read_text())
-    assert list(passed) == ["clean.py"]
+    stored = json.loads(files.path.joinpath(".pytest_cache/v/lora_check/passed").read_text())
+    verdicts = {Path(key).name: entry[2] for key, entry in stored["files"].items()}
+    assert verdicts == {"clean.py": "pass", "unrelated.py": "skip"}  # broken.py failed: not recorded
     files.runpytest("--lora-check").assert_outcomes(passed=1, failed=1)
     files.makepyfile(clean=BROKEN)
     files.runpytest("--lora-check").assert_outcomes(failed=2)
@@ -72,7 +74,8 @@ def test_under_xdist(files):
     result = files.runpytest_subprocess("--lora-check", "-n", "2")
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(["*broken.py:2:20: LORA000*"])
-    assert "clean.py" in json.loads(files.path.joinpath(".pytest_cache/v/lora_check/passed").read_text())
+    stored = json.loads(files.path.joinpath(".pytest_cache/v/lora_check/passed").read_text())
+    assert [entry[2] for key, entry in stored["files"].items() if key.endswith("clean.py")] == ["pass"]
 
 
 def test_p_no_lora_disables_the_plugin(files):
