@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import io
-import multiprocessing
 import os
 import re
 import stat
@@ -10,7 +9,6 @@ import sys
 import tempfile
 import time
 import tokenize
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
@@ -180,6 +178,9 @@ def run(tasks: list[Task | FileResult], settings: Settings, *, fix: bool = False
         todo.append((index, task))
     jobs = jobs or cpu_count()
     if jobs > 1 and len(todo) >= PARALLEL_MIN_FILES:
+        import multiprocessing  # here: a run with few files or all cached never needs them
+        from concurrent.futures import ProcessPoolExecutor
+
         context = multiprocessing.get_context("fork" if sys.platform == "linux" else None)
         with ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker, initargs=(settings,)) as pool:
             chunk = max(1, len(todo) // (jobs * 4))

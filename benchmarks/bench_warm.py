@@ -1,0 +1,151 @@
+"""Warm runs and startup against their peers, measured side by side (issue 7's table):
+
+- ``warm cache``: lora-lint on transformers' source with its cache filled, against ruff with
+  its cache (``--select E9,F63``); wall time (ruff runs threads), target <= 2x.
+- ``one small file``: lora-lint on one small peft file with its cache filled, and with
+  ``--no-cache``, against ``python -c "import libcst"``; CPU time, target <= 1.5x.
+- ``pytest --lora-check, cached``: 200 trivial tests and a few peft config files, every file
+  already checked, against ``pytest -p no:lora``; CPU time, target <= 1.1x.
+
+``rows(...)`` returns one ``Row`` per case (medians of ``repeats`` interleaved runs of fresh
+processes); ``main()`` prints them for ``benchmarks/run.py``. ruff comes from ``$LORA_BENCH_RUFF``
+or the ``PATH`` (install it into a separate environment, never the project's); without it that
+row is left out. The transformers source is the installed package's folder unless given.
+"""
+from __future__ import annotations
+
+import importlib.util
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import NamedTuple, Sequence
+
+ROOT = Path(__file__).resolve().parents[1]
+SMALL = ('from peft import LoraConfig\n\n'
+         'config = LoraConfig(r=8, lora_alpha=16, target_modules=["q_proj", "v_proj"], task_type="CAUSAL_LM")\n')
+TESTS_PER_FILE = 10
+
+
+class Row(NamedTuple):
+    name: str
+    ours: float  # seconds
+    peer: float  # seconds
+    ratio: float  # ours / peer
+    target: float  # the ratio not to exceed
+
+    @property
+    def met(self) -> bool:
+        return self.ratio <= self.target
+
+
+def _run(command: Sequence[str], cwd: Path, env: dict[str, str]) -> tuple[float, float]:
+    """Wall and CPU seconds (user + system, children included) of one run."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    subprocess.run(list(command), cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def _compare(name: str, ours: Sequence[str], peer: Sequence[str], cwd: Path, env: dict[str, str], *,
+             repeats: int, target: float, cpu: bool) -> Row:
+    """Both commands once to fill their caches, then ``repeats`` interleaved runs each."""
+    _run(ours, cwd, env)
+    _run(peer, cwd, env)
+    mine, theirs = [], []
+    for _ in range(repeats):
+        mine.append(_run(ours, cwd, env)[cpu])
+        theirs.append(_run(peer, cwd, env)[cpu])
+    a, b = statistics.median(mine), statistics.median(theirs)
+    return Row(name, a, b, a / b if b else float("inf"), target)
+
+
+def _env(tmp: Path) -> dict[str, str]:
+    env = dict(os.environ, XDG_CACHE_HOME=str(tmp / "user-cache"), PYTHONPATH=str(ROOT))
+    env.pop("PYTEST_ADDOPTS", None)
+    return env
+
+
+def _transformers_source() -> Path | None:
+    spec = importlib.util.find_spec("transformers")
+    return Path(spec.origin).parent if spec is not None and spec.origin else None
+
+
+def warm_row(tmp: Path, source: Path, ruff: str, repeats: int) -> Row:
+    corpus = tmp / "corpus"
+    shutil.copytree(source, corpus, ignore=shutil.ignore_patterns("__pycache__"))  # copy2 keeps mtimes
+    lora = [sys.executable, "-m", "lint_rules", "-q", "."]
+    peer = [ruff, "check", "-q", "--select", "E9,F63", "--cache-dir", str(tmp / "ruff-cache"), "--exit-zero", "."]
+    return _compare("transformers' source, warm cache (wall) vs ruff with its cache", lora, peer, corpus,
+                    _env(tmp), repeats=repeats, target=2.0, cpu=False)
+
+
+def small_rows(tmp: Path, repeats: int) -> list[Row]:
+    folder = tmp / "small"
+    folder.mkdir()
+    (folder / "small.py").write_text(SMALL)
+    past = time.time() - 3600  # settled, as a file not edited this very second
+    os.utime(folder / "small.py", (past, past))
+    env, libcst = _env(tmp), [sys.executable, "-c", "import libcst"]
+    lora = [sys.executable, "-m", "lint_rules", "-q", "small.py"]
+    return [
+        _compare("one small file, cached (CPU) vs import libcst", lora, libcst, folder, env,
+                 repeats=repeats, target=1.5, cpu=True),
+        _compare("one small file, --no-cache (CPU) vs import libcst", [*lora, "--no-cache"], libcst, folder, env,
+                 repeats=repeats, target=1.5, cpu=True),
+    ]
+
+
+def pytest_row(tmp: Path, repeats: int, tests: int = 200) -> Row:
+    folder = tmp / "suite"
+    (folder / "configs").mkdir(parents=True)
+    (folder / "pyproject.toml").write_text("[tool.pytest.ini_options]\n")
+    for i in range(tests // TESTS_PER_FILE):
+        body = "".join(f"def test_{i}_{j}():\n    assert {j} + 1 == {j + 1}\n\n\n" for j in range(TESTS_PER_FILE))
+        (folder / f"test_m{i:02}.py").write_text(body)
+    for i in range(5):
+        (folder / "configs" / f"c{i}.py").write_text(SMALL.replace("r=8", f"r={8 * (i + 1)}").replace(
+            "lora_alpha=16", f"lora_alpha={16 * (i + 1)}"))
+    past = time.time() - 3600
+    for path in folder.rglob("*.py"):
+        os.utime(path, (past, past))
+    base = [sys.executable, "-m", "pytest", "-q", "-p", "no:randomly", "-p", "no:xdist"]
+    return _compare(f"pytest --lora-check, {tests} tests, every file cached (CPU) vs -p no:lora",
+                    [*base, "--lora-check", "."], [*base, "-p", "no:lora", "."], folder, _env(tmp),
+                    repeats=repeats, target=1.1, cpu=True)
+
+
+def rows(*, repeats: int = 5, source: Path | None = None, ruff: str | None = None) -> list[Row]:
+    """Every row this module measures (the ruff row only where ruff and the source are found)."""
+    ruff = ruff or os.environ.get("LORA_BENCH_RUFF") or shutil.which("ruff")
+    source = source or _transformers_source()
+    with tempfile.TemporaryDirectory(prefix="bench-warm-") as name:
+        tmp = Path(name)
+        found = small_rows(tmp, repeats) + [pytest_row(tmp, repeats)]
+        if ruff and source is not None:
+            found.insert(0, warm_row(tmp, source, ruff, repeats))
+    return found
+
+
+def format_rows(found: Sequence[Row]) -> list[str]:
+    width = max(len(r.name) for r in found)
+    lines = [f"{'case'.ljust(width)}  {'ours s':>7}  {'peer s':>7}  {'ratio':>6}  target"]
+    for r in found:
+        lines.append(f"{r.name.ljust(width)}  {r.ours:7.3f}  {r.peer:7.3f}  {r.ratio:5.2f}x  "
+                     f"<= {r.target}x {'ok' if r.met else 'MISSED'}")
+    return lines
+
+
+def main() -> list[str]:
+    return format_rows(rows())
+
+
+if __name__ == "__main__":
+    print("\n".join(main()))
