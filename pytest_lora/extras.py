@@ -44,10 +44,20 @@ def offline():
 
 
 def torch_dtype(value):
-    """A ``torch.dtype`` from a dtype or its name (``"bfloat16"``, ``"bf16"``, ``"fp16"``, ``"half"``); None stays None."""
+    """A ``torch.dtype`` from a dtype or its name (``"bfloat16"``, ``"bf16"``, ``"fp16"``, ``"half"``,
+    ``"torch.float32"``); None stays None.
+
+    Anything else is refused with the names accepted.
+    """
     import torch
 
     if value is None or isinstance(value, torch.dtype):
         return value
     aliases = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16"}
-    return getattr(torch, aliases.get(str(value), str(value)))
+    name = value.removeprefix("torch.") if isinstance(value, str) else None
+    name = aliases.get(name, name)
+    found = getattr(torch, name, None) if name else None
+    if not isinstance(found, torch.dtype):
+        raise ValueError(f"unknown dtype {value!r}: expected a torch.dtype or a name such as "
+                         f"'float32', 'bfloat16', 'float16', 'bf16', 'fp16', 'fp32', 'half'")
+    return found

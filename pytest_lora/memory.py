@@ -1,6 +1,7 @@
 """estimate_lora_memory: what a LoRA fine-tune holds in memory, term by term."""
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 from pytest_lora.extras import require_models, torch_dtype
@@ -59,11 +60,13 @@ def _activation_bytes(model, batch_size: int, seq_len: int, dtype) -> int:
 
 def estimate_lora_memory(model_or_id, config, dtype=None, optimizer: str = "adamw", *,
                          batch_size: int | None = None, seq_len: int | None = None,
-                         adapter_dtype=None) -> MemoryEstimate:
+                         adapter_dtype=None, model_config=None, allow_guess: bool = False) -> MemoryEstimate:
     """Estimate the memory of training ``config`` on ``model_or_id``, without applying it.
 
-    ``model_or_id`` is a model or a name the knowledge base resolves (built at full size on the
-    ``meta`` device, so a 70B model costs nothing). ``dtype`` is the base weights' dtype (default:
+    ``model_or_id`` is a model or a name, built at full size on the ``meta`` device (so a 70B
+    model costs nothing) from ``model_config`` (a config.json path, its dict or a transformers
+    config) or from what the knowledge base resolves; a name known only by a guess is refused
+    (``UnresolvedModelError``) unless ``allow_guess=True``. ``dtype`` is the base weights' dtype (default:
     as built). LoRA weights are float32 over a 16-bit base, as peft's ``autocast_adapter_dtype``
     keeps them, unless ``adapter_dtype`` says otherwise. ``optimizer`` is ``adamw``, ``adam`` or
     ``sgd``. Activations are included only with ``batch_size`` and ``seq_len``.
@@ -79,11 +82,19 @@ def estimate_lora_memory(model_or_id, config, dtype=None, optimizer: str = "adam
 
     if optimizer not in OPTIMIZER_STATES:
         raise ValueError(f"unknown optimizer {optimizer!r}; expected one of {', '.join(OPTIMIZER_STATES)}")
+    if (batch_size is None) != (seq_len is None):
+        raise ValueError("activations need both batch_size and seq_len (or neither)")
+    for label, value in (("batch_size", batch_size), ("seq_len", seq_len)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value <= 0):
+            raise ValueError(f"{label} should be a positive integer, not {value!r}")
     dtype = torch_dtype(dtype)
-    if isinstance(model_or_id, str):
-        from pytest_lora.skeletons import build_skeleton
+    if isinstance(model_or_id, (str, os.PathLike)):
+        from pytest_lora.skeletons import build_resolved, resolve_for_build
 
-        model_or_id = build_skeleton(model_or_id, dtype=dtype)
+        resolution = resolve_for_build(model_or_id, model_config, allow_guess=allow_guess, keyword="model_config")
+        model_or_id = build_resolved(resolution, dtype=dtype)
+    elif model_config is not None:
+        raise TypeError("model_config= is for a model given by name; this model is already built")
     base, _ = unwrap(model_or_id)
     # each tensor once (tied weights), the adapters under peft's wrappers left out
     params = list({id(p): p for _, module in original_modules(base) for p in module.parameters(recurse=False)}.values())

@@ -27,12 +27,25 @@ def _base_weight(layer):
     return getattr(base, name)
 
 
+def _elsewhere(model, wanted, reported: set[str]) -> list[str]:
+    """One line per module holding parameters or buffers off ``wanted`` (``reported`` ones aside)."""
+    by_module: dict[tuple[str, str], list[str]] = {}
+    tensors = [*model.named_parameters(remove_duplicate=False), *model.named_buffers(remove_duplicate=False)]
+    for name, tensor in tensors:
+        if name in reported or _same_device(tensor.device, wanted):
+            continue
+        owner, _, leaf = name.rpartition(".")
+        by_module.setdefault((owner or "<model>", str(tensor.device)), []).append(leaf)
+    return [f"  {owner}: {', '.join(leaves)} on {device}, expected {wanted}"
+            for (owner, device), leaves in by_module.items()]
+
+
 def assert_device_placement(peft_model, device=None, *, check_dtype: bool = True) -> None:
     """Assert every adapter weight sits on the device (and dtype) of the base weight it adapts.
 
-    With ``device`` (``"cuda"``, ``"cuda:1"``, ``"cpu"``, ``"meta"``...) every adapter and base
-    weight must also be there. ``modules_to_save`` copies are held to their original module.
-    On failure, each offending module is named with both devices.
+    With ``device`` (``"cuda"``, ``"cuda:1"``, ``"cpu"``, ``"meta"``...) every parameter and
+    buffer of the model, adapted or not, must also be there. ``modules_to_save`` copies are held
+    to their original module. On failure, each offending module is named with its devices.
     """
     require_models()
     import torch
@@ -43,6 +56,7 @@ def assert_device_placement(peft_model, device=None, *, check_dtype: bool = True
 
     wanted = torch.device(device) if device is not None else None
     problems: list[str] = []
+    reported: set[str] = set()
 
     def check(name, tensor, base, what):
         if not _same_device(tensor.device, base.device):
@@ -51,6 +65,9 @@ def assert_device_placement(peft_model, device=None, *, check_dtype: bool = True
             problems.append(f"  {name}: adapter is {tensor.dtype}, {what} is {base.dtype} (both on {base.device})")
         elif wanted is not None and not _same_device(tensor.device, wanted):
             problems.append(f"  {name}: adapter on {tensor.device}, expected {wanted} (base on {base.device})")
+        else:
+            return
+        reported.add(name)
 
     for module_name, module in peft_model.named_modules():
         if isinstance(module, BaseTunerLayer):
@@ -65,6 +82,15 @@ def assert_device_placement(peft_model, device=None, *, check_dtype: bool = True
                     if original is not None:
                         check(f"{module_name}.modules_to_save.{adapter_name}.{param_name}", param, original,
                               "original module")
-    if problems:
+    misplaced = []
+    if wanted is not None:
+        misplaced = _elsewhere(peft_model, wanted, reported)
+    if problems or misplaced:
         where = f" (expected on {wanted})" if wanted is not None else ""
-        raise AssertionError(f"{len(problems)} adapter weight(s) misplaced{where}:\n" + "\n".join(problems))
+        sections = []
+        if problems:
+            sections.append(f"{len(problems)} adapter weight(s) misplaced{where}:\n" + "\n".join(problems))
+        if misplaced:
+            sections.append(f"{len(misplaced)} module(s) with weights or buffers off {wanted}:\n"
+                            + "\n".join(misplaced))
+        raise AssertionError("\n".join(sections))

@@ -45,7 +45,8 @@ def unwrap(model):
     return model, None
 
 
-def _original(module):
+def original_module(module):
+    """``module`` without the peft wrappers around it (tuner layers, modules_to_save, trainable tokens)."""
     from peft.tuners.tuners_utils import BaseTunerLayer
     from peft.utils.other import AuxiliaryTrainingWrapper
 
@@ -70,7 +71,7 @@ def original_modules(model):
     seen: set[int] = set()
 
     def walk(module, prefix):
-        module = _original(module)
+        module = original_module(module)
         if id(module) in seen:
             return
         seen.add(id(module))
@@ -142,11 +143,14 @@ def _module_targets(named, config, task_type: str | None) -> list[Target]:
             if name and name not in excluded and is_target(name)]
 
 
-def resolve_targets(model, config) -> tuple[list[Target], list[str]]:
-    """(adapted modules and parameters, names of the modules wrapped for ``modules_to_save``)."""
+def resolve_targets(model, config, named=None) -> tuple[list[Target], list[str]]:
+    """(adapted modules and parameters, names of the modules wrapped for ``modules_to_save``).
+
+    ``named`` is the model's ``(name, module)`` list as peft will see it (default: ``original_modules``).
+    """
     from peft.utils.constants import TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING as DEFAULTS
 
-    named = list(original_modules(model))
+    named = list(original_modules(model)) if named is None else named
     config = copy.deepcopy(config)
     _convert_moe_targets(model, config)
     task_type = _task_type(config)
@@ -167,12 +171,21 @@ def resolve_targets(model, config) -> tuple[list[Target], list[str]]:
                 if key in wanted or any(key.endswith(f".{entry}") for entry in wanted):
                     targets.append(Target(name, module, rank_for(key, config), param_name))
     if not targets:
-        raise ValueError(f"target_modules={config.target_modules!r} and target_parameters="
-                         f"{config.target_parameters!r} match nothing in the model (peft raises here too)")
+        raise _no_match_error()(f"target_modules={config.target_modules!r} and target_parameters="
+                                f"{config.target_parameters!r} match nothing in the model (peft raises here too)")
     entries = matching.saved_entries(config.modules_to_save, task_type, _peft_version())
     saved = matching.saved_names([name for name, _ in named], entries)
     _check_saved(saved, dict(named), {target.name for target in targets if target.parameter is None})
     return targets, saved
+
+
+def _no_match_error() -> type[ValueError]:
+    """peft's exception for a config that adapts nothing (a ValueError), where this peft has one."""
+    try:
+        from peft.utils.error import NoMatchingPeftModuleError
+    except ImportError:
+        return ValueError
+    return NoMatchingPeftModuleError
 
 
 def _check_saved(saved, modules, adapted) -> None:

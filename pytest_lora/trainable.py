@@ -82,25 +82,65 @@ def _is_embedding(module) -> bool:
     return isinstance(module, torch.nn.Embedding)
 
 
+def _check_rank(target) -> None:
+    """peft's checks on a target's rank: divisible by a convolution's groups, a positive int."""
+    import torch
+
+    r, module = target.rank, target.module
+    if target.parameter is None and isinstance(module, (torch.nn.Conv1d, torch.nn.Conv2d, torch.nn.Conv3d)):
+        try:
+            indivisible = r % module.groups != 0
+        except TypeError:
+            indivisible = None
+        if indivisible:
+            raise ValueError(
+                f"Targeting a {type(module).__name__} with groups={module.groups} and rank {r}. "
+                "Currently, support is limited to conv layers where the rank is divisible by groups. "
+                "Either choose a different rank or do not target this specific layer.")
+    if isinstance(r, bool) or not isinstance(r, int):
+        raise TypeError(f"`r` should be a positive integer value but the value passed is {r!r} "
+                        f"({type(r).__name__}, for {target.name})")
+    if r <= 0:
+        raise ValueError(f"`r` should be a positive integer value but the value passed is {r}")
+
+
+def _check_compatible(base, config, targets) -> None:
+    """peft's refusal of modules a model family cannot adapt (``out_proj``/``conv1d`` on Mamba)."""
+    try:
+        from peft.tuners.tuners_utils import _check_lora_target_modules_mamba as check
+    except ImportError:  # a peft without the check adapts them
+        return
+    for target in targets:
+        if target.parameter is None:
+            check(config, base, target.name.rpartition(".")[2])
+
+
 def plan_trainable(model, config=None) -> list[PlannedTensor]:
     """Every tensor that applying ``config`` to ``model`` will make trainable, without applying it.
 
     ``model`` may already be a PeftModel: its active adapter's config is then the default.
+    Raises what peft raises for the config on this model, with peft's reason.
     """
     require_models()
+    from pytest_lora.replication import replicate
     from pytest_lora.targeting import lora_config, original_modules, resolve_targets, unwrap
+    from pytest_lora.trainable_tokens import tied_with_embedding, token_deltas
 
     base, active = unwrap(model)
     config = lora_config(config if config is not None else active)
     if config is None:
         raise ValueError("pass a LoraConfig (or its keyword arguments) for a model without an adapter")
-    if getattr(config, "trainable_token_indices", None):
-        raise ValueError("trainable_token_indices is not modelled by expected_trainable_params")
-    targets, saved = resolve_targets(base, config)
     named = list(original_modules(base))
+    if active is None:  # not yet adapted: what peft checks on the model first
+        tied_with_embedding(base)
+        if config.layer_replication:
+            named = replicate(base, named, config.layer_replication)
+    targets, saved = resolve_targets(base, config, named)
+    _check_compatible(base, config, targets)
     targets = _with_attention_out_projections(targets)
     plan: list[PlannedTensor] = []
     for target in targets:
+        _check_rank(target)
         if config.use_dora and (target.parameter is not None or _is_attention(target.module)):
             raise ValueError(f"peft does not support DoRA on {target.name}")
         a, b, out = _shapes(target)
@@ -118,6 +158,9 @@ def plan_trainable(model, config=None) -> list[PlannedTensor]:
     for name in saved:
         for param in modules[name].parameters():
             plan.append(PlannedTensor(name, "modules_to_save", param.numel(), param.dtype, lora=False))
+    adapted = {target.name for target in targets if target.parameter is None}
+    for name, numel, dtype in token_deltas(base, named, config, adapted):
+        plan.append(PlannedTensor(name, "trainable_tokens", numel, dtype))
     plan.extend(_trainable_biases(config.bias, targets, named, saved))
     return plan
 

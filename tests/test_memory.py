@@ -22,6 +22,9 @@ def _bytes(tensors) -> int:
     ("llama", "causal_lm", {"target_modules": ["q_proj", "v_proj"], "r": 8}),
     ("opt", "sequence_classification", {"target_modules": "all-linear", "r": 4, "bias": "all",
                                         "use_dora": True, "task_type": "SEQ_CLS"}),
+    # copies of layers sharing their weights, and trainable embedding rows (upcast like LoRA weights)
+    ("llama", "causal_lm", {"target_modules": ["q_proj", "v_proj"], "r": 8, "layer_replication": [[0, 2], [1, 2]],
+                            "trainable_token_indices": [1, 2, 3]}),
 ])
 def test_terms_equal_real_tensor_bytes_after_an_adamw_step(model_type, task, kwargs, dtype):
     estimate = estimate_lora_memory(build_tiny_model(model_type, task, dtype=dtype), kwargs)
@@ -71,6 +74,46 @@ def test_activations_only_with_batch_and_sequence_length():
     long = estimate_lora_memory(model, config, batch_size=2, seq_len=256)
     assert 0 < short.activations < long.activations
     assert long.total - long.activations == short.total - short.activations
+
+
+LLAMA_70B = {"model_type": "llama", "architectures": ["LlamaForCausalLM"], "hidden_size": 8192,
+             "intermediate_size": 28672, "num_hidden_layers": 80, "num_attention_heads": 64,
+             "num_key_value_heads": 8, "vocab_size": 128256, "tie_word_embeddings": False}
+QV16 = {"r": 16, "target_modules": ["q_proj", "v_proj"]}
+
+
+def test_an_uncurated_id_is_refused_not_estimated_at_the_default_size(tmp_path, monkeypatch):
+    # newcomer trial: 6,738,415,616 parameters, 12.7 GiB and fits(24) == True for a 70B model
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))
+    with pytest.raises(LookupError, match="(?s)only a name guess.*model_config="):
+        estimate_lora_memory("meta-llama/Llama-3.3-70B-Instruct", QV16, dtype="bf16")
+    given = estimate_lora_memory("meta-llama/Llama-3.3-70B-Instruct", QV16, dtype="bf16", model_config=LLAMA_70B)
+    curated = estimate_lora_memory("meta-llama/Llama-3.1-70B", QV16, dtype="bf16")
+    assert given == curated
+    assert given.total_params - given.trainable_params == 70_553_706_496 and not given.fits(24)
+    with pytest.warns(UserWarning, match="guess"):
+        guessed = estimate_lora_memory("acme/llama-from-scratch", QV16, allow_guess=True)
+    assert guessed.trainable_params > 0
+
+
+@pytest.mark.parametrize(("kwargs", "error", "reason"), [
+    ({"r": 0}, ValueError, "`r` should be a positive integer value but the value passed is 0"),
+    ({"r": -1}, ValueError, "`r` should be a positive integer value but the value passed is -1"),
+    ({"r": 2.5}, TypeError, "`r` should be a positive integer value but the value passed is 2.5"),
+    ({"r": "8"}, TypeError, "`r` should be a positive integer value but the value passed is '8'"),
+    ({"r": None}, TypeError, "`r` should be a positive integer value but the value passed is None"),
+    ({"batch_size": -1, "seq_len": 128}, ValueError, "batch_size should be a positive integer, not -1"),
+    ({"batch_size": 2, "seq_len": 0}, ValueError, "seq_len should be a positive integer, not 0"),
+    ({"batch_size": 2}, ValueError, "both batch_size and seq_len"),
+    ({"dtype": "banana"}, ValueError, "unknown dtype 'banana'"),
+    ({"adapter_dtype": "nn"}, ValueError, "unknown dtype 'nn'"),
+])
+def test_what_peft_refuses_is_refused_not_estimated(kwargs, error, reason):
+    # hostile testing D20: r=0 gave 0 trainable, r=-1 a negative count, r=2.5 a fractional one
+    config = {"target_modules": ["c_attn"], "r": kwargs.pop("r", 4)}
+    with pytest.raises(error) as refused:
+        estimate_lora_memory("gpt2", config, **kwargs)
+    assert reason in str(refused.value)
 
 
 def test_sgd_keeps_no_state_and_unknown_optimizers_are_refused():

@@ -12,7 +12,7 @@ from lint_rules.knowledge.models import curated
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
-from pytest_lora.skeletons import build_skeleton, count_parameters  # noqa: E402
+from pytest_lora.skeletons import UnresolvedModelError, build_skeleton, count_parameters  # noqa: E402
 
 PUBLISHED = json.loads((Path(__file__).parent / "data" / "published_param_counts.json").read_text())
 CURATED = curated()
@@ -107,17 +107,71 @@ def test_local_config_directory(tmp_path):
     assert len(model.model.layers) == 3
 
 
-def test_guess_builds_the_type_defaults_and_warns():
+def test_a_guess_is_refused_with_every_way_to_give_the_config():
+    # newcomer trial: an un-curated 70B id was built as the llama default (6.7B, 12.7 GiB, fits(24))
+    with pytest.raises(UnresolvedModelError) as refused:
+        build_skeleton("meta-llama/Llama-3.3-70B-Instruct")
+    message = str(refused.value)
+    assert "looks like a llama model" in message
+    assert "config=" in message and "config.json" in message and "hf download meta-llama/Llama-3.3-70B-Instruct" in message
+    assert "meta-llama/Llama-3.1-70B" in message  # a curated id of the same type
+    assert "allow_guess=True" in message
+
+
+@pytest.mark.parametrize("name", ["tiiuae/Falcon3-7B-Base", "google/gemma-3-4b-it", "Qwen/Qwen2.5-72B-Instruct"])
+def test_other_guessed_ids_are_refused(name):
+    # Falcon3 is a llama architecture and Gemma-3-4b-it has a vision tower: a guess gets both wrong
+    with pytest.raises(LookupError, match="only a name guess"):
+        build_skeleton(name)
+
+
+def test_an_explicit_allow_guess_builds_the_type_defaults_and_warns():
     with pytest.warns(UserWarning, match="guess"):
-        model = build_skeleton("acme/mixtral-from-scratch")
+        model = build_skeleton("acme/mixtral-from-scratch", allow_guess=True)
     assert type(model).__name__ == "MixtralForCausalLM"
 
 
+LLAMA_70B = {"model_type": "llama", "architectures": ["LlamaForCausalLM"], "hidden_size": 8192,
+             "intermediate_size": 28672, "num_hidden_layers": 80, "num_attention_heads": 64,
+             "num_key_value_heads": 8, "vocab_size": 128256, "tie_word_embeddings": False}
+
+
+@pytest.mark.parametrize("form", ["dict", "file", "folder", "transformers"])
+def test_config_given_explicitly(tmp_path, form):
+    if form == "dict":
+        config = LLAMA_70B
+    elif form == "transformers":
+        config = transformers.LlamaConfig(**{k: v for k, v in LLAMA_70B.items() if k not in ("model_type", "architectures")})
+    else:
+        (tmp_path / "config.json").write_text(json.dumps(LLAMA_70B))
+        config = tmp_path / "config.json" if form == "file" else tmp_path
+    model = build_skeleton("meta-llama/Llama-3.3-70B-Instruct", config=config)
+    assert type(model).__name__ == "LlamaForCausalLM"
+    # Llama-3.1-70B and 3.3-70B share this config: 70,553,706,496 parameters (published)
+    assert count_parameters(model) == 70_553_706_496
+
+
+def test_a_bad_config_argument_is_a_clear_error(tmp_path):
+    with pytest.raises(ValueError, match="no model_type"):
+        build_skeleton("x", config={"hidden_size": 8})
+    with pytest.raises(FileNotFoundError, match="not a config.json"):
+        build_skeleton("x", config=tmp_path / "missing.json")
+    (tmp_path / "config.json").write_text("[1, 2]")
+    with pytest.raises(ValueError, match="not a config object"):
+        build_skeleton("x", config=tmp_path)
+    with pytest.raises(TypeError, match="config= takes"):
+        build_skeleton("x", config=42)
+
+
 def test_errors():
-    with pytest.raises(LookupError):
+    with pytest.raises(LookupError, match="(?s)cannot resolve .acme/totally-unknown-net.*config="):
         build_skeleton("acme/totally-unknown-net")
     with pytest.raises(ValueError, match="unknown task"):
         build_skeleton("gpt2", task="token_classification")
+    with pytest.raises(ValueError, match="unknown dtype 'banana'"):
+        build_skeleton("gpt2", dtype="banana")
+    with pytest.raises(ValueError, match="unknown dtype 'nn'"):  # was torch.nn, failing later
+        build_skeleton("gpt2", dtype="nn")
 
 
 def test_count_parameters_counts_tied_weights_once_and_filters_trainable():

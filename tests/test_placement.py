@@ -73,3 +73,29 @@ def test_multihead_attention_adapters_are_checked():
     peft_model.base_model.model.attn.lora_B.to("meta")
     with pytest.raises(AssertionError, match=r"attn\.lora_B\.default\.weight: adapter on meta, base weight on cpu"):
         assert_device_placement(peft_model)
+
+
+def test_weights_without_adapters_are_checked_against_the_device():
+    # hostile testing D21: embeddings, head and every MLP on meta passed as device="cpu"
+    peft_model = _apply(build_tiny_model("llama"), target_modules=["q_proj", "v_proj"])
+    model = peft_model.base_model.model
+    model.model.embed_tokens.to("meta")
+    model.lm_head.to("meta")
+    for layer in model.model.layers:
+        layer.mlp.to("meta")
+    assert_device_placement(peft_model)  # adapters still sit with their base weights
+    with pytest.raises(AssertionError) as failure:
+        assert_device_placement(peft_model, device="cpu")
+    message = str(failure.value)
+    assert "adapter weight(s) misplaced" not in message
+    assert "model.embed_tokens: weight on meta, expected cpu" in message
+    assert "model.layers.1.mlp.down_proj: weight on meta, expected cpu" in message
+    assert "lm_head: weight on meta, expected cpu" in message
+
+
+def test_buffers_are_checked_too():
+    peft_model = _apply(build_tiny_model("llama"), target_modules=["q_proj"])
+    rotary = peft_model.base_model.model.model.rotary_emb
+    rotary.inv_freq = rotary.inv_freq.to("meta")
+    with pytest.raises(AssertionError, match="model.rotary_emb: inv_freq.* on meta, expected cpu"):
+        assert_device_placement(peft_model, device="cpu")
