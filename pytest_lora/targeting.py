@@ -171,7 +171,7 @@ def resolve_targets(model, config, named=None) -> tuple[list[Target], list[str]]
                 if key in wanted or any(key.endswith(f".{entry}") for entry in wanted):
                     targets.append(Target(name, module, rank_for(key, config), param_name))
     if not targets:
-        raise _no_match_error()(f"target_modules={config.target_modules!r} and target_parameters="
+        raise no_match_error()(f"target_modules={config.target_modules!r} and target_parameters="
                                 f"{config.target_parameters!r} match nothing in the model (peft raises here too)")
     entries = matching.saved_entries(config.modules_to_save, task_type, _peft_version())
     saved = matching.saved_names([name for name, _ in named], entries)
@@ -179,7 +179,7 @@ def resolve_targets(model, config, named=None) -> tuple[list[Target], list[str]]
     return targets, saved
 
 
-def _no_match_error() -> type[ValueError]:
+def no_match_error() -> type[ValueError]:
     """peft's exception for a config that adapts nothing (a ValueError), where this peft has one."""
     try:
         from peft.utils.error import NoMatchingPeftModuleError

@@ -207,23 +207,36 @@ def _owner(param_name: str) -> str:
     return name[: min(cuts)] if cuts else name.rpartition(".")[0]
 
 
-def _table(expected: dict[str, int], actual: dict[str, int]) -> str:
+_MAX_ROWS = 60  # per-module rows shown on failure
+
+
+def _table(expected: dict[str, int] | None, actual: dict[str, int], *, every: bool) -> str:
+    """Per module: analytic vs actual (only the differing rows unless ``every``); actual alone
+    when there is no analytic count."""
     rows = []
-    for name in sorted(set(expected) | set(actual)):
-        want, got = expected.get(name, 0), actual.get(name, 0)
-        if want == got:
+    for name in sorted(set(expected or {}) | set(actual)):
+        got = actual.get(name, 0)
+        if expected is None:
+            rows.append(f"  {name:<60} actual {got:>12,}")
             continue
-        why = ("trainable but should not be" if want == 0 else
+        want = expected.get(name, 0)
+        if want == got and not every:
+            continue
+        why = ("" if want == got else "trainable but should not be" if want == 0 else
                "should be trainable and is not" if got == 0 else "count differs")
-        rows.append(f"  {name:<60} expected {want:>12,}  actual {got:>12,}  {why}")
+        rows.append(f"  {name:<60} analytic {want:>12,}  actual {got:>12,}  {why}".rstrip())
+    if len(rows) > _MAX_ROWS:
+        rows[_MAX_ROWS:] = [f"  ... and {len(rows) - _MAX_ROWS} more modules"]
     return "\n".join(rows)
 
 
 def assert_trainable_params(peft_model, expected: int | None = None) -> int:
     """Assert the model's trainable count equals ``expected`` (default: the analytic count).
 
-    On failure the message lists, per module, what is trainable that should not be and what
-    should be and is not. Returns the count.
+    On failure the message lists, per module, the analytic and the actual count and says what is
+    trainable that should not be and what should be and is not; with ``expected``, every
+    trainable module is listed, so the table shows where the difference from ``expected`` lies.
+    Returns the count.
     """
     require_models()
     actual_by_module: dict[str, int] = defaultdict(int)
@@ -233,18 +246,31 @@ def assert_trainable_params(peft_model, expected: int | None = None) -> int:
     actual = sum(actual_by_module.values())
     if actual == expected:
         return actual
-    plan = plan_trainable(peft_model)  # the analytic count, and the per-module table on failure
-    wanted = sum(tensor.numel for tensor in plan) if expected is None else expected
+    try:
+        plan = plan_trainable(peft_model)  # the analytic count, and the per-module table on failure
+    except Exception as error:  # noqa: BLE001 - with expected=, the table of what is trainable still helps
+        if expected is None:
+            raise
+        plan, unmodelled = None, error
+    analytic = None if plan is None else sum(tensor.numel for tensor in plan)
+    wanted = analytic if expected is None else expected
     if actual == wanted:
         return actual
-    expected_by_module: dict[str, int] = defaultdict(int)
-    for tensor in plan:
-        expected_by_module[tensor.module] += tensor.numel
-    source = "the config's analytic count" if expected is None else "expected"
-    message = f"trainable parameters: actual {actual:,} != {source} {wanted:,}"
-    table = _table(expected_by_module, actual_by_module)
+    expected_by_module: dict[str, int] | None = None
+    if plan is not None:
+        expected_by_module = defaultdict(int)
+        for tensor in plan:
+            expected_by_module[tensor.module] += tensor.numel
+    if expected is None:
+        message = f"trainable parameters: actual {actual:,} != the config's analytic count {wanted:,}"
+    elif plan is None:
+        message = f"trainable parameters: actual {actual:,} != expected {wanted:,} (no analytic count: {unmodelled})"
+    else:
+        message = f"trainable parameters: actual {actual:,} != expected {wanted:,} (the config's analytic count: {analytic:,})"
+    table = _table(expected_by_module, actual_by_module, every=expected is not None)
     if table:
-        message += "\nper module (analytic vs actual):\n" + table
+        heading = "per module (actual)" if plan is None else "per module (analytic vs actual)"
+        message += f"\n{heading}:\n" + table
     raise AssertionError(message)
 
 

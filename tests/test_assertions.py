@@ -180,3 +180,49 @@ def test_an_explicit_count_needs_no_analytic_plan():
     peft_model = _apply(build_tiny_model("llama"), target_modules=["q_proj"], trainable_token_indices=[0, 1])
     real, _ = peft_model.get_nb_trainable_parameters()
     assert assert_trainable_params(peft_model, expected=real) == real
+
+
+def test_a_wrong_expected_number_shows_the_per_module_table():
+    # newcomer trial: expected= gave one line ("actual 3,584 != expected 12,345"), without the table
+    peft_model = _apply(build_tiny_model("llama"), target_modules=["q_proj", "v_proj"], r=4)
+    real, _ = peft_model.get_nb_trainable_parameters()
+    with pytest.raises(AssertionError) as failure:
+        assert_trainable_params(peft_model, expected=12_345)
+    message = str(failure.value)
+    assert f"actual {real:,} != expected 12,345 (the config's analytic count: {real:,})" in message
+    rows = [line for line in message.splitlines() if line.startswith("  model.layers.")]
+    assert len(rows) == 4  # q_proj and v_proj of both layers, each with its counts
+    assert all("analytic" in row and "actual" in row for row in rows)
+
+
+def test_a_wrong_expected_number_with_a_model_peft_changed_since_shows_what_is_trainable():
+    peft_model = _apply(build_tiny_model("llama"), target_modules=["q_proj"], r=4)
+    peft_model.peft_config["default"].r = 0  # no analytic count for this config
+    with pytest.raises(AssertionError) as failure:
+        assert_trainable_params(peft_model, expected=1)
+    message = str(failure.value)
+    assert "no analytic count: `r` should be a positive integer" in message
+    assert "per module (actual):" in message and "model.layers.1.self_attn.q_proj" in message
+
+
+def test_lora_apply_explains_targets_that_match_nothing_as_lora_lint_does():
+    # newcomer trial: gpt2 + q_proj gave peft's ~100-line traceback, with no "use c_attn" hint
+    from peft.utils.error import NoMatchingPeftModuleError
+
+    from pytest_lora.apply import apply_lora
+
+    with pytest.raises(NoMatchingPeftModuleError) as failure:
+        apply_lora(build_tiny_model("gpt2"), target_modules=["q_proj", "v_proj"], r=4)
+    message = str(failure.value)
+    assert message.startswith("no module of GPT2LMHeadModel matches target_modules=['q_proj', 'v_proj']: "
+                              "the equivalent here is target_modules=['c_attn'] (targetable modules: c_attn, ")
+    assert "\npeft: Target modules {" in message and len(message.splitlines()) == 2
+    assert failure.value.__cause__ is None and failure.value.__suppress_context__
+    assert not any("/peft/" in str(entry.path) for entry in failure.traceback)
+
+
+def test_lora_apply_leaves_other_peft_errors_as_they_are():
+    from pytest_lora.apply import apply_lora
+
+    with pytest.raises(ValueError, match="`r` should be a positive integer"):
+        apply_lora(build_tiny_model("gpt2"), target_modules=["c_attn"], r=0)
