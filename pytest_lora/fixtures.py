@@ -74,10 +74,11 @@ def lora_tiny_model(request):
 
 @pytest.fixture
 def lora_skeleton():
-    """Factory: ``lora_skeleton("meta-llama/Llama-2-7b-hf", task=None, dtype=None)``.
+    """Factory: ``lora_skeleton("meta-llama/Llama-2-7b-hf", task=None, dtype=None, *, config=None, allow_guess=False)``.
 
-    A full-size model on the ``meta`` device, resolved through the knowledge base: exact shapes and
-    parameter counts, no weights, no memory, no network.
+    A full-size model on the ``meta`` device, built from ``config`` or the config the knowledge base
+    finds (local folder, hub cache, curated table): exact shapes and parameter counts, no weights,
+    no memory, no network. A name known only by a guess is refused unless ``allow_guess=True``.
     """
     _require_models()
     from pytest_lora.skeletons import build_skeleton
