@@ -83,25 +83,31 @@ def reaching(index: FileIndex, name: str, at: Point) -> Reach:
         if len(bindings) == 1 and bindings[0].block is not None:
             return Reach((Definition(bindings[0], True),), True)
         return Reach(tuple(Definition(b, False) for b in bindings), True)
+    last = _last_on_every_path(bindings, at)
     live: list[Definition] = []
     for binding in bindings:
         if binding.block is None:  # bound by another function (`global`): at any time
             live.append(Definition(binding, False))
         elif binding.order < at.order:
-            if not _killed(binding, bindings, at) and not _dead(binding.block, at.block):
+            if binding.order >= last and not _dead(binding.block, at.block):
                 live.append(Definition(binding, _straight(binding, at)))
         else:
             loop = _common_loop(binding.block, at.block)
             if loop is not None and not _dead(binding.block, loop) \
                     and not _killed_around(binding, bindings, at, loop):
                 live.append(Definition(binding, False))  # through the next iteration
-    return Reach(tuple(live), _covered(bindings, at))
+    return Reach(tuple(live), last > -1 or _covered(bindings, at))
 
 
-def _killed(binding: Binding, bindings: list[Binding], at: Point) -> bool:
-    """Another definition runs on every path from ``binding`` to ``at``."""
-    return any(binding.order < other.order < at.order and other.block is not None
-               and at.block.inside(other.block) for other in bindings)
+def _last_on_every_path(bindings: list[Binding], at: Point) -> int:
+    """The order of the last definition before ``at`` that runs on every path to it (in
+    its block or one around it), -1 if none: the earlier ones never reach ``at``."""
+    assert at.block is not None and at.order is not None
+    last = -1
+    for binding in bindings:
+        if binding.block is not None and last < binding.order < at.order and at.block.inside(binding.block):
+            last = binding.order
+    return last
 
 
 def _killed_around(binding: Binding, bindings: list[Binding], at: Point, loop: Block) -> bool:
@@ -174,22 +180,30 @@ def _exclusive(block: Block, other: Block) -> bool:
 
 
 def _covered(bindings: list[Binding], at: Point) -> bool:
-    """Whether every path to ``at`` defines the name before it."""
-    block: Block | None = at.block
-    while block is not None:
-        if _defines(block, bindings, at.order):
+    """Whether every path to ``at`` defines the name before it through ``if``/``try``
+    statements whose every way defines it (or leaves); a definition in ``at``'s block or
+    one around it is ``_last_on_every_path``'s."""
+    direct = {id(b.block) for b in bindings if b.block is not None}
+    holders: set[int] = set()  # blocks holding a definition, directly or nested
+    for binding in bindings:
+        block = binding.block
+        while block is not None and id(block) not in holders:
+            holders.add(id(block))
+            block = block.parent
+    current: Block | None = at.block
+    while current is not None:
+        if id(current) in holders and _defines(current, direct, holders, at.order):
             return True
-        block = block.parent
+        current = current.parent
     return False
 
 
-def _defines(block: Block, bindings: list[Binding], before: int) -> bool:
-    """Whether running ``block`` up to order ``before`` always defines the name: directly,
-    or by an ``if``/``try`` finished before it whose every way defines it (or leaves)."""
-    if any(b.block is block and b.order < before for b in bindings):
-        return True
+def _defines(block: Block, direct: set[int], holders: set[int], before: int) -> bool:
+    """Whether an ``if``/``try`` in ``block`` finished before ``before`` defines the name on
+    every way through it."""
     return any(compound.end < before and all(
-        any(arm.exits or _defines(arm, bindings, arm.end + 1) for arm in way)
+        any(arm.exits or (id(arm) in holders and (
+            id(arm) in direct or _defines(arm, direct, holders, arm.end + 1))) for arm in way)
         for way in compound.alternatives) for compound in block.compounds)
 
 

@@ -19,6 +19,8 @@ from typing import Callable
 
 import libcst as cst
 
+from .nodes import subnodes
+
 _PROBES = {"hasattr", "getattr", "dir", "signature", "getfullargspec", "getargspec", "co_varnames",
            "fields", "__dataclass_fields__", "__annotations__"}
 
@@ -32,7 +34,7 @@ def _names(expr: cst.CSTNode) -> set[str]:
             found.add(node.value)
         elif isinstance(node, cst.SimpleString) and isinstance(node.evaluated_value, str):
             found.add(node.evaluated_value)
-        stack.extend(node.children)
+        stack.extend(subnodes(node))
     return found
 
 

@@ -17,6 +17,7 @@ from typing import Any, Iterable
 import libcst as cst
 
 from .guards import terminates, version_test
+from .nodes import subnodes
 from .values import UNKNOWN, evaluate
 
 PRAGMA_RE = re.compile(r"#\s*lora-lint:\s*model\s*=\s*([^\s#]+)")
@@ -145,7 +146,7 @@ def _returns(function: cst.FunctionDef | None) -> list[cst.BaseExpression]:
         if isinstance(node, cst.Return) and node.value is not None:
             found.append(node.value)
         elif not isinstance(node, (cst.FunctionDef, cst.Lambda, cst.ClassDef)):
-            stack.extend(node.children)
+            stack.extend(subnodes(node))
     return found
 
 
@@ -184,7 +185,7 @@ def _imports_peft(body: cst.BaseSuite) -> bool:
             if any((dotted(a.name) or "").split(".")[0] == "peft" for a in node.names):
                 return True
         elif not isinstance(node, (cst.FunctionDef, cst.ClassDef)):
-            stack.extend(node.children)
+            stack.extend(subnodes(node))
     return False
 
 
@@ -775,7 +776,7 @@ class FileIndex(cst.CSTVisitor):
                 name = self.qualname(node.func, self._scope) or ""
                 if name.startswith("peft.") and name.endswith(".LoraConfig"):
                     return True
-            stack.extend(node.children)
+            stack.extend(subnodes(node))
         return False
 
     def visit_Expr(self, node: cst.Expr) -> None:

@@ -22,7 +22,9 @@ class TargetModulesNotFound(Rule):
     What: the model is known (loaded in the same file, ``base_model_name_or_path``, a
     ``# lora-lint: model=<id>`` comment or ``model`` in ``[tool.lora-lint]``) and peft's
     matching (exact name, ``.name`` suffix, a regex string, ``"all-linear"``) reaches none
-    of its modules. Unknown models are not checked.
+    of its modules. Configs and models are followed through reassignments, branches,
+    helper functions and the project's own modules; a config that provably meets several
+    models is checked against each (and then not fixed). Unknown models are not checked.
     Why: ``get_peft_model`` raises ("Target modules ... not found in the base model") only
     after the model has been downloaded and loaded; names copied from a Llama recipe
     (``q_proj``/``v_proj``) do not exist in GPT-2, Falcon, BLOOM or Phi-3.
@@ -62,8 +64,20 @@ class TargetModulesNotFound(Rule):
         # that allows both is only told what fails in every version it allows.
         Valid("from peft import LoraConfig\n\nLoraConfig(target_modules=['embed_out'])\n",
               model="EleutherAI/pythia-70m", **{"target-transformers-version": ">=4.40"}),
+        # the model and its targets are chosen by the same condition: never paired across branches
+        Valid("from peft import LoraConfig, get_peft_model\nfrom transformers import AutoModelForCausalLM\n\n"
+              "if small:\n    name = 'gpt2'\nelse:\n    name = 'meta-llama/Llama-2-7b-hf'\n"
+              "model = AutoModelForCausalLM.from_pretrained(name)\n"
+              "if small:\n    model = get_peft_model(model, LoraConfig(target_modules=['c_attn']))\n"
+              "else:\n    model = get_peft_model(model, LoraConfig(target_modules=['q_proj', 'v_proj']))\n"),
     ]
     INVALID = [
+        # one config, a model chosen in branches: reported against the model it misses
+        Invalid("from peft import LoraConfig, get_peft_model\nfrom transformers import AutoModelForCausalLM\n\n"
+                "if small:\n    name = 'gpt2'\nelse:\n    name = 'meta-llama/Llama-2-7b-hf'\n"
+                "config = LoraConfig(r=8, lora_alpha=16, target_modules=['q_proj', 'v_proj'])\n"
+                "model = get_peft_model(AutoModelForCausalLM.from_pretrained(name), config)\n",
+                message="no module of gpt2", line=8, column=56),
         Invalid("from peft import LoraConfig\n\nLoraConfig(target_modules=['embed_out'])\n",
                 message="EleutherAI/pythia-70m", line=3, column=27,
                 model="EleutherAI/pythia-70m", **{"target-transformers-version": ">=5"}),
@@ -110,7 +124,7 @@ class TargetModulesNotFound(Rule):
         if suggestion:
             message += (f"the equivalent here is target_modules={suggestion!r} "
                         f"(targetable modules: {targetable(model)})")
-            if literal_in_call(keyword) and len(call.models) == 1:  # one model: the fix is right for all uses
+            if literal_in_call(keyword) and len(call.models) == 1:  # right for every use
                 replacements = {keyword.node: replacing(keyword.node, string_list(suggestion))}
         else:
             message += f"name some of its targetable modules: {targetable(model)}"

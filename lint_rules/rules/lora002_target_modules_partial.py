@@ -15,7 +15,8 @@ from ._targets import matches, model_words, targetable
 class TargetModulesPartial(Rule):
     """Entries of ``target_modules`` that match no module, next to entries that do.
 
-    What: the model is known and some list entries reach no module while others do.
+    What: the model is known and some list entries reach no module while others do (for a
+    config that meets several models: entries that none of them has).
     Why: peft raises only when *nothing* matches; other entries are ignored without a
     word, so fewer layers are adapted than the config says (Llama's ``gate_proj`` on a
     model whose MLP has other names, ``q_proj`` next to Phi-3's fused ``qkv_proj``).
@@ -38,6 +39,14 @@ class TargetModulesPartial(Rule):
         Valid("from peft import LoraConfig\n\nLoraConfig(target_modules=['q_proj', 'v_proj'])\n", model="gpt2"),
     ]
     INVALID = [
+        # the name is bound twice: each config is checked against the model it is applied to
+        Invalid("from peft import LoraConfig, get_peft_model\nfrom transformers import AutoModelForCausalLM\n\n"
+                "model = AutoModelForCausalLM.from_pretrained('meta-llama/Llama-2-7b-hf')\n"
+                "config = LoraConfig(target_modules=['q_proj', 'w1'])\n"
+                "a = get_peft_model(model, config)\n"
+                "config = LoraConfig(target_modules=['q_proj'])\n"
+                "b = get_peft_model(model, config)\n",
+                message="['w1'] match no module of meta-llama/Llama-2-7b-hf", line=5, column=47),
         Invalid("from peft import LoraConfig\n\n"
                 "LoraConfig(r=8, lora_alpha=16, target_modules=['qkv_proj', 'q_proj'])\n",
                 message="['q_proj'] match no module of microsoft/Phi-3-mini-4k-instruct", line=3, column=60,
