@@ -8,6 +8,7 @@ from pathlib import Path
 import libcst as cst
 import pytest
 
+from lint_rules import consulted
 from lint_rules.analysis import collect_calls
 from lint_rules.analysis.flow import Point, reaching
 from lint_rules.analysis.index import FileIndex
@@ -165,6 +166,14 @@ def test_configs_and_model_ids_imported_from_the_project(project: Path):
     calls = collect_calls(wrapper, RuleContext(str(script), "", "test", ("0.17.0",)))
     assert sorted(Path(p).name for p in calls.depends_on) == ["config.py", "settings.py"]
     assert all(c.origin is not None for c in calls)
+    with consulted.recording() as inputs:  # what the caches key a verdict on
+        lint_source(SCRIPT, filename=str(script), select=["LORA001"])
+    ours = [(Path(what).relative_to(project).as_posix(), state) for kind, what, state in inputs
+            if kind == "path" and Path(what).is_relative_to(project)]  # (resolve_model notes its own)
+    read = {what for what, state in ours if state.startswith("file:")}
+    assert {"myproj/train/config.py", "myproj/settings.py", "pyproject.toml"} <= read
+    tested = {what for what, state in ours if state == "absent"}
+    assert "myproj/train/myproj/settings.py" in tested  # created later, it would be the one imported
 
 
 def test_an_imported_config_reports_only_what_the_model_adds(project: Path):

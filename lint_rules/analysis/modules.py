@@ -6,7 +6,8 @@ project root (the nearest folder with ``pyproject.toml``, ``setup.py``, ``setup.
 ``.git``) and its ``src/``. Without a project root only the file's own folder is searched
 (a script next to its ``config.py``). A module is followed at most ``MAX_DEPTH`` imports
 away; each file is parsed once per process (keyed by its size and modification time).
-``ModuleReader.read`` lists every file read: a result depends on them too.
+``ModuleReader.read`` lists every file read: a result depends on them too; every path
+tested is noted in ``lint_rules.consulted`` (a module created later changes the result).
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import libcst as cst
 
+from .. import consulted
 from .index import FileIndex
 
 MAX_DEPTH = 3
@@ -80,6 +82,7 @@ class ModuleReader:
             if parts:
                 candidates.insert(0, target.with_name(parts[-1] + ".py"))
             for candidate in candidates:
+                consulted.note_path(candidate)
                 if candidate.is_file():
                     return candidate
         return None
@@ -95,7 +98,10 @@ def _roots_of(file: Path) -> tuple[Path, ...]:
     folders = [file.parent]
     current = file.parent
     for _ in range(_MAX_LEVELS):
-        if any((current / marker).exists() for marker in _MARKERS):
+        markers = [current / marker for marker in _MARKERS]
+        for marker in markers:
+            consulted.note_path(marker)
+        if any(marker.exists() for marker in markers):
             return (*folders, current / "src")
         if current.parent == current:
             break
