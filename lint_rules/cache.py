@@ -139,11 +139,12 @@ def settled(info: os.stat_result | None, read_at_ns: int) -> Stat | None:
 
 
 def _entry_ok(entry: Any) -> bool:
-    return (isinstance(entry, list) and len(entry) == 4
-            and (entry[0] is None or (isinstance(entry[0], list) and len(entry[0]) == 4
-                                      and all(type(n) is int for n in entry[0])))
-            and isinstance(entry[1], str) and isinstance(entry[2], list)
-            and all(isinstance(v, dict) for v in entry[2]) and isinstance(entry[3], list))
+    """The shape of ``[stat, digest, findings, inputs]`` (findings are checked when read)."""
+    if not (type(entry) is list and len(entry) == 4 and type(entry[1]) is str and type(entry[2]) is list
+            and type(entry[3]) is list and all(type(v) is dict for v in entry[2])):
+        return False
+    stat = entry[0]
+    return stat is None or (type(stat) is list and len(stat) == 4 and all(type(n) is int for n in stat))
 
 
 class Cache:

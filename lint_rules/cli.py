@@ -210,11 +210,13 @@ def _show_settings(settings: Any, out: TextIO) -> int:
 
 
 def _display(path: Path, cwd: Path) -> str:
-    absolute = path if path.is_absolute() else cwd / path
-    try:
-        return absolute.relative_to(cwd).as_posix()
-    except ValueError:
-        return str(path)
+    """The path relative to ``cwd`` when it lies below it, else as given (no file system access)."""
+    text, here = str(path), str(cwd)
+    absolute = text if path.is_absolute() else os.path.join(here, text)
+    prefix = here.rstrip(os.sep) + os.sep
+    if absolute.startswith(prefix):
+        return absolute[len(prefix):].replace(os.sep, "/")
+    return "." if absolute == here else text
 
 
 def _check(ns: argparse.Namespace) -> int:

@@ -30,6 +30,9 @@ class Discovery:
 
     def __init__(self, root: Path, exclude: Iterable[str], respect_gitignore: bool = True) -> None:
         self.root = root.resolve()
+        self._root = str(self.root)
+        self._root_prefix = self._root.rstrip("/") + "/"
+        self._real: dict[str, str] = {}  # each folder and file resolved once per run
         self.respect_gitignore = respect_gitignore
         self._ignore_file = lru_cache(maxsize=None)(ignore_file)  # each .gitignore read once per run
         names, name_globs, path_globs = set(), [], []
@@ -44,12 +47,36 @@ class Discovery:
         self._name_re = re.compile("|".join(name_globs)) if name_globs else None
         self._path_re = re.compile("|".join(path_globs)) if path_globs else None
 
+    def _below_root(self, absolute: str) -> str | None:
+        """An absolute path relative to the root (``.`` for the root), ``None`` outside it."""
+        if absolute.startswith(self._root_prefix):
+            return absolute[len(self._root_prefix):]
+        return "." if absolute == self._root else None
+
+    def real(self, path: Path) -> str:
+        """``str(path.resolve())``, resolving each folder once (a file only if it is a symlink)."""
+        text = os.path.join(os.getcwd(), path) if not path.is_absolute() else str(path)
+        found = self._real.get(text)
+        if found is not None:
+            return found
+        folder, name = os.path.split(text)
+        if name in ("", ".", ".."):
+            found = str(Path(text).resolve())
+        else:
+            real_folder = self._real.get(folder)
+            if real_folder is None:
+                real_folder = self._real[folder] = str(Path(folder).resolve())
+            candidate = os.path.join(real_folder, name)
+            found = str(Path(candidate).resolve()) if os.path.islink(candidate) else candidate
+        self._real[text] = found
+        return found
+
     def excluded(self, path: Path) -> bool:
         """An ``exclude`` pattern matches the path (relative to the root) or one of its names."""
-        try:
-            rel = (path if path.is_absolute() else path.resolve()).relative_to(self.root).as_posix()
-        except ValueError:
-            rel = path.as_posix()
+        rel = self._below_root(str(path) if path.is_absolute() else self.real(path))
+        return self._excluded_rel(rel if rel is not None else path.as_posix())
+
+    def _excluded_rel(self, rel: str) -> bool:
         if self._path_re is not None and self._path_re.match(rel):
             return True
         parts = rel.split("/")
@@ -60,17 +87,15 @@ class Discovery:
     def relpath(self, path: Path) -> str:
         """The path relative to the root, ``/``-separated (what ``per-file-ignores`` matches);
         absolute when it lies outside the root."""
-        absolute = path.resolve()
-        try:
-            return absolute.relative_to(self.root).as_posix()
-        except ValueError:
-            return absolute.as_posix()
+        absolute = self.real(path)
+        rel = self._below_root(absolute)
+        return rel if rel is not None else absolute
 
     def gitignored(self, path: Path, is_dir: bool = False) -> bool:
         """A ``.gitignore`` ignores the path or a folder it lies in (below the root)."""
         if not self.respect_gitignore:
             return False
-        resolved = path.resolve()
+        resolved = Path(self.real(path))
         if self.root not in resolved.parents:
             return is_ignored(resolved, chain_for(resolved.parent, self.root, self._ignore_file), is_dir)
         chain = chain_for(self.root, self.root, self._ignore_file)
@@ -88,19 +113,20 @@ class Discovery:
     def files(self, paths: Iterable[Path], *, force_exclude: bool = False) -> Iterator[Path]:
         """Files to lint, each once, in a stable order. Files named explicitly are always linted
         unless ``force_exclude`` (then ``exclude`` and ``.gitignore`` apply to them too)."""
-        seen: set[Path] = set()
+        seen: set[str] = set()
         for path in paths:
             is_dir = path.is_dir()
             if force_exclude and self.left_out(path, is_dir):
                 continue
-            found = sorted(self._walk(path.resolve())) if is_dir else [path]
+            found = ([Path(p) for p in sorted(self._walk(path.resolve()), key=lambda p: p.split(os.sep))]
+                     if is_dir else [path])  # sorted as Path sorts, by parts
             for file in found:
-                key = file.resolve()
+                key = self.real(file)
                 if key not in seen:
                     seen.add(key)
                     yield file
 
-    def _walk(self, top: Path) -> Iterator[Path]:
+    def _walk(self, top: Path) -> Iterator[str]:
         chain = chain_for(top, self.root, self._ignore_file) if self.respect_gitignore else []
         stack = [(top, chain)]
         while stack:
@@ -113,13 +139,15 @@ class Discovery:
             except OSError:
                 continue
             for entry in entries:
-                path = Path(entry.path)
                 is_dir = entry.is_dir(follow_symlinks=False)
                 if not is_dir and not entry.name.endswith(SUFFIXES):
                     continue
-                if self.excluded(path) or (chain and is_ignored(path, chain, is_dir)):
+                rel = self._below_root(entry.path)  # below a resolved folder: no need to resolve
+                if self._excluded_rel(rel if rel is not None else entry.path):
+                    continue
+                if chain and is_ignored(Path(entry.path), chain, is_dir):
                     continue
                 if is_dir:
-                    stack.append((path, chain))
+                    stack.append((Path(entry.path), chain))
                 elif entry.is_file():
-                    yield path
+                    yield entry.path
