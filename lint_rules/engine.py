@@ -23,6 +23,7 @@ from .config import SYNTAX_ERROR
 from .errors import FixError
 from .fixes import Edits, apply
 from .positions import Positions
+from .prefilter import Prefilter
 from .rule import RuleContext
 from .suppression import ALL, NoqaMap, file_exemptions
 from .violation import FixInfo, Location, Violation, fixable
@@ -56,6 +57,7 @@ class Linter:
         self.settings = settings
         rules = all_rules()
         self.rules = [rules[code]() for code in settings.enabled if code != SYNTAX_ERROR]
+        self.prefilter = Prefilter.for_rules(rules[code] for code in settings.enabled)
 
     def context(self, filename: str, source: str = "") -> RuleContext:
         """The rules' view of one file: a script's PEP 723 requirements beat the project's,
@@ -118,10 +120,10 @@ class Linter:
         return FixResult(current, [f.violation for f in self._check(current, filename, relpath)[1]], fixed)
 
     def _check(self, source: str, filename: str, relpath: str | None) -> tuple[cst.Module | None, list[_Found]]:
-        if not analysis.might_use_peft(source):
+        if not self.prefilter.mentions(source):
             return None, []
         off = file_exemptions(source) | self._ignored(filename, relpath)
-        if ALL in off:
+        if ALL in off or not self.prefilter.calls(source):
             return None, []
         try:
             module = cst.parse_module(source)

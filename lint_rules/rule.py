@@ -91,6 +91,10 @@ class Rule:
     OPTIONS: ClassVar[Mapping[str, Any]] = {}  # per-rule options and their defaults
     CHECKS_IMPORTED: ClassVar[bool] = False  # also checks configs another module of the project
     # makes and the file applies to a model (``LoraCall.origin``); that module reports the rest
+    # Names the rule needs to see called (``LoraConfig(...)``, ``peft.LoraConfig(...)``, an import
+    # alias of it) or passed as a keyword (``peft_config=``): a file with none of the enabled rules'
+    # triggers is not parsed with libcst (``lint_rules.prefilter``). Empty: any file.
+    TRIGGERS: ClassVar[tuple[str, ...]] = ()
     VALID: ClassVar[list[Case]] = []
     INVALID: ClassVar[list[Case]] = []
 
@@ -100,6 +104,8 @@ class Rule:
             raise ValueError(f"{cls.__name__}: code {cls.CODE!r} is not LORA + 3 digits")
         if not _NAME_RE.match(cls.NAME):
             raise ValueError(f"{cls.__name__}: name {cls.NAME!r} is not kebab-case")
+        if isinstance(cls.TRIGGERS, str) or not all(t.isidentifier() for t in cls.TRIGGERS):
+            raise ValueError(f"{cls.__name__}: TRIGGERS {cls.TRIGGERS!r} is not a tuple of names")
         if cls.SEVERITY not in SEVERITIES:
             raise ValueError(f"{cls.__name__}: unknown severity {cls.SEVERITY!r}")
         other = REGISTRY.get(cls.CODE)

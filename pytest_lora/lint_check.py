@@ -119,9 +119,7 @@ class LoraCheckPlugin:
             if verdict is not None:  # touched, not changed: record its new stat
                 self.new[key] = [settled(info, read_at), digest, verdict, (self.new.get(key) or self.known[key])[3]]
             else:
-                from lint_rules.analysis import might_use_peft
-
-                if not might_use_peft(text):
+                if not self.linter.prefilter.mentions(text):
                     verdict = "skip"
                     self.new[key] = [settled(info, read_at), digest, verdict, []]
         if verdict == "skip":

@@ -45,6 +45,7 @@ def _define_rules() -> None:
         NAME = "test-rank-zero"
         SEVERITY = "error"
         SUMMARY = "r is zero"
+        TRIGGERS = ("LoraConfig",)
         FIX = "safe"
 
         def check(self, call, ctx):
@@ -59,6 +60,7 @@ def _define_rules() -> None:
         NAME = "test-bias-all"
         SEVERITY = "warning"
         SUMMARY = "bias is all"
+        TRIGGERS = ("LoraConfig",)
         FIX = "unsafe"
 
         def check(self, call, ctx):
@@ -73,6 +75,7 @@ def _define_rules() -> None:
         NAME = "test-every-call"
         SEVERITY = "info"
         SUMMARY = "a call"
+        TRIGGERS = ("LoraConfig",)
         DEFAULT_ENABLED = False
         OPTIONS = {"label": "call"}
 
@@ -85,6 +88,7 @@ def _define_rules() -> None:
         CODE = "LORA993"
         NAME = "test-breaker"
         SUMMARY = "breaks"
+        TRIGGERS = ("LoraConfig",)
         FIX = "safe"
         DEFAULT_ENABLED = False
 
@@ -105,7 +109,6 @@ def fake_rules(monkeypatch):
     import lint_rules.knowledge.peft_releases as releases
     import lint_rules.project as project
 
-    monkeypatch.setattr(analysis, "might_use_peft", lambda source: "peft" in source or "LoraConfig" in source)
     monkeypatch.setattr(analysis, "collect_calls", fake_collect_calls)
     monkeypatch.setattr(releases, "versions_in", lambda spec: [v for v in PEFT_RELEASES if v in SpecifierSet(spec)])
     monkeypatch.setattr(releases, "installed_version", lambda: None)

@@ -6,7 +6,7 @@ import textwrap
 import libcst as cst
 import pytest
 
-from lint_rules.analysis import UNKNOWN, collect_calls, might_use_peft
+from lint_rules.analysis import UNKNOWN, collect_calls
 from lint_rules.rule import RuleContext
 
 
@@ -51,12 +51,6 @@ def test_import_styles_are_recognised(source):
 ])
 def test_same_name_elsewhere_is_not_peft(source):
     assert calls(source) == []
-
-
-def test_might_use_peft():
-    assert might_use_peft("import peft as p")
-    assert might_use_peft("from mylib import LoraConfig")
-    assert not might_use_peft("import torch\nprint('hello')\n")
 
 
 def test_module_constants_and_arithmetic():

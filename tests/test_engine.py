@@ -134,7 +134,7 @@ def test_syntax_error_is_lora000():
 
 
 def test_syntax_error_survives_select_unless_ignored_by_name():
-    broken = "import peft\ndef f(:\n"
+    broken = "from peft import LoraConfig\ndef f(:\n"
     assert codes(lint_source(broken, select=["LORA991"])) == ["LORA000"]
     assert lint_source(broken, settings={"ignore": ["syntax-error"]}) == []
 

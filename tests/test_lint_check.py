@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 BROKEN = "from peft import LoraConfig\nconfig = LoraConfig(r=8\n"
-CLEAN = "import peft\n\nprint(peft.__name__)\n"
-UNRELATED = "x = (\n"  # does not parse, but never mentions peft: not collected
+CLEAN = "import peft\n\nprint(peft.LoraConfig.__name__)\n"  # mentions LoraConfig, calls nothing
+UNRELATED = "import peft\nx = (\n"  # does not parse, but never mentions LoraConfig: not collected
 
 
 @pytest.fixture

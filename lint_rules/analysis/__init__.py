@@ -1,7 +1,7 @@
 """The analysis pass: peft ``LoraConfig`` calls and what is statically known about them.
 
-The engine calls ``might_use_peft(source)`` before parsing and ``collect_calls(wrapper,
-ctx)`` once per parsed file; rules receive the ``LoraCall`` objects. Names are resolved
+The engine calls ``collect_calls(wrapper, ctx)`` once per parsed file (``lint_rules.prefilter``
+decides which files are parsed); rules receive the ``LoraCall`` objects. Names are resolved
 from the file's own imports and assignments (``index.FileIndex``), not with libcst's
 generic scope analysis. PEP 723 inline script metadata is applied by the engine through
 ``lint_rules.project.context_for_source`` (it changes the checked peft range per file).
@@ -19,7 +19,7 @@ from .modules import ModuleReader
 from .values import UNKNOWN
 
 __all__ = ["LORA_CONFIG_NAMES", "UNKNOWN", "Calls", "Keyword", "LoraCall", "ModelInfo",
-           "collect_calls", "might_use_peft"]
+           "collect_calls"]
 
 
 class Calls(list):
@@ -27,15 +27,6 @@ class Calls(list):
     find them (a config or model id imported from them), whose changes may change them."""
 
     depends_on: tuple[str, ...] = ()
-
-
-def might_use_peft(source: str) -> bool:
-    """Cheap prefilter: ``False`` only when the file cannot call peft's ``LoraConfig``.
-
-    Every import style names ``peft`` somewhere (``import peft as p``, ``from peft import *``);
-    a re-export through another module (``from mylib import LoraConfig``) names the class.
-    """
-    return "peft" in source or "LoraConfig" in source
 
 
 def collect_calls(wrapper: cst.MetadataWrapper, ctx: RuleContext) -> Calls:

@@ -3,14 +3,16 @@ from __future__ import annotations
 
 from typing import Any, Iterator
 
+from ..analysis.model import APPLYING
 from ..rule import Finding, Invalid, Rule, Valid
 
 
 class SyntaxErrorRule(Rule):
     """The file is not valid Python (libcst could not parse it).
 
-    What: reported by the engine, at the parser's error position, for a file that uses
-    peft but does not parse.
+    What: reported by the engine, at the parser's error position, for a file that mentions
+    a name another rule needs to see (``LoraConfig``, ``get_peft_model``, ...) but does not
+    parse. A file that mentions none is not parsed at all: no rule could fire on it.
     Why: no other rule can look at a file that does not parse; reporting it keeps a
     broken file from passing as clean, and the run goes on with the other files.
     Example: ``LoraConfig(r=8`` (unclosed parenthesis).
@@ -21,12 +23,14 @@ class SyntaxErrorRule(Rule):
     NAME = "syntax-error"
     SEVERITY = "error"
     SUMMARY = "The file does not parse; nothing else in it was checked"
+    TRIGGERS = ("LoraConfig", *APPLYING)  # every other rule's (tests/test_prefilter.py checks it)
     VALID = [
         Valid("from peft import LoraConfig\n\nconfig = LoraConfig(r=8)\n"),
     ]
     INVALID = [
         Invalid("from peft import LoraConfig\n\nconfig = LoraConfig(r=8\n", message="never closed", line=3, column=20),
-        Invalid("import peft\n\ndef f(:\n    pass\n", message="invalid syntax", line=3, column=7),
+        Invalid("import peft\n\ndef f(:\n    pass\nconfig = peft.LoraConfig()\n", message="invalid syntax",
+                line=3, column=7),
     ]
 
     def check(self, call: Any, ctx: Any) -> Iterator[Finding]:

@@ -6,6 +6,7 @@ from typing import Iterator
 from ..analysis import LoraCall
 from ..knowledge import peft_releases
 from ..knowledge.matching import suggest_equivalent
+from ..analysis.model import APPLYING
 from ..rule import Finding, Invalid, Rule, RuleContext, Valid
 from ._common import highest, literal_in_call, replacing, string_list, value_node
 from ._targets import Targets, matches, model_words, targetable, would_match
@@ -37,6 +38,7 @@ class TargetModulesNotFound(Rule):
     NAME = "target-modules-not-found"
     SEVERITY = "error"
     SUMMARY = "No target_modules entry matches a module of the model"
+    TRIGGERS = ("LoraConfig", *APPLYING)  # a config made in another module, applied here
     FIX = "unsafe"
     CHECKS_IMPORTED = True
 

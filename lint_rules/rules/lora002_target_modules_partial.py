@@ -7,6 +7,7 @@ import libcst as cst
 
 from ..analysis import LoraCall
 from ..knowledge.matching import suggest_equivalent
+from ..analysis.model import APPLYING
 from ..rule import Finding, Invalid, Rule, RuleContext, Valid
 from ._common import value_node
 from ._targets import matches, model_words, targetable
@@ -29,6 +30,7 @@ class TargetModulesPartial(Rule):
     SEVERITY = "warning"
     SUMMARY = "Some target_modules entries match no module and are silently ignored"
     CHECKS_IMPORTED = True
+    TRIGGERS = ("LoraConfig", *APPLYING)  # a config made in another module, applied here
 
     VALID = [
         Valid("from peft import LoraConfig\n\nLoraConfig(target_modules=['q_proj', 'k_proj', 'v_proj', 'o_proj'])\n",

@@ -28,6 +28,7 @@ class UnknownArgument(Rule):
     NAME = "unknown-argument"
     SEVERITY = "error"
     SUMMARY = "A keyword that no peft release's LoraConfig accepts"
+    TRIGGERS = ("LoraConfig",)
     FIX = "safe"
 
     VALID = [

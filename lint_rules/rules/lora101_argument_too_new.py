@@ -27,6 +27,7 @@ class ArgumentTooNew(Rule):
     NAME = "argument-too-new"
     SEVERITY = "error"
     SUMMARY = "A LoraConfig keyword newer than the lowest peft version the project allows"
+    TRIGGERS = ("LoraConfig",)
 
     VALID = [
         Valid("from peft import LoraConfig\n\nLoraConfig(r=8, use_dora=True)\n",

@@ -29,6 +29,7 @@ class ValueTooNew(Rule):
     NAME = "value-too-new"
     SEVERITY = "error"
     SUMMARY = "An init_lora_weights option or target_modules='all-linear' newer than the allowed peft"
+    TRIGGERS = ("LoraConfig",)
 
     VALID = [
         Valid("from peft import LoraConfig\n\nLoraConfig(target_modules='all-linear')\n",

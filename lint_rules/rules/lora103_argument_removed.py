@@ -29,6 +29,7 @@ class ArgumentRemoved(Rule):
     NAME = "argument-removed"
     SEVERITY = "error"
     SUMMARY = "A keyword removed from peft while the allowed range includes later releases"
+    TRIGGERS = ("LoraConfig",)
     FIX = "safe"
 
     VALID = [

@@ -45,6 +45,7 @@ class AlphaRatio(Rule):
     NAME = "alpha-ratio"
     SEVERITY = "warning"
     SUMMARY = "lora_alpha is not alpha-ratio (default 2) times r"
+    TRIGGERS = ("LoraConfig",)
     FIX = "unsafe"
     OPTIONS = {"alpha-ratio": 2, "check-defaults": False}
 

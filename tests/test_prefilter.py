@@ -1,0 +1,151 @@
+"""The prefilter built from the rules' TRIGGERS: what it lets through, and that it never changes a finding."""
+from __future__ import annotations
+
+import copy
+import importlib.util
+from pathlib import Path
+
+import libcst as cst
+import pytest
+
+from lint_rules.analysis import collect_calls
+from lint_rules.analysis.model import APPLYING
+from lint_rules.catalog import all_rules
+from lint_rules.engine import Linter, linter_for
+from lint_rules.prefilter import Prefilter
+
+RULES = all_rules()
+LORA = Prefilter(frozenset({"LoraConfig"}))
+
+# Every way the analysis can reach peft's LoraConfig: each text names it, each holds a call of it.
+REACHED = {
+    "plain": "from peft import LoraConfig\nc = LoraConfig(r=8, lora_alpha=8)\n",
+    "alias": "from peft import LoraConfig as LC\nc = LC(r=8, lora_alpha=8)\n",
+    "module alias": "import peft as p\nc = p.LoraConfig(r=8, lora_alpha=8)\n",
+    "star": "from peft import *\nc = LoraConfig(r=8, lora_alpha=8)\n",
+    "submodule": "from peft.tuners import lora\nc = lora.LoraConfig(r=8, lora_alpha=8)\n",
+    "dotted import": "import peft.tuners.lora.config\nc = peft.tuners.lora.config.LoraConfig(r=8, lora_alpha=8)\n",
+    "dotted alias": "import peft.tuners.lora.config as cfg\nc = cfg.LoraConfig(r=8, lora_alpha=8)\n",
+    "parenthesised": "from peft import LoraConfig\nc = (LoraConfig)(r=8, lora_alpha=8)\n",
+    "in a function": "def f():\n    from peft import LoraConfig as L\n    return L(r=8, lora_alpha=8)\n",
+    "late import": "def f():\n    return LC(r=8, lora_alpha=8)\n\nfrom peft import LoraConfig as LC\n",
+    "in an f-string": "from peft import LoraConfig\nprint(f'{LoraConfig(r=8, lora_alpha=8)}')\n",
+    "chained": "from peft import LoraConfig\nd = LoraConfig(r=8, lora_alpha=8).to_dict()\n",
+    "in brackets": "from peft import LoraConfig\nc = [LoraConfig  # a comment\n     (r=8, lora_alpha=8)]\n",
+}
+# Texts that name LoraConfig but call nothing a rule could see: never parsed with libcst.
+NOT_CALLED = {
+    "docstring": '"""Build a LoraConfig(r=8) by hand."""\nx = 1\n',
+    "comment": "x = 1  # LoraConfig(r=8)\n",
+    "import only": "from peft import LoraConfig\n__all__ = ['LoraConfig']\n",
+    "annotation": "from peft import LoraConfig\ndef f(c: LoraConfig) -> LoraConfig:\n    return c\n",
+    "isinstance": "from peft import LoraConfig\ndef f(c):\n    return isinstance(c, LoraConfig)\n",
+    "string": "name = 'LoraConfig(r=0)'\n",
+}
+
+
+def _without_prefilter(linter: Linter) -> Linter:
+    bare = copy.copy(linter)
+    bare.prefilter = Prefilter(None)
+    return bare
+
+
+def _calls(source: str) -> list:
+    return collect_calls(cst.MetadataWrapper(cst.parse_module(source)), linter_for().context("x.py", source))
+
+
+def test_lora000_triggers_are_every_other_rules():
+    others = {t for code, rule in RULES.items() if code != "LORA000" for t in rule.TRIGGERS}
+    assert others and set(RULES["LORA000"].TRIGGERS) == others
+
+
+def test_every_rule_declares_what_it_needs_to_see():
+    assert all(rule.TRIGGERS for rule in RULES.values())
+    assert linter_for(select=["LORA201"]).prefilter == LORA  # (LORA000 is on unless ignored by name)
+    assert linter_for(select=["LORA201"], settings={"ignore": ["LORA000"]}).prefilter == LORA
+    assert linter_for().prefilter == Prefilter(frozenset({"LoraConfig", *APPLYING}))
+
+
+@pytest.mark.parametrize("source", [
+    "from peft import get_peft_model\nfrom .config import LORA\nm = get_peft_model(model, LORA)\n",
+    "from trl import SFTTrainer\nfrom .config import LORA\nt = SFTTrainer(model=m, peft_config=LORA)\n",
+    "from .config import LORA\nmodel.add_adapter(LORA)\n",
+])
+def test_applying_a_config_made_elsewhere_passes_for_the_rules_that_check_it(source):
+    """LORA001/LORA002 check a config another module of the project makes where this file applies it."""
+    assert linter_for().prefilter.calls(source)
+    assert not linter_for(select=["LORA201"], settings={"ignore": ["LORA000"]}).prefilter.mentions(source)
+
+
+def test_a_rule_without_triggers_sees_every_file():
+    class Anything:
+        TRIGGERS = ()
+
+    assert Prefilter.for_rules([RULES["LORA201"], Anything]) == Prefilter(None)
+    assert Prefilter(None).mentions("x = 1\n") and Prefilter(None).calls("x = 1\n")
+
+
+@pytest.mark.parametrize("source", list(REACHED.values()), ids=list(REACHED))
+def test_every_way_to_reach_loraconfig_passes(source):
+    assert _calls(source), "the analysis must see this call, or the case proves nothing"
+    assert LORA.mentions(source) and LORA.calls(source)
+    linter = linter_for(settings={"alpha-ratio": 2})
+    found = linter.lint(source, "x.py")
+    assert [v.code for v in found] == ["LORA201"]
+    assert found == _without_prefilter(linter).lint(source, "x.py")
+
+
+@pytest.mark.parametrize("source", list(NOT_CALLED.values()), ids=list(NOT_CALLED))
+def test_a_mention_without_a_call_is_not_parsed(source, monkeypatch):
+    assert not _calls(source)
+    assert LORA.mentions(source) and not LORA.calls(source)
+    monkeypatch.setattr(cst, "parse_module", lambda *a, **k: pytest.fail("parsed"))
+    assert linter_for().lint(source, "x.py") == []
+
+
+def test_a_file_without_the_name_is_not_read_further():
+    source = "import peft\nmodel = peft.get_peft_model(model, config)\n"
+    assert not LORA.mentions(source)
+    assert linter_for().lint("import peft\ndef f(:\n", "x.py") == []  # no rule could fire: not even parsed
+
+
+def test_what_cpython_cannot_parse_goes_to_libcst():
+    assert LORA.calls("from peft import LoraConfig\nc = LoraConfig(r=8\n")
+    assert LORA.calls("LoraConfig\0")
+    assert LORA.calls("type X = int\nc = LoraConfig(r=8)\n")  # 3.12 syntax: found by CPython 3.12, else libcst's
+    [violation] = linter_for().lint("from peft import LoraConfig\nc = LoraConfig(r=8\n", "x.py")
+    assert violation.code == "LORA000"
+
+
+def test_rule_examples_agree_with_the_analysis():
+    """A case whose call the analysis sees passes the prefilter (the analysis resolves callees
+    through imports only; if it ever resolves more, the prefilter must follow)."""
+    prefilter = Prefilter.for_rules(RULES.values())
+    for rule in RULES.values():
+        for case in [*rule.VALID, *rule.INVALID]:
+            try:
+                seen = bool(_calls(case.code))
+            except cst.ParserSyntaxError:
+                continue
+            assert not seen or prefilter.calls(case.code), (rule.CODE, case.code)
+
+
+def _package_files(name: str, mentioning: tuple[str, ...]) -> list[Path]:
+    spec = importlib.util.find_spec(name)  # locates the installed package without importing it
+    assert spec is not None and spec.origin, f"{name} is installed by the test extras (make test)"
+    root = Path(spec.origin).parent
+    return sorted(p for p in root.rglob("*.py")
+                  if any(word in p.read_text(encoding="utf-8", errors="replace") for word in mentioning))
+
+
+# Real code at the pinned versions of constraints.txt: every file the former prefilter (a mention of
+# `peft` or `LoraConfig`) let through, from peft itself and from transformers' peft integration.
+REAL = [*_package_files("peft", ("peft", "LoraConfig")), *_package_files("transformers", ("peft", "LoraConfig"))]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", REAL, ids=lambda p: "/".join(p.parts[-3:]))
+def test_real_code_same_findings_with_and_without_the_prefilter(path):
+    source = path.read_text(encoding="utf-8")
+    linter = linter_for()
+    assert linter.lint(source, str(path)) == _without_prefilter(linter).lint(source, str(path))
