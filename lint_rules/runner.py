@@ -17,6 +17,7 @@ from . import consulted
 from .cache import Cache, content_hash, settled
 from .config import Settings
 from .errors import LintError
+from .prefilter import Prefilter
 from .serialize import from_dict, to_dict
 from .violation import Violation, fixable
 
@@ -160,9 +161,14 @@ def _cached(cache: Cache, task: Task) -> list[Violation] | None:
 
 def run(tasks: list[Task | FileResult], settings: Settings, *, fix: bool = False, unsafe: bool = False,
         write: bool = True, jobs: int | None = None, cache: Cache | None = None) -> RunResult:
-    """Lint (``fix=False``) or fix the files; with ``write`` fixed files are written back."""
+    """Lint (``fix=False``) or fix the files; with ``write`` fixed files are written back.
+
+    Only the files an enabled rule could fire on (``Linter.prefilter``) are linted, in a pool when
+    there are many, largest first; a file without findings has its ``Task.text`` let go ("")."""
     results: dict[int, FileResult] = {}
     todo: list[tuple[int, Task]] = []
+    passed_over: list[tuple[int, Task]] = []  # nothing to lint: no enabled rule's trigger in the text
+    prefilter: Prefilter | None = None
     hits = 0
     for index, task in enumerate(tasks):
         if isinstance(task, FileResult):
@@ -175,7 +181,13 @@ def run(tasks: list[Task | FileResult], settings: Settings, *, fix: bool = False
                 results[index] = FileResult(task.filename, violations)
                 hits += 1
                 continue
-        todo.append((index, task))
+        prefilter = prefilter or Prefilter.for_codes(settings.enabled)
+        if task.unreadable is None and not task.path.endswith(".ipynb") and not prefilter.mentions(task.text):
+            results[index] = FileResult(task.filename)
+            passed_over.append((index, task))
+        else:
+            todo.append((index, task))
+    todo.sort(key=lambda item: len(item[1].text), reverse=True)  # the longest files do not start last
     jobs = jobs or cpu_count()
     if jobs > 1 and len(todo) >= PARALLEL_MIN_FILES:
         import multiprocessing  # here: a run with few files or all cached never needs them
@@ -195,7 +207,7 @@ def run(tasks: list[Task | FileResult], settings: Settings, *, fix: bool = False
             results[index] = _process(task, fix, unsafe, linter)
     if fix and write:
         remove_stale_temp_files({os.path.dirname(task.path) for _, task in todo})
-    for index, task in todo:
+    for index, task in [*passed_over, *todo]:
         result = results[index]
         if fix and write and result.new_source is not None and not result.error:
             try:
@@ -210,6 +222,8 @@ def run(tasks: list[Task | FileResult], settings: Settings, *, fix: bool = False
             digest = content_hash(result.new_source.encode(task.encoding)) if changed else task.digest
             cache.put(task.given or task.path, digest, [to_dict(v) for v in result.violations], result.inputs,
                       None if changed else task.stat)
+        if not result.violations:
+            task.text = ""  # let it go: only a report of findings shows source lines
     if cache is not None:
         remove_stale_temp_files([str(cache.path.parent)])
         cache.save()
