@@ -57,7 +57,7 @@ class Linter:
         self.settings = settings
         rules = all_rules()
         self.rules = [rules[code]() for code in settings.enabled if code != SYNTAX_ERROR]
-        self.prefilter = Prefilter.for_rules(rules[code] for code in settings.enabled)
+        self.prefilter = Prefilter.for_codes(settings.enabled)
 
     def context(self, filename: str, source: str = "") -> RuleContext:
         """The rules' view of one file: a script's PEP 723 requirements beat the project's,

@@ -40,6 +40,17 @@ class Prefilter:
             names.update(rule.TRIGGERS)
         return cls(frozenset(names))
 
+    @classmethod
+    def for_codes(cls, codes: Iterable[str]) -> "Prefilter":
+        """For the enabled rules: LORA000 reports a file another enabled rule would look at
+        (alone, any file a rule could look at: its own TRIGGERS are all of theirs)."""
+        from .catalog import all_rules
+        from .config import SYNTAX_ERROR
+
+        rules = all_rules()
+        enabled = [rules[code] for code in codes]
+        return cls.for_rules([rule for rule in enabled if rule.CODE != SYNTAX_ERROR] or enabled)
+
     def mentions(self, source: str) -> bool:
         """Whether the text contains a trigger (``False``: no rule can fire on it)."""
         return self.names is None or any(name in source for name in self.names)

@@ -11,8 +11,9 @@ class SyntaxErrorRule(Rule):
     """The file is not valid Python (libcst could not parse it).
 
     What: reported by the engine, at the parser's error position, for a file that mentions
-    a name another rule needs to see (``LoraConfig``, ``get_peft_model``, ...) but does not
-    parse. A file that mentions none is not parsed at all: no rule could fire on it.
+    a name another enabled rule needs to see (``LoraConfig``; ``get_peft_model``, ... for the
+    target-module rules) but does not parse. A file that mentions none is not parsed at all:
+    no enabled rule could fire on it.
     Why: no other rule can look at a file that does not parse; reporting it keeps a
     broken file from passing as clean, and the run goes on with the other files.
     Example: ``LoraConfig(r=8`` (unclosed parenthesis).
@@ -23,7 +24,7 @@ class SyntaxErrorRule(Rule):
     NAME = "syntax-error"
     SEVERITY = "error"
     SUMMARY = "The file does not parse; nothing else in it was checked"
-    TRIGGERS = ("LoraConfig", *APPLYING)  # every other rule's (tests/test_prefilter.py checks it)
+    TRIGGERS = ("LoraConfig", *APPLYING)  # every other rule's: what it needs alone
     VALID = [
         Valid("from peft import LoraConfig\n\nconfig = LoraConfig(r=8)\n"),
     ]
