@@ -5,6 +5,9 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
+BENCH_VENV := .bench-venv
+BENCH_STAMP := $(BENCH_VENV)/.installed
+BENCH_ARGS ?=
 
 .PHONY: demo test bench fuzz lint-data clean
 
@@ -21,8 +24,14 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-bench: $(STAMP)
-	$(PY) benchmarks/run.py
+# The peers (ruff, Fixit) live in their own environment, pinned in benchmarks/requirements.txt.
+$(BENCH_STAMP): benchmarks/requirements.txt
+	test -x $(BENCH_VENV)/bin/python || $(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install -q -r benchmarks/requirements.txt
+	touch $(BENCH_STAMP)
+
+bench: $(STAMP) $(BENCH_STAMP)
+	$(PY) benchmarks/run.py $(BENCH_ARGS)
 
 # 20,000 generated LoraConfig programs through lint and fix (minutes; not part of make test).
 FUZZ_COUNT ?= 20000
@@ -30,4 +39,4 @@ fuzz: $(STAMP)
 	$(PY) tests/lora_programs.py --count $(FUZZ_COUNT) --keep fuzz-failures
 
 clean:
-	rm -rf $(VENV) .pytest_cache .lora_lint_cache
+	rm -rf $(VENV) $(BENCH_VENV) .pytest_cache .lora_lint_cache

@@ -1,0 +1,128 @@
+"""Cold runs (no cache) on real code against their peers, measured side by side (issue 7's table):
+
+- transformers' source (its sdist's ``src``), wall, against ruff ``--select E9,F63 --no-cache``;
+- peft-heavy code (peft's and trl's packages), wall, against Fixit with one trivial rule, and CPU
+  against libcst parsing, once, every file whose text holds a trigger of the enabled rules;
+- peft's whole sdist (tests included), wall, against a 15 s budget;
+- peak memory on one 5 MB file (peft's tests/test_custom_models.py repeated), against its size;
+- the quadratic case: N = 200 functions each with a LoraConfig call, against twice N = 100;
+- pytest with 200 trivial tests, the plugin installed but unused, CPU, against ``-p no:lora``.
+
+Each figure is the median of ``repeats`` interleaved runs of fresh processes.
+"""
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import corpora
+from measure import Row, interleaved, median, run
+
+ROOT = corpora.ROOT
+BENCH_BIN = ROOT / ".bench-venv" / "bin"
+RUFF = os.environ.get("LORA_BENCH_RUFF") or str(BENCH_BIN / "ruff")
+FIXIT = str(BENCH_BIN / "fixit")
+LORA = [sys.executable, "-m", "lint_rules", "--no-cache", "--exit-zero", "-q"]
+PARSE_ONCE = """import sys, libcst
+names = sys.argv[1].split(",")
+for path in sys.argv[2:]:
+    text = open(path, encoding="utf-8", errors="replace").read()
+    if any(name in text for name in names):
+        try:
+            libcst.parse_module(text)
+        except Exception:
+            pass
+"""
+
+
+def _env(tmp: Path) -> dict[str, str]:
+    env = dict(os.environ, PYTHONPATH=str(ROOT), XDG_CACHE_HOME=str(tmp / "user-cache"))
+    env.pop("PYTEST_ADDOPTS", None)
+    return env
+
+
+def _triggers() -> str:
+    sys.path.insert(0, str(ROOT))
+    from lint_rules.engine import linter_for
+
+    names = linter_for().prefilter.names
+    return ",".join(sorted(names or ()))
+
+
+def transformers_row(tmp: Path, repeats: int) -> Row:
+    source = str(corpora.transformers_source())
+    ours, ruff = interleaved([[*LORA, source], [RUFF, "check", "--isolated", "--no-cache", "--select", "E9,F63",
+                                                 "--exit-zero", "-q", source]], repeats, cwd=tmp, env=_env(tmp))
+    files = len(corpora.python_files([Path(source)]))
+    return Row(f"transformers' source ({files} files), cold, wall", median(ours), median(ruff),
+               "ruff E9,F63 --no-cache", 1.0)
+
+
+def peft_heavy_rows(tmp: Path, repeats: int) -> list[Row]:
+    paths = [str(p) for p in corpora.peft_heavy()]
+    files = [str(p) for p in corpora.python_files([Path(p) for p in paths])]
+    ours, fixit, parse = interleaved([
+        [*LORA, *paths],
+        [FIXIT, "--rules", "fixit.rules:NoRedundantFString", "lint", *paths],
+        [sys.executable, "-c", PARSE_ONCE, _triggers(), *files],
+    ], repeats, cwd=tmp, env=_env(tmp), ok=range(256))
+    name = f"peft-heavy code (peft + trl packages, {len(files)} files), cold"
+    return [Row(f"{name}, wall", median(ours), median(fixit), "Fixit, one trivial rule", 0.1),
+            Row(f"{name}, CPU", median(ours, "cpu"), median(parse, "cpu"),
+                "libcst parse of files with a trigger", 1.3)]
+
+
+def peft_whole_row(tmp: Path, repeats: int) -> Row:
+    source = corpora.peft_whole()
+    [ours] = interleaved([[*LORA, str(source)]], repeats, cwd=tmp, env=_env(tmp))
+    files = len(corpora.python_files([source]))
+    return Row(f"peft's whole sdist, tests included ({files} files), cold, wall", median(ours), 15.0,
+               "15 s budget", 1.0)
+
+
+def memory_row(tmp: Path) -> Row:
+    path = corpora.big_file(tmp)
+    done = run([*LORA, str(path)], tmp, _env(tmp))
+    size = path.stat().st_size / 2**20
+    return Row("peak memory, one 5 MB file (peft's test_custom_models.py x15)", done.peak_mb, size,
+               "the file's size", 20.0, unit="MB", note=f"{done.wall:.1f} s")
+
+
+def quadratic_row(tmp: Path, repeats: int) -> Row:
+    small, large = corpora.quadratic_file(tmp, 100), corpora.quadratic_file(tmp, 200)
+    n100, n200 = interleaved([[*LORA, str(small)], [*LORA, str(large)]], repeats, cwd=tmp, env=_env(tmp))
+    return Row("quadratic case: N=200 LoraConfig calls in one file, wall", median(n200), 2 * median(n100),
+               "2 x (N=100)", 2.0)
+
+
+def pytest_unused_row(tmp: Path, repeats: int, tests: int = 200) -> Row:
+    suite = tmp / "suite"
+    suite.mkdir()
+    (suite / "pyproject.toml").write_text("[tool.pytest.ini_options]\n")
+    for i in range(tests // 10):
+        (suite / f"test_m{i:02}.py").write_text(
+            "".join(f"def test_{i}_{j}():\n    assert {j} + 1 == {j + 1}\n\n\n" for j in range(10)))
+    base = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist", "-p", "no:randomly"]
+    ours, peer = interleaved([base, [*base, "-p", "no:lora"]], repeats, cwd=suite, env=_env(tmp))
+    return Row(f"pytest, {tests} trivial tests, plugin installed but unused, CPU", median(ours, "cpu"),
+               median(peer, "cpu"), "pytest -p no:lora", 1.03)
+
+
+def rows(repeats: int = 5, only: str = "") -> list[Row]:
+    cases = {
+        "transformers": lambda tmp: [transformers_row(tmp, repeats)],
+        "peft-heavy": lambda tmp: peft_heavy_rows(tmp, repeats),
+        "peft-whole": lambda tmp: [peft_whole_row(tmp, max(1, repeats // 2))],
+        "memory": lambda tmp: [memory_row(tmp)],
+        "quadratic": lambda tmp: [quadratic_row(tmp, repeats)],
+        "pytest": lambda tmp: [pytest_unused_row(tmp, repeats)],
+    }
+    found: list[Row] = []
+    for name, case in cases.items():
+        if only and only not in name:
+            continue
+        with tempfile.TemporaryDirectory(prefix=f"bench-{name}-") as tmp:
+            found.extend(case(Path(tmp)))
+    return found
