@@ -149,3 +149,23 @@ def test_real_code_same_findings_with_and_without_the_prefilter(path):
     source = path.read_text(encoding="utf-8")
     linter = linter_for()
     assert linter.lint(source, str(path)) == _without_prefilter(linter).lint(source, str(path))
+
+
+def test_the_runner_lints_only_files_a_rule_could_fire_on_largest_first(tmp_path, monkeypatch):
+    from lint_rules import runner
+
+    texts = {"plain.py": "import peft\nprint(peft.__version__)\n" * 3,
+             "small.py": "from peft import LoraConfig\nc = LoraConfig(r=8, lora_alpha=16)\n",
+             "large.py": "from peft import LoraConfig\n\n" + "x = 1\n" * 50 + "c = LoraConfig(r=8, lora_alpha=4)\n",
+             "nb.ipynb": '{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}'}
+    tasks = []
+    for name, text in texts.items():
+        (tmp_path / name).write_text(text)
+        tasks.append(runner.read_task(tmp_path / name, name, name))
+    seen: list[str] = []
+    process = runner._process
+    monkeypatch.setattr(runner, "_process", lambda task, *a: seen.append(task.filename) or process(task, *a))
+    result = runner.run(tasks, linter_for().settings, jobs=1)
+    assert seen == ["large.py", "nb.ipynb", "small.py"]  # never plain.py; the longest first
+    assert [[v.code for v in f.violations] for f in result.files] == [[], [], ["LORA201"], []]
+    assert [t.text == "" for t in tasks] == [True, True, False, True]  # texts without findings let go
