@@ -159,7 +159,8 @@ def build_tiny_model(model_type: str, task: str | None = None, *, dtype=None, de
 
 
 def dispatch(model, device_map):
-    """Spread ``model`` over devices: ``"auto"`` balances its layers across every CUDA device."""
+    """Spread ``model`` over devices: ``"auto"`` balances its layers across every CUDA device, and
+    puts it on the CPU where there is none (as transformers' ``from_pretrained`` does)."""
     import torch
 
     try:
@@ -170,7 +171,7 @@ def dispatch(model, device_map):
     if device_map == "auto":
         count = torch.cuda.device_count()
         if count == 0:
-            raise RuntimeError("device_map='auto' needs at least one CUDA device")
+            return dispatch_model(model, device_map={"": "cpu"})
         size = sum(p.numel() * p.element_size() for p in model.parameters())
         budget = {i: int(size / count * 1.3) + (1 << 20) for i in range(count)}
         no_split = getattr(model, "_no_split_modules", None) or []
