@@ -180,6 +180,17 @@ class Linter:
             return []
         return [self._violation(SYNTAX_ERROR, message, filename, Location(1, 1), Location(1, 1))]
 
+    def syntax_error(self, source: str, filename: str, relpath: str | None, message: str,
+                     start: Location) -> list[Violation]:
+        """LORA000 at ``start`` for a part of ``source`` that does not parse (a notebook cell),
+        where ``lint_python`` would report one: not for a skipped file or with LORA000 off."""
+        if not analysis.might_use_peft(source):
+            return []
+        off = file_exemptions(source) | self._ignored(filename, relpath)
+        if ALL in off or SYNTAX_ERROR in off or SYNTAX_ERROR not in self.settings.enabled:
+            return []
+        return [self._violation(SYNTAX_ERROR, message, filename, start, Location(start.row, start.column + 1))]
+
     def _ignored(self, filename: str, relpath: str | None) -> set[str]:
         """What ``per-file-ignores`` turns off for the file (by ``relpath``, else by its name as given)."""
         return self.settings.ignored_for(relpath if relpath is not None else filename.replace("\\", "/"))

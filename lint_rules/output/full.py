@@ -1,9 +1,9 @@
 """The concise line, then the source lines involved with a caret under the flagged range."""
 from __future__ import annotations
 
-import json
 from typing import Mapping, Sequence
 
+from ..notebook import cell_text
 from ..violation import Violation, split_rows
 from .concise import line
 
@@ -17,11 +17,8 @@ def _lines(filename: str, cell: int | None, sources: Mapping[str, str]) -> list[
         return None
     if cell is None:
         return split_rows(text)
-    try:
-        source = json.loads(text)["cells"][cell - 1]["source"]
-    except (ValueError, KeyError, IndexError, TypeError):
-        return None
-    return split_rows("".join(source) if isinstance(source, list) else source)
+    source = cell_text(text, cell)
+    return None if source is None else split_rows(source)
 
 
 def snippet(violation: Violation, lines: list[str]) -> list[str]:
