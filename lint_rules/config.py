@@ -131,6 +131,8 @@ def check_settings(data: Mapping[str, Any], *, where: str = "settings") -> dict[
         elif key == "rules":
             checked[key] = _check_rule_options(value, where)
         elif key in option_keys:
+            for code in option_keys[key]:
+                _check_option(all_rules()[code], key, value, where)
             checked[key] = value
         else:
             raise _unknown("key", key, [*KNOWN_KEYS, *option_keys], where)
@@ -149,8 +151,15 @@ def _check_rule_options(value: Any, where: str) -> dict[str, dict[str, Any]]:
         for key in options:
             if key not in rule.OPTIONS:
                 raise _unknown(f"option of {code}", key, list(rule.OPTIONS), where)
+            _check_option(rule, key, options[key], where)
         out[code] = dict(options)
     return out
+
+
+def _check_option(rule: Any, key: str, value: Any, where: str) -> None:
+    """A rule option takes a value of its default's kind: true/false for a switch."""
+    if isinstance(rule.OPTIONS[key], bool) and not isinstance(value, bool):
+        raise ConfigError(f"{where}: {rule.CODE} option {key!r} must be true or false, not {value!r}")
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ from .violation import FixInfo, Location, TextEdit, Violation, split_rows
 if TYPE_CHECKING:
     from .engine import FixResult, Linter
 
-_PYTHON = re.compile(r"i?python\d*", re.IGNORECASE)
+_PYTHON = re.compile(r"i?python[\d.]*", re.IGNORECASE)
 _MARKER = "# lora-lint: cell boundary"
 _ROW_END = re.compile(r"(\r\n|\r|\n)")
 
@@ -114,10 +114,19 @@ def _field(data: Any, *path: str) -> Any:
     return data
 
 
+def _kernel_runs_python(meta: Any) -> bool:
+    """Unless the notebook names another language (R, Julia) and nothing about Python: a PySpark
+    kernel says ``pyspark`` but highlights its code as ``python3``."""
+    named = [_field(meta, "kernelspec", "language"), _field(meta, "language_info", "name")]
+    if all(_is_python(name) for name in named):
+        return True
+    hints = [_field(meta, "language_info", key) for key in ("pygments_lexer", "mimetype", "file_extension")]
+    return any(isinstance(hint, str) and ("python" in hint.lower() or hint == ".py") for hint in hints)
+
+
 def _code_cells(notebook: _Notebook) -> list[_Cell]:
     """The Python code cells; none when the kernel's language is not Python (an R notebook)."""
-    meta = notebook.data.get("metadata")
-    if not (_is_python(_field(meta, "kernelspec", "language")) and _is_python(_field(meta, "language_info", "name"))):
+    if not _kernel_runs_python(notebook.data.get("metadata")):
         return []
     cells = []
     for number, cell in enumerate(notebook.cells, start=1):

@@ -202,6 +202,9 @@ def test_full_output_shows_the_cell_of_an_nbformat_3_notebook(tmp_path, monkeypa
     {"kernelspec": {"display_name": "R", "language": "R", "name": "ir"}},
     {"language_info": {"name": "R"}},
     {"kernelspec": {"display_name": "Julia 1.10", "language": "julia", "name": "julia-1.10"}},
+    {"kernelspec": {"display_name": "R", "language": "R", "name": "ir"},
+     "language_info": {"codemirror_mode": "r", "file_extension": ".r", "mimetype": "text/x-r-source", "name": "R",
+                       "pygments_lexer": "r"}},
 ])
 def test_notebooks_of_other_languages_are_skipped(metadata):
     r_code = "peft <- function(x) { x + 1 }\n" + TYPO
@@ -212,9 +215,18 @@ def test_notebooks_of_other_languages_are_skipped(metadata):
 @pytest.mark.parametrize("metadata", [
     {}, {"kernelspec": {"language": "python", "name": "python3"}, "language_info": {"name": "python"}},
     {"kernelspec": {"display_name": "xpython", "language": "python", "name": "xpython"}},
+    {"language_info": {"name": "python3.11"}},
+    {"kernelspec": {"language": "python", "name": "pysparkkernel"},
+     "language_info": {"name": "pyspark", "mimetype": "text/x-python", "pygments_lexer": "python3"}},
 ])
 def test_python_notebooks_are_linted(metadata):
     assert found(notebook(IMPORT, TYPO, metadata=metadata)) == [("LORA003", 2, 1, 32)]
+
+
+def test_cells_marked_as_another_language_are_skipped():
+    text = json.loads(notebook(IMPORT, "SELECT peft FROM t WHERE x = (\n", TYPO))
+    text["cells"][1]["metadata"] = {"vscode": {"languageId": "sql"}}
+    assert found(json.dumps(text)) == [("LORA003", 3, 1, 32)]
 
 
 def test_a_cell_only_libcst_refuses_is_lora000_too(monkeypatch):
