@@ -21,7 +21,6 @@ from difflib import SequenceMatcher
 from typing import TYPE_CHECKING, Any
 
 from . import notebook_json
-from .analysis import might_use_peft
 from .config import SYNTAX_ERROR
 from .errors import FixError
 from .ipython import Row, python_rows
@@ -224,6 +223,8 @@ def _analyse(linter: "Linter", cells: list[_Cell], filename: str,
 
 
 def _prepare(text: str) -> tuple[_Notebook, list[_Cell]]:
+    from .analysis import might_use_peft
+
     notebook = _load(text)
     cells = _code_cells(notebook)
     if not might_use_peft("".join(cell.text for cell in cells)):  # as for a .py file: never parsed

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from typing import Mapping, Sequence
 
-from ..notebook import cell_text
 from ..violation import Violation, split_rows
 from .concise import line
 
@@ -17,6 +16,8 @@ def _lines(filename: str, cell: int | None, sources: Mapping[str, str]) -> list[
         return None
     if cell is None:
         return split_rows(text)
+    from ..notebook import cell_text
+
     source = cell_text(text, cell)
     return None if source is None else split_rows(source)
 
