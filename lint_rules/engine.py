@@ -184,7 +184,7 @@ class Linter:
                      start: Location) -> list[Violation]:
         """LORA000 at ``start`` for a part of ``source`` that does not parse (a notebook cell),
         where ``lint_python`` would report one: not for a skipped file or with LORA000 off."""
-        if not analysis.might_use_peft(source):
+        if not self.prefilter.mentions(source):
             return []
         off = file_exemptions(source) | self._ignored(filename, relpath)
         if ALL in off or SYNTAX_ERROR in off or SYNTAX_ERROR not in self.settings.enabled:

@@ -222,19 +222,17 @@ def _analyse(linter: "Linter", cells: list[_Cell], filename: str,
     return program, found
 
 
-def _prepare(text: str) -> tuple[_Notebook, list[_Cell]]:
-    from .analysis import might_use_peft
-
+def _prepare(linter: "Linter", text: str) -> tuple[_Notebook, list[_Cell]]:
     notebook = _load(text)
     cells = _code_cells(notebook)
-    if not might_use_peft("".join(cell.text for cell in cells)):  # as for a .py file: never parsed
+    if not linter.prefilter.mentions("".join(cell.text for cell in cells)):  # as a .py file: not parsed
         cells = []
     return notebook, cells
 
 
 def lint(linter: "Linter", text: str, filename: str, relpath: str | None) -> list[Violation]:
     try:
-        _, cells = _prepare(text)
+        _, cells = _prepare(linter, text)
     except ValueError as exc:
         return linter.invalid_file(filename, str(exc), relpath)
     return _analyse(linter, cells, filename, relpath)[1] if cells else []
@@ -244,7 +242,7 @@ def fix(linter: "Linter", text: str, filename: str, relpath: str | None, *, unsa
     from .engine import FixResult
 
     try:
-        notebook, cells = _prepare(text)
+        notebook, cells = _prepare(linter, text)
     except ValueError as exc:  # nothing to fix
         return FixResult(text, linter.invalid_file(filename, str(exc), relpath))
     if not cells:
