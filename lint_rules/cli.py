@@ -223,7 +223,7 @@ def _check(ns: argparse.Namespace) -> int:
     from .cache import Cache
     from .discovery import Discovery
     from .errors import ConfigError
-    from .runner import load, run
+    from .runner import FileResult, load, run
 
     settings, fingerprint = _settings(ns)
     if ns.show_settings:
@@ -244,6 +244,7 @@ def _check(ns: argparse.Namespace) -> int:
     cache = None if fingerprint is None or ns.add_noqa else Cache(cache_home, fingerprint)
     tasks = [load(path, _display(path, cwd), discovery.relpath(path), cache)
              for path in discovery.files(ns.paths or [Path(".")], force_exclude=ns.force_exclude)]
+    tasks += [FileResult("", error=problem) for problem in discovery.problems]
     if not tasks:
         return 0
     if ns.add_noqa:

@@ -20,6 +20,7 @@ from . import __version__
 from .catalog import all_rules, to_code
 from .discovery import DEFAULT_EXCLUDE
 from .errors import ConfigError
+from .reading import CONFIG_LIMIT, present, read_text
 from .rule import SEVERITIES
 from .selection import default_codes, expand_all
 
@@ -38,31 +39,38 @@ SYNTAX_ERROR = "LORA000"
 
 
 def find_config(start: Path) -> Path | None:
-    """The nearest config file at or above ``start``."""
+    """The nearest config file at or above ``start`` (a folder that cannot be looked into has none)."""
     start = start.resolve()
     for folder in (start, *start.parents):
         candidate = folder / "lora-lint.toml"
-        if candidate.is_file():
+        if present(candidate):
             return candidate
         candidate = folder / "pyproject.toml"
-        if candidate.is_file() and "lora-lint" in _read_toml(candidate).get("tool", {}):
+        if present(candidate) and "lora-lint" in _table(_read_toml(candidate), "tool", candidate):
             return candidate
     return None
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
     try:
-        with path.open("rb") as handle:
-            return tomllib.load(handle)
-    except (OSError, tomllib.TOMLDecodeError) as exc:
+        return tomllib.loads(read_text(path, CONFIG_LIMIT))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"cannot read {path}: {exc}") from exc
+
+
+def _table(data: Mapping[str, Any], key: str, path: Path) -> Mapping[str, Any]:
+    """``data[key]`` when it is a table (empty when absent); a ``ConfigError`` naming the file otherwise."""
+    value = data.get(key, {})
+    if not isinstance(value, dict):
+        raise ConfigError(f"{path}: {key!r} must be a table, not {type(value).__name__}")
+    return value
 
 
 def load_config(path: Path) -> dict[str, Any]:
     """The checked settings of one config file (``[tool.lora-lint]`` or a whole ``lora-lint.toml``)."""
     data = _read_toml(path)
     if path.name != "lora-lint.toml":
-        data = data.get("tool", {}).get("lora-lint", {})
+        data = _table(_table(data, "tool", path), "lora-lint", path)
     return check_settings(data, where=str(path))
 
 
@@ -274,6 +282,26 @@ def _peft_target(layers: Sequence[tuple[str, Mapping[str, Any]]], root: Path | N
     return spec, source, versions, explicit
 
 
+def _transformers_target(layers: Sequence[tuple[str, Mapping[str, Any]]]) -> str | None:
+    """``target-transformers-version`` of the top layer that sets it: a version or a PEP 440 specifier."""
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet
+    from packaging.version import InvalidVersion, Version
+
+    for where, layer in reversed(layers):
+        value = layer.get("target-transformers-version")
+        if value is None:
+            continue
+        try:
+            Version(value)
+        except InvalidVersion:
+            try:
+                SpecifierSet(value)
+            except InvalidSpecifier as exc:
+                raise ConfigError(f"invalid transformers version or specifier {value!r} (from {where}): {exc}") from exc
+        return value
+    return None
+
+
 def resolve(layers: Sequence[tuple[str, Mapping[str, Any]]], *, root: Path | None = None,
             config_path: Path | None = None) -> Settings:
     """Combine checked settings layers (lowest first, e.g. config file then command line)."""
@@ -283,7 +311,7 @@ def resolve(layers: Sequence[tuple[str, Mapping[str, Any]]], *, root: Path | Non
         for key, value in layer.items():  # tables merge key by key; other values replace
             merged[key] = {**merged[key], **value} if key in ("severity", "per-file-ignores") and key in merged else value
     spec, source, versions, explicit = _peft_target(layers, root)
-    transformers = merged.get("target-transformers-version")
+    transformers = _transformers_target(layers)
     if transformers is None and root is not None:
         from .project import detect_requirement
 

@@ -8,7 +8,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from .gitignore import chain_for, ignore_file, is_ignored
+from .gitignore import IgnoreFile, chain_for, ignore_file, is_ignored
 
 SUFFIXES = (".py", ".pyi", ".ipynb")
 DEFAULT_EXCLUDE = (
@@ -34,18 +34,11 @@ class Discovery:
         self._root_prefix = self._root.rstrip("/") + "/"
         self._real: dict[str, str] = {}  # each folder and file resolved once per run
         self.respect_gitignore = respect_gitignore
-        self._ignore_file = lru_cache(maxsize=None)(ignore_file)  # each .gitignore read once per run
-        names, name_globs, path_globs = set(), [], []
-        for pattern in (p.rstrip("/") for p in exclude):
-            if "/" in pattern:
-                path_globs += [fnmatch.translate(pattern), fnmatch.translate(pattern + "/*")]
-            elif any(c in pattern for c in "*?["):
-                name_globs.append(fnmatch.translate(pattern))
-            else:
-                names.add(pattern)
-        self._names = names
-        self._name_re = re.compile("|".join(name_globs)) if name_globs else None
-        self._path_re = re.compile("|".join(path_globs)) if path_globs else None
+        self.problems: list[str] = []  # what could not be read: unreadable folders, .gitignore files
+        self._ignore_file = lru_cache(maxsize=None)(self._load_ignore)  # each .gitignore read once per run
+        exclude = list(exclude)
+        self._any = _ExcludePatterns(p for p in exclude if not p.endswith("/"))
+        self._folders = _ExcludePatterns(p.rstrip("/") for p in exclude if p.endswith("/"))  # folders only
 
     def _below_root(self, absolute: str) -> str | None:
         """An absolute path relative to the root (``.`` for the root), ``None`` outside it."""
@@ -61,28 +54,27 @@ class Discovery:
             return found
         folder, name = os.path.split(text)
         if name in ("", ".", ".."):
-            found = str(Path(text).resolve())
+            found = _resolved(text)
         else:
             real_folder = self._real.get(folder)
             if real_folder is None:
-                real_folder = self._real[folder] = str(Path(folder).resolve())
+                real_folder = self._real[folder] = _resolved(folder)
             candidate = os.path.join(real_folder, name)
-            found = str(Path(candidate).resolve()) if os.path.islink(candidate) else candidate
+            found = _resolved(candidate) if os.path.islink(candidate) else candidate
         self._real[text] = found
         return found
 
-    def excluded(self, path: Path) -> bool:
-        """An ``exclude`` pattern matches the path (relative to the root) or one of its names."""
+    def excluded(self, path: Path, is_dir: bool = False) -> bool:
+        """An ``exclude`` pattern matches the path (relative to the root) or one of its names; a
+        pattern ending in ``/`` matches folders only."""
         rel = self._below_root(str(path) if path.is_absolute() else self.real(path))
-        return self._excluded_rel(rel if rel is not None else path.as_posix())
+        return self._excluded_rel(rel if rel is not None else path.as_posix(), is_dir)
 
-    def _excluded_rel(self, rel: str) -> bool:
-        if self._path_re is not None and self._path_re.match(rel):
+    def _excluded_rel(self, rel: str, is_dir: bool) -> bool:
+        if self._any.match(rel):
             return True
-        parts = rel.split("/")
-        if not self._names.isdisjoint(parts):
-            return True
-        return self._name_re is not None and any(self._name_re.match(part) for part in parts)
+        folders = rel if is_dir else rel.rpartition("/")[0]
+        return bool(folders) and self._folders.match(folders)
 
     def relpath(self, path: Path) -> str:
         """The path relative to the root, ``/``-separated (what ``per-file-ignores`` matches);
@@ -108,7 +100,7 @@ class Discovery:
 
     def left_out(self, path: Path, is_dir: bool = False) -> bool:
         """``exclude`` or a ``.gitignore`` leaves the path out."""
-        return self.excluded(path) or self.gitignored(path, is_dir)
+        return self.excluded(path, is_dir) or self.gitignored(path, is_dir)
 
     def files(self, paths: Iterable[Path], *, force_exclude: bool = False) -> Iterator[Path]:
         """Files to lint, each once, in a stable order. Files named explicitly are always linted
@@ -131,23 +123,80 @@ class Discovery:
         stack = [(top, chain)]
         while stack:
             folder, chain = stack.pop()
+            try:
+                entries = list(os.scandir(folder))
+            except FileNotFoundError:  # removed since the run started
+                continue
+            except OSError as exc:
+                self.problems.append(f"{_shown(folder)}: cannot read the folder: {exc.strerror or exc}")
+                continue
             if self.respect_gitignore and folder != top:
                 extra = self._ignore_file(folder)
                 chain = chain + [extra] if extra is not None else chain
-            try:
-                entries = list(os.scandir(folder))
-            except OSError:
-                continue
             for entry in entries:
                 is_dir = entry.is_dir(follow_symlinks=False)
                 if not is_dir and not entry.name.endswith(SUFFIXES):
                     continue
                 rel = self._below_root(entry.path)  # below a resolved folder: no need to resolve
-                if self._excluded_rel(rel if rel is not None else entry.path):
+                if self._excluded_rel(rel if rel is not None else entry.path, is_dir):
                     continue
                 if chain and is_ignored(Path(entry.path), chain, is_dir):
                     continue
                 if is_dir:
                     stack.append((Path(entry.path), chain))
-                elif entry.is_file():
+                    continue
+                try:
+                    is_file = entry.is_file()
+                except OSError:  # a symlink loop: reading it reports why
+                    is_file = True
+                if is_file:
                     yield entry.path
+
+    def _load_ignore(self, folder: Path) -> IgnoreFile | None:
+        try:
+            return ignore_file(folder)
+        except OSError as exc:
+            self.problems.append(f"{_shown(folder / '.gitignore')}: cannot read: {exc}; its patterns are not applied")
+            return None
+
+
+class _ExcludePatterns:
+    """``exclude`` patterns: a bare name matches any path part, a glob any part's name, and a
+    pattern with a ``/`` the path relative to the root (and everything below it)."""
+
+    def __init__(self, patterns: Iterable[str]) -> None:
+        self.names: set[str] = set()
+        name_globs: list[str] = []
+        path_globs: list[str] = []
+        for pattern in (p.rstrip("/") for p in patterns):
+            if "/" in pattern:
+                path_globs += [fnmatch.translate(pattern), fnmatch.translate(pattern + "/*")]
+            elif any(c in pattern for c in "*?["):
+                name_globs.append(fnmatch.translate(pattern))
+            else:
+                self.names.add(pattern)
+        self.name_re = re.compile("|".join(name_globs)) if name_globs else None
+        self.path_re = re.compile("|".join(path_globs)) if path_globs else None
+
+    def match(self, rel: str) -> bool:
+        if self.path_re is not None and self.path_re.match(rel):
+            return True
+        parts = rel.split("/")
+        if not self.names.isdisjoint(parts):
+            return True
+        return self.name_re is not None and any(self.name_re.match(part) for part in parts)
+
+
+def _resolved(path: str) -> str:
+    """``str(Path(path).resolve())``; a symlink loop stays as it is (reading it says why)."""
+    try:
+        return str(Path(path).resolve())
+    except (OSError, RuntimeError):
+        return os.path.abspath(path)
+
+
+def _shown(path: Path) -> str:
+    try:
+        return path.relative_to(Path.cwd()).as_posix()
+    except ValueError:
+        return str(path)

@@ -1,39 +1,49 @@
-"""``.gitignore`` matching (the subset of git's rules that matters for choosing files)."""
+"""``.gitignore`` matching: pathspec's implementation of git's wildmatch, one file at a time.
+
+Two things pathspec (up to 1.1) does not do as git does are handled before patterns reach it:
+POSIX character classes (``[[:alpha:]]``) become the ASCII ranges git uses, and a pattern that
+cannot be compiled (``[z-a]``, ``[[:nope:]]``, a trailing ``\\``) matches nothing, as in git.
+"""
 from __future__ import annotations
 
 import re
+import warnings
 from pathlib import Path
 from typing import Callable
 
+from pathspec import GitIgnoreSpec
 
-def _translate(glob: str) -> str:
-    out, i = [], 0
-    while i < len(glob):
-        char = glob[i]
-        if glob.startswith("**/", i):
-            out.append("(?:.*/)?")
-            i += 3
-            continue
-        if glob.startswith("**", i):
-            out.append(".*")
-            i += 2
-            continue
-        if char == "*":
-            out.append("[^/]*")
-        elif char == "?":
-            out.append("[^/]")
-        elif char == "[" and "]" in glob[i + 1:]:
-            end = glob.index("]", i + 1)
-            body = glob[i + 1:end]
-            out.append("[" + ("^" + body[1:] if body.startswith("!") else body) + "]")
-            i = end
-        elif char == "\\" and i + 1 < len(glob):
-            i += 1
-            out.append(re.escape(glob[i]))
-        else:
-            out.append(re.escape(char))
-        i += 1
-    return "".join(out)
+from .reading import CONFIG_LIMIT, read_text
+
+_POSIX_CLASSES = {  # git's wildmatch, C locale
+    "alnum": "0-9A-Za-z", "alpha": "A-Za-z", "blank": " \t", "cntrl": "\x00-\x1f\x7f", "digit": "0-9",
+    "graph": "\"-~!", "lower": "a-z", "print": " -~", "punct": "\"-.:-@[-^_`{-~!", "space": " \t\n\x0b\x0c\r",
+    "upper": "A-Z", "xdigit": "0-9A-Fa-f",  # ranges name no "/": a segment never holds one
+}
+_CLASS = re.compile(r"\[:([a-z]*):\]")
+_BRACKET = re.compile(r"\[!?\]?(?:\[:[a-z]*:\]|[^]])*\]")
+
+
+class InvalidPattern(ValueError):
+    """A pattern git would never match (an unknown character class)."""
+
+
+def _expand_classes(pattern: str) -> str:
+    def body(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in _POSIX_CLASSES:
+            raise InvalidPattern(name)
+        return _POSIX_CLASSES[name]
+
+    if "[:" not in pattern:
+        return pattern
+    return _BRACKET.sub(lambda bracket: _CLASS.sub(body, bracket.group()), pattern)
+
+
+def _compile(lines: list[str]) -> GitIgnoreSpec:
+    with warnings.catch_warnings():  # a "[[" that Python's re reads as a possible nested set
+        warnings.simplefilter("ignore", FutureWarning)
+        return GitIgnoreSpec.from_lines(lines)
 
 
 class IgnoreFile:
@@ -41,20 +51,15 @@ class IgnoreFile:
 
     def __init__(self, base: Path, lines: list[str]) -> None:
         self.base = base
-        self.patterns: list[tuple[re.Pattern[str], bool, bool]] = []  # regex, negated, dirs only
-        for raw in lines:
-            line = raw.rstrip("\n")
-            if not line.strip() or line.startswith("#"):
+        valid = []
+        for line in lines:
+            try:
+                expanded = _expand_classes(line)
+                _compile([expanded])
+            except (ValueError, re.error):  # pathspec's pattern errors are ValueErrors
                 continue
-            line = line.rstrip(" ") if not line.endswith("\\ ") else line
-            negated = line.startswith("!")
-            line = line[1:] if negated else line
-            dir_only = line.endswith("/")
-            line = line.rstrip("/")
-            anchored = "/" in line
-            body = _translate(line.lstrip("/"))
-            regex = re.compile(("^" if anchored else "^(?:.*/)?") + body + "$")
-            self.patterns.append((regex, negated, dir_only))
+            valid.append(expanded)
+        self.spec = _compile(valid)
 
     def match(self, path: Path, is_dir: bool) -> bool | None:
         """True (ignored), False (re-included by ``!``) or None (no pattern applies)."""
@@ -62,22 +67,17 @@ class IgnoreFile:
             rel = path.relative_to(self.base).as_posix()
         except ValueError:
             return None
-        verdict = None
-        for regex, negated, dir_only in self.patterns:
-            if dir_only and not is_dir:
-                continue
-            if regex.match(rel):
-                verdict = not negated
-        return verdict
+        return self.spec.check_file(rel + "/" if is_dir else rel).include
 
 
 def ignore_file(folder: Path) -> IgnoreFile | None:
-    path = folder / ".gitignore"
+    """The folder's ``.gitignore``; ``None`` when there is none. Raises ``OSError`` for one that
+    cannot be read (not a regular file, over the size limit, no permission)."""
     try:
-        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
-    except OSError:
+        text = read_text(folder / ".gitignore", CONFIG_LIMIT, errors="replace")
+    except (FileNotFoundError, NotADirectoryError):
         return None
-    return IgnoreFile(folder, lines)
+    return IgnoreFile(folder, text.splitlines())
 
 
 def is_ignored(path: Path, chain: list[IgnoreFile], is_dir: bool) -> bool:

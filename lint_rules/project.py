@@ -26,6 +26,8 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
 
 from . import consulted
+from .errors import ConfigError
+from .reading import CONFIG_LIMIT, present, read_text
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -33,20 +35,41 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 _ROOT_MARKERS = ("pyproject.toml", "setup.cfg", "setup.py", ".git")
+_SCRIPT_START = re.compile(r"^# /// script$", re.MULTILINE)
 _SCRIPT_BLOCK = re.compile(r"^# /// script$\s(?P<body>(?:^#(?:| .*)$\s)+)^# ///$", re.MULTILINE)
+_NAME = re.compile(r"\s*[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?")  # how a PEP 508 requirement starts
+_PIP_OPTIONS = re.compile(r"\s+--?[A-Za-z]")  # per-requirement pip options: --hash=..., --config-settings
+_INLINE = "the script's PEP 723 metadata"
 
 
-def _specs(lines: Iterable[str], package: str) -> list[str] | None:
-    """The specifiers of every requirement on ``package`` among PEP 508 strings; ``None`` if none."""
+def _specs(lines: Iterable[str], package: str, where: str) -> list[str] | None:
+    """The specifiers of every requirement on ``package`` among PEP 508 strings; ``None`` if none.
+    A requirement on ``package`` that does not parse is a ``ConfigError`` naming ``where``."""
     found: list[str] | None = None
     for line in lines:
         try:
             requirement = Requirement(line)
-        except InvalidRequirement:
+        except InvalidRequirement as exc:
+            name = _NAME.match(line)
+            if name and canonicalize_name(name.group().strip()) == package:
+                raise ConfigError(f"{where}: invalid requirement {line!r}: {exc}") from exc
             continue
         if canonicalize_name(requirement.name) == package:
             found = (found or []) + [str(requirement.specifier) if not requirement.url else ""]
     return found
+
+
+def _strings(value: Any, what: str, where: str) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"{where}: {what} must be a list of strings")
+    return value
+
+
+def _table(data: Any, key: str, where: str) -> dict[str, Any]:
+    value = data.get(key, {})
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where}: {key!r} must be a table, not {type(value).__name__}")
+    return value
 
 
 def _combine(specs: list[str]) -> str | None:
@@ -54,12 +77,8 @@ def _combine(specs: list[str]) -> str | None:
     return str(merged) or None
 
 
-def _poetry_spec(value: Any) -> str | None:
-    """A Poetry constraint (``^0.9``, ``~0.9.1``, ``0.9.0``, ``*``, a table) as PEP 440."""
-    if isinstance(value, dict):
-        value = value.get("version", "*")
-    if not isinstance(value, str):
-        return None
+def _poetry_spec(value: str) -> str | None:
+    """A Poetry constraint (``^0.9``, ``~0.9.1``, ``0.9.0``, ``*``) as PEP 440; ``None`` if invalid."""
     parts = []
     for piece in value.split(","):
         piece = piece.strip()
@@ -85,42 +104,51 @@ def _poetry_spec(value: Any) -> str | None:
 
 
 def _from_pyproject(path: Path, package: str) -> tuple[list[str], str] | None:
+    shown = _display(path)
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
-        return None
+        data = tomllib.loads(read_text(path, CONFIG_LIMIT))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"cannot read {shown}: {exc}") from exc
     specs: list[str] = []
     sections: list[str] = []
-    project = data.get("project", {})
-    found = _specs(project.get("dependencies", []), package)
+    project = _table(data, "project", shown)
+    dependencies = _strings(project.get("dependencies", []), "[project] dependencies", shown)
+    found = _specs(dependencies, package, f"{shown} ([project] dependencies)")
     if found is not None:
         specs += found
         sections.append("[project] dependencies")
-    for extra, requirements in sorted(project.get("optional-dependencies", {}).items()):
-        found = _specs(requirements, package)
+    for extra, requirements in sorted(_table(project, "optional-dependencies", shown).items()):
+        section = f"[project.optional-dependencies] {extra}"
+        found = _specs(_strings(requirements, section, shown), package, f"{shown} ({section})")
         if found is not None:
             specs += found
-            sections.append(f"[project.optional-dependencies] {extra}")
-    poetry = data.get("tool", {}).get("poetry", {})
-    tables = [("[tool.poetry.dependencies]", poetry.get("dependencies", {}))]
-    tables += [(f"[tool.poetry.group.{name}.dependencies]", group.get("dependencies", {}))
-               for name, group in sorted(poetry.get("group", {}).items())]
+            sections.append(section)
+    poetry = _table(_table(data, "tool", shown), "poetry", shown)
+    tables = [("[tool.poetry.dependencies]", _table(poetry, "dependencies", shown))]
+    groups = _table(poetry, "group", shown)
+    for name in sorted(groups):
+        group = _table(groups, name, f"{shown} [tool.poetry.group]")
+        tables.append((f"[tool.poetry.group.{name}.dependencies]", _table(group, "dependencies", shown)))
     for section, table in tables:
         for name, value in table.items():
-            if canonicalize_name(name) == package:
-                spec = _poetry_spec(value)
-                if spec is not None:
-                    specs.append(spec)
-                    sections.append(section)
-    return (specs, f"{_display(path)} ({', '.join(sections)})") if sections else None
+            constraint = value.get("version", "*") if isinstance(value, dict) else value
+            if canonicalize_name(name) != package or not isinstance(constraint, str):
+                continue  # a list of constraints (one per marker) declares no single range
+            spec = _poetry_spec(constraint)
+            if spec is None:
+                raise ConfigError(f"{shown} ({section}): invalid version constraint {name} = {constraint!r}")
+            specs.append(spec)
+            sections.append(section)
+    return (specs, f"{shown} ({', '.join(sections)})") if sections else None
 
 
 def _from_setup_cfg(path: Path, package: str) -> tuple[list[str], str] | None:
+    shown = _display(path)
     parser = configparser.ConfigParser(interpolation=None)
     try:
-        parser.read(path, encoding="utf-8")
-    except (OSError, configparser.Error, UnicodeDecodeError):
-        return None
+        parser.read_string(read_text(path, CONFIG_LIMIT), source=shown)
+    except (OSError, UnicodeDecodeError, configparser.Error) as exc:
+        raise ConfigError(f"cannot read {shown}: {exc}") from exc
     groups: list[tuple[str, str]] = []
     if parser.has_option("options", "install_requires"):
         groups.append(("[options] install_requires", parser.get("options", "install_requires")))
@@ -130,37 +158,44 @@ def _from_setup_cfg(path: Path, package: str) -> tuple[list[str], str] | None:
     specs: list[str] = []
     sections: list[str] = []
     for section, value in groups:
-        found = _specs((line.split("#")[0].strip() for line in value.splitlines()), package)
+        lines = (line.split("#")[0].strip() for line in value.splitlines())
+        found = _specs(lines, package, f"{shown} ({section})")
         if found is not None:
             specs += found
             sections.append(section)
-    return (specs, f"{_display(path)} ({', '.join(sections)})") if sections else None
+    return (specs, f"{shown} ({', '.join(sections)})") if sections else None
 
 
-def _requirement_lines(path: Path, seen: set[Path]) -> Iterable[str]:
+def _requirement_lines(path: Path, seen: set[Path], included_by: str | None = None) -> Iterable[tuple[str, str]]:
+    """``(requirement, where)`` for each requirement line, following ``-r`` includes."""
     path = path.resolve()
     if path in seen:
         return
     seen.add(path)
     consulted.note_path(path)  # a -r include may lie outside the project (lint_rules.settings_cache)
+    shown = _display(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
-        return
+        text = read_text(path, CONFIG_LIMIT)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read {shown}{f' (included by {included_by})' if included_by else ''}: {exc}") from exc
     for raw in text.replace("\\\n", " ").splitlines():
         line = re.sub(r"(^|\s)#.*", "", raw).strip()
         include = re.match(r"^(?:-r|--requirement)(?:\s+|=)(\S+)", line)
         if include:
-            yield from _requirement_lines(path.parent / include.group(1), seen)
+            yield from _requirement_lines(path.parent / include.group(1), seen, shown)
         elif line and not line.startswith("-"):
-            yield line
+            yield _PIP_OPTIONS.split(line, 1)[0], shown
 
 
 def _from_requirements(folder: Path, package: str) -> tuple[list[str], str] | None:
     specs: list[str] = []
     names: list[str] = []
     for path in sorted(folder.glob("requirements*.txt")):
-        found = _specs(_requirement_lines(path, set()), package)
+        found = None
+        for line, where in _requirement_lines(path, set()):
+            more = _specs([line], package, where)
+            if more is not None:
+                found = (found or []) + more
         if found is not None:
             specs += found
             names.append(_display(path))
@@ -168,6 +203,7 @@ def _from_requirements(folder: Path, package: str) -> tuple[list[str], str] | No
 
 
 def _display(path: Path) -> str:
+    """The path relative to the working folder when inside it."""
     try:
         return str(path.relative_to(Path.cwd()))
     except ValueError:
@@ -176,63 +212,69 @@ def _display(path: Path) -> str:
 
 def detect_requirement(start_dir: Path, package: str = "peft") -> tuple[str, str] | None:
     """``(specifier, where it came from)`` for ``package`` in the project around ``start_dir``,
-    else ``None``."""
+    else ``None``. A declaration that cannot be read is a ``ConfigError`` naming its file."""
     folder = Path(start_dir).resolve()
     while True:
         found = [f for f in (
-            _from_pyproject(folder / "pyproject.toml", package) if (folder / "pyproject.toml").is_file() else None,
-            _from_setup_cfg(folder / "setup.cfg", package) if (folder / "setup.cfg").is_file() else None,
+            _from_pyproject(folder / "pyproject.toml", package) if present(folder / "pyproject.toml") else None,
+            _from_setup_cfg(folder / "setup.cfg", package) if present(folder / "setup.cfg") else None,
             _from_requirements(folder, package),
         ) if f is not None]
         if found:
-            try:
-                spec = _combine([s for specs, _ in found for s in specs])
-            except InvalidSpecifier:
-                return None
+            spec = _combine([s for specs, _ in found for s in specs])
             if spec is None:
                 return None
             return spec, "; ".join(where for _, where in found)
-        if any((folder / marker).exists() for marker in _ROOT_MARKERS) or folder.parent == folder:
+        if any(present(folder / marker) for marker in _ROOT_MARKERS) or folder.parent == folder:
             return None
         folder = folder.parent
 
 
 def detect_inline_requirement(source: str, package: str = "peft") -> str | None:
     """The specifier of ``package`` in a PEP 723 ``# /// script`` block, else ``None`` (also
-    when the block lists it bare)."""
+    when the block lists it bare). A block that cannot be read is a ``ConfigError``."""
     dependencies = _script_dependencies(source)
     return None if dependencies is None else _inline_spec(dependencies, package)
 
 
-def _script_dependencies(source: str) -> list | None:
+def _script_dependencies(source: str) -> list[str] | None:
     """The ``dependencies`` list of a PEP 723 ``# /// script`` block, else ``None``."""
     if "# /// script" not in source:
         return None
-    match = _SCRIPT_BLOCK.search(source)
-    if match is None:
+    text = source.replace("\r\n", "\n").replace("\r", "\n")
+    starts = len(_SCRIPT_START.findall(text))
+    if not starts:
         return None
+    if starts > 1:
+        raise ConfigError(f"{_INLINE}: more than one '# /// script' block")
+    match = _SCRIPT_BLOCK.search(text)
+    if match is None:
+        raise ConfigError(f"{_INLINE}: the '# /// script' block is not closed by a '# ///' line")
     toml = "\n".join(line[2:] if line.startswith("# ") else line[1:]
                      for line in match.group("body").splitlines())
     try:
         dependencies = tomllib.loads(toml).get("dependencies", [])
-    except tomllib.TOMLDecodeError:
-        return None
-    return dependencies if isinstance(dependencies, list) else None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{_INLINE}: invalid TOML: {exc}") from exc
+    return _strings(dependencies, "'dependencies'", _INLINE)
 
 
-def _inline_spec(dependencies: list, package: str) -> str | None:
-    found = _specs(dependencies, package)
-    if found is None:
-        return None
-    try:
-        return _combine(found)
-    except InvalidSpecifier:
-        return None
+def _inline_spec(dependencies: list[str], package: str) -> str | None:
+    found = _specs(dependencies, package, _INLINE)
+    return None if found is None else _combine(found)
 
 
 def context_for_source(ctx: Any, source: str, *, peft: bool = True, transformers: bool = True) -> Any:
     """``ctx`` checked against the script's own PEP 723 peft (when ``peft``) and transformers
-    (when ``transformers``) requirements, where it declares them."""
+    (when ``transformers``) requirements, where it declares them. A block that cannot be read, or
+    a peft range no known release matches, is a ``ConfigError`` naming the file."""
+    try:
+        return _with_inline_requirements(ctx, source, peft, transformers)
+    except ConfigError as exc:
+        raise ConfigError(f"{ctx.filename}: {exc}") from exc
+
+
+def _with_inline_requirements(ctx: Any, source: str, peft: bool, transformers: bool) -> Any:
     dependencies = _script_dependencies(source) if peft or transformers else None
     if dependencies is None:
         return ctx
@@ -244,9 +286,9 @@ def context_for_source(ctx: Any, source: str, *, peft: bool = True, transformers
         versions = tuple(versions_in(spec))
         if not versions and allows_newer(spec):  # released after the data: checked as the newest
             versions = (newest(),)
-        if versions:
-            changes.update(peft_spec=spec, peft_spec_source="the script's PEP 723 metadata",
-                           peft_versions=versions)
+        if not versions:
+            raise ConfigError(f"no known peft release matches {spec!r} (from {_INLINE})")
+        changes.update(peft_spec=spec, peft_spec_source=_INLINE, peft_versions=versions)
     spec = _inline_spec(dependencies, "transformers") if transformers else None
     if spec is not None:
         changes["transformers"] = spec

@@ -18,6 +18,7 @@ from .cache import Cache, content_hash, settled
 from .config import Settings
 from .errors import LintError
 from .prefilter import Prefilter
+from .reading import FILE_LIMIT, SOURCE_LIMIT, read_bytes, size_text
 from .serialize import from_dict, to_dict
 from .violation import Violation, fixable
 
@@ -115,11 +116,15 @@ def decode(data: bytes, suffix: str = ".py") -> tuple[str, str]:
 
 
 def read_task(path: Path, filename: str, relpath: str) -> Task | FileResult:
-    """The file's text, as ``decode`` reads it."""
+    """The file's text, as ``decode`` reads it; an error for a file that is not a regular file or
+    is over the size limits (``reading``)."""
     try:
-        data = path.read_bytes()
+        data = read_bytes(path, FILE_LIMIT)
     except OSError as exc:
         return FileResult(filename, error=f"{filename}: cannot read: {exc}")
+    if len(data) > SOURCE_LIMIT and path.suffix != ".ipynb" and (b"peft" in data or b"LoraConfig" in data):
+        return FileResult(filename, error=f"{filename}: not linted: {size_text(len(data))}, over the "
+                                          f"{size_text(SOURCE_LIMIT)} limit for a source file that uses peft")
     task = Task(str(path.resolve()), filename, relpath, "", content_hash(data), given=os.path.abspath(path))
     try:
         task.text, task.encoding = decode(data, path.suffix)
@@ -374,6 +379,7 @@ def lint_paths(paths: Sequence[str | Path], *, settings: Mapping[str, Any] | Non
     cache = Cache(root, resolved.fingerprint()) if use_cache else None
     tasks: list[Task | FileResult] = [load(path, str(path), discovery.relpath(path), cache)
                                       for path in discovery.files(given)]
+    tasks += [FileResult("", error=problem) for problem in discovery.problems]
     result = run(tasks, resolved, jobs=jobs, cache=cache)
     if result.errors:
         raise LintError("; ".join(result.errors))

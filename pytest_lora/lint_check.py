@@ -14,13 +14,14 @@ from __future__ import annotations
 import os
 import re
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from lint_rules import consulted
-from lint_rules.cache import content_hash, settled, sign_value, signed_by_us, stat_key
+from lint_rules.cache import settled, sign_value, signed_by_us, stat_key
 
 CACHE_KEY = "lora_check/passed"
 ITEM_NAME = "lora-check"
@@ -100,28 +101,36 @@ class LoraCheckPlugin:
             return None
         return entry[2] if consulted.current(entry[3]) else None
 
+    def read(self, path: Path) -> Any:
+        """The file as ``lora-lint`` reads it: a ``runner.Task``, or a ``FileResult`` whose ``error``
+        says why it cannot be read."""
+        from lint_rules.runner import read_task
+
+        return read_task(path, _relative(path, Path(self.config.rootpath)), self.discovery.relpath(path))
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        for problem in self.discovery.problems:  # e.g. a .gitignore that is not a regular file
+            warnings.warn(pytest.PytestWarning(f"--lora-check: {problem}"), stacklevel=1)
+
     def pytest_collect_file(self, file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
         if file_path.suffix != ".py" or self.discovery.left_out(file_path):
             return None
         key, info = str(file_path), _stat(file_path)
         verdict = self.verdict(key, info)
         if verdict is None:
-            from lint_rules.runner import UNDECODABLE, decode
+            from lint_rules.runner import FileResult
 
             read_at = time.time_ns()
-            try:
-                data = file_path.read_bytes()
-                text = decode(data)[0]
-            except (OSError, *UNDECODABLE):
-                return None
-            digest = content_hash(data)
-            verdict = self.verdict(key, info, digest)
+            task = self.read(file_path)
+            if isinstance(task, FileResult) or task.unreadable is not None:  # the item fails as lora-lint reports it
+                return LoraCheckFile.from_parent(parent, path=file_path)
+            verdict = self.verdict(key, info, task.digest)
             if verdict is not None:  # touched, not changed: record its new stat
-                self.new[key] = [settled(info, read_at), digest, verdict, (self.new.get(key) or self.known[key])[3]]
+                self.new[key] = [settled(info, read_at), task.digest, verdict, (self.new.get(key) or self.known[key])[3]]
             else:
-                if not self.linter.prefilter.mentions(text):
+                if not self.linter.prefilter.mentions(task.text):
                     verdict = "skip"
-                    self.new[key] = [settled(info, read_at), digest, verdict, []]
+                    self.new[key] = [settled(info, read_at), task.digest, verdict, []]
         if verdict == "skip":
             return None
         return LoraCheckFile.from_parent(parent, path=file_path)
@@ -158,19 +167,23 @@ class LoraCheckItem(pytest.Item):
         if plugin.verdict(key, info) == "pass":
             entry = plugin.new.get(key) or plugin.known[key]
         else:
-            from lint_rules.runner import decode
+            from lint_rules.errors import LintError
+            from lint_rules.runner import FileResult
 
             read_at = time.time_ns()
-            data = self.path.read_bytes()
-            text = decode(data)[0]
-            filename = _relative(self.path, Path(self.config.rootpath))
+            task = plugin.read(self.path)
+            if isinstance(task, FileResult):
+                raise LoraCheckError(f"error: {task.error}")
+            if task.unreadable is not None:  # LORA000, as lora-lint reports it
+                _fail_on(plugin, plugin.linter.invalid_file(task.filename, task.unreadable, task.relpath))
+                return
             with consulted.recording() as inputs:
-                violations = plugin.linter.lint(text, filename, relpath=plugin.discovery.relpath(self.path))
-            if plugin.settings.fails(violations):
-                from lint_rules.output.concise import line
-
-                raise LoraCheckError("\n".join(line(v) for v in violations))
-            entry = [settled(info, read_at), content_hash(data), "pass", sorted(list(i) for i in inputs)]
+                try:
+                    violations = plugin.linter.lint(task.text, task.filename, relpath=task.relpath)
+                except LintError as exc:  # e.g. a PEP 723 block that cannot be read
+                    raise LoraCheckError(f"error: {exc}") from exc
+            _fail_on(plugin, violations)
+            entry = [settled(info, read_at), task.digest, "pass", sorted(list(i) for i in inputs)]
         self.user_properties.append((_PROPERTY, [key, entry]))
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
@@ -180,6 +193,13 @@ class LoraCheckItem(pytest.Item):
 
     def reportinfo(self) -> tuple[Path, None, str]:
         return self.path, None, self.nodeid  # the failure's headline names the file
+
+
+def _fail_on(plugin: LoraCheckPlugin, violations: list[Any]) -> None:
+    if plugin.settings.fails(violations):
+        from lint_rules.output.concise import line
+
+        raise LoraCheckError("\n".join(line(v) for v in violations))
 
 
 def _relative(path: Path, root: Path) -> str:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from lint_rules.errors import ConfigError
 from lint_rules.project import detect_inline_requirement, detect_requirement
 
 
@@ -98,7 +99,8 @@ def test_pep_723_inline_metadata():
     assert detect_inline_requirement(script) == "<0.12,>=0.9"
     assert detect_inline_requirement(script.replace('"peft>=0.9,<0.12"', '"peft"')) is None
     assert detect_inline_requirement("import peft\n") is None
-    assert detect_inline_requirement("# /// script\n# dependencies = [\n") is None
+    with pytest.raises(ConfigError, match="not closed"):  # an unclosed block is reported, not ignored
+        detect_inline_requirement("# /// script\n# dependencies = [\n")
 
 
 def test_inline_metadata_narrows_the_checked_range():
