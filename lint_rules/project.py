@@ -168,11 +168,14 @@ def _from_setup_cfg(path: Path, package: str) -> tuple[list[str], str] | None:
 
 def _requirement_lines(path: Path, seen: set[Path], included_by: str | None = None) -> Iterable[tuple[str, str]]:
     """``(requirement, where)`` for each requirement line, following ``-r`` includes."""
-    path = path.resolve()
-    if path in seen:
+    try:
+        key = path.resolve()
+    except (OSError, RuntimeError):  # a symlink loop: reading it says so
+        key = path.absolute()
+    if key in seen:
         return
-    seen.add(path)
-    consulted.note_path(path)  # a -r include may lie outside the project (lint_rules.settings_cache)
+    seen.add(key)
+    consulted.note_path(key)  # a -r include may lie outside the project (lint_rules.settings_cache)
     shown = _display(path)
     try:
         text = read_text(path, CONFIG_LIMIT)

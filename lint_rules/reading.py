@@ -25,6 +25,8 @@ class NotRead(OSError):
 
 
 def size_text(size: int) -> str:
+    if size % MB == 0:
+        return f"{size // MB} MB"
     return f"{size / MB:.1f} MB" if size >= MB // 10 else f"{size} bytes"
 
 
@@ -33,7 +35,7 @@ def read_bytes(path: str | os.PathLike[str], limit: int) -> bytes:
     anything else (opening never blocks, even on a FIFO)."""
     flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
     fd = os.open(path, flags)
-    with os.fdopen(fd, "rb") as handle:
+    try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
             kind = next((name for test, name in _KINDS if test(info.st_mode)), "a special file")
@@ -42,6 +44,11 @@ def read_bytes(path: str | os.PathLike[str], limit: int) -> bytes:
             raise NotRead(f"{size_text(info.st_size)}, over the {size_text(limit)} limit")
         if hasattr(os, "set_blocking"):
             os.set_blocking(fd, True)
+        handle = os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+    with handle:
         data = handle.read(limit + 1)
     if len(data) > limit:
         raise NotRead(f"over the {size_text(limit)} limit")

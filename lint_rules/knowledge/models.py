@@ -15,6 +15,7 @@ from importlib import resources
 from pathlib import Path
 
 from .. import consulted
+from ..reading import CONFIG_LIMIT, read_text
 
 TASKS = ("causal_lm", "seq2seq_lm", "masked_lm", "sequence_classification", "base")
 
@@ -128,7 +129,7 @@ def task_for_type(model_type: str) -> str:
 def _read_config(path: Path) -> dict | None:
     consulted.note_path(path)
     try:
-        data = json.loads(path.read_text("utf-8"))
+        data = json.loads(read_text(path, CONFIG_LIMIT))  # a regular file of sane size only
     except (OSError, ValueError):
         return None
     return data if isinstance(data, dict) and data.get("model_type") else None
@@ -151,7 +152,7 @@ def _cached_config(repo_id: str, cache_dir: Path) -> Path | None:
         return None
     consulted.note_path(repo / "refs" / "main")
     try:
-        main = (repo / "refs" / "main").read_text("utf-8").strip()
+        main = read_text(repo / "refs" / "main", CONFIG_LIMIT).strip()
     except OSError:
         main = ""
     if main:
