@@ -186,6 +186,15 @@ def test_invalid_gitignore_pattern_does_not_abort_pytest_collection(pytester):
     result.assert_outcomes(passed=1, failed=1)
 
 
+def test_unreadable_gitignore_is_a_warning_under_pytest(pytester):
+    pytester.makepyprojecttoml('[project]\nname = "x"\n')
+    pytester.makepyfile(typo=TYPO)
+    with fifo(pytester.path / ".gitignore"):
+        result = pytester.runpytest("--lora-check", "-p", "no:cacheprovider")
+    result.assert_outcomes(failed=1, warnings=1)
+    result.stdout.fnmatch_lines(["*--lora-check: .gitignore: cannot read: not a regular file (a FIFO)*"])
+
+
 # --- item 6: only regular files are read --------------------------------------------------------
 
 def test_fifo_named_as_a_source_is_reported(tree, capsys):
