@@ -353,3 +353,28 @@ def _assignments(module: cst.Module) -> list[cst.Assign]:
 ])
 def test_reaching_definitions(source, lines, complete, straight):
     assert _reach(source) == (lines, complete, straight)
+
+
+LOOP_REBINDING = '''\
+from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
+from transformers import AutoModelForCausalLM
+
+model = AutoModelForCausalLM.from_pretrained("gpt2")
+for _ in range(3):
+    model = prepare_model_for_kbit_training(model)
+model = get_peft_model(model, LoraConfig(target_modules=["q_proj"]))
+'''
+
+
+def test_a_model_rebound_in_a_loop_is_traced_back_once(tmp_path):
+    """`model = prepare(model)` in a loop reaches itself: tracing it back went round the loop until
+    the recursion limit, then again with the large-stack retry (minutes on peft's
+    tests/test_gpu_examples.py). Run in a process of its own so that a hang fails the test."""
+    import subprocess
+    import sys
+
+    (tmp_path / "train.py").write_text(LOOP_REBINDING)
+    done = subprocess.run([sys.executable, "-m", "lint_rules", "check", "--no-cache", "--isolated", "train.py"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1, done.stderr
+    assert "train.py:7:57: LORA001" in done.stdout and "c_attn" in done.stdout

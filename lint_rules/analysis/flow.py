@@ -245,6 +245,7 @@ class Tracer:
         self.modules = modules
         self._steps = 0
         self._same: Callable[[Binding], bool] | None = None
+        self._passing: set[int] = set()  # rebindings the trace is going back through
 
     def origins(self, expr: cst.BaseExpression, site: CallSite,
                 same: Callable[[Binding], bool] | None = None) -> list[Origin]:
@@ -253,6 +254,7 @@ class Tracer:
         (``model = prepare(model)``): the trace goes on to what that name held before."""
         self._steps = 0
         self._same = same
+        self._passing = set()
         return self.trace(expr, self.index, Point.of(site), (), None)
 
     def trace(self, expr: cst.BaseExpression, index: FileIndex, at: Point, env: Env,
@@ -277,6 +279,10 @@ class Tracer:
 
     def _name(self, name: str, index: FileIndex, at: Point, env: Env, path: str | None,
               calls: int) -> Iterator[Origin]:
+        self._steps += 1
+        if self._steps > _MAX_STEPS:
+            yield Origin(None, index, at, False, env, path)
+            return
         reach = reaching(index, name, at)
         if not reach.complete:
             yield Origin(None, index, at, False, env, path)
@@ -289,7 +295,13 @@ class Tracer:
         unknown = Origin(None, index, Point.after(binding), False, env, path)
         if binding.kind == "assign" and binding.value is not None and self._same is not None \
                 and self._same(binding):
-            yield from self._name(binding.name, index, Point.after(binding), env, path, calls)
+            if id(binding) in self._passing:  # a rebinding in a loop reaches itself: no new origin
+                return
+            self._passing.add(id(binding))
+            try:
+                yield from self._name(binding.name, index, Point.after(binding), env, path, calls)
+            finally:
+                self._passing.discard(id(binding))
         elif binding.kind == "assign" and binding.value is not None:
             yield from self.trace(binding.value, index, Point.after(binding), env, path, calls)
         elif binding.kind == "param":
