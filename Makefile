@@ -9,7 +9,7 @@ BENCH_VENV := .bench-venv
 BENCH_STAMP := $(BENCH_VENV)/.installed
 BENCH_ARGS ?=
 
-.PHONY: demo test bench fuzz lint-data clean
+.PHONY: demo test bench fuzz ecosystem lint-data clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -38,5 +38,8 @@ FUZZ_COUNT ?= 20000
 fuzz: $(STAMP)
 	$(PY) tests/lora_programs.py --count $(FUZZ_COUNT) --keep fuzz-failures
 
+ecosystem: $(STAMP)
+	$(PY) ecosystem/run.py
+
 clean:
-	rm -rf $(VENV) $(BENCH_VENV) .pytest_cache .lora_lint_cache
+	rm -rf $(VENV) $(BENCH_VENV) .pytest_cache .lora_lint_cache .ecosystem-cache
