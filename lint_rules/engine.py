@@ -8,8 +8,6 @@ from __future__ import annotations
 import ast
 import json
 import re
-import sys
-import threading
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Callable, Mapping, Sequence, TypeVar
@@ -22,6 +20,7 @@ from .catalog import all_rules
 from .config import SYNTAX_ERROR
 from .errors import FixError
 from .fixes import Edits, apply
+from .parsing import in_thread, nesting_error, parse
 from .positions import Positions
 from .prefilter import Prefilter
 from .rule import RuleContext
@@ -109,7 +108,7 @@ class Linter:
                 merged.update(f.replacements)
             fixed_source = apply(module, merged)
             try:
-                cst.parse_module(fixed_source)
+                parse(fixed_source)
             except cst.ParserSyntaxError as exc:
                 codes = ", ".join(sorted({f.violation.code for f in chosen}))
                 raise FixError(f"{filename}: the fix for {codes} would not parse ({_short(exc)}); file left unchanged") from exc
@@ -125,12 +124,17 @@ class Linter:
         off = file_exemptions(source) | self._ignored(filename, relpath)
         if ALL in off or not self.prefilter.calls(source):
             return None, []
-        try:
-            module = cst.parse_module(source)
-        except cst.ParserSyntaxError as exc:
+        too_deep = nesting_error(source)  # before libcst, whose native parser would overflow the stack
+        failure = (too_deep[0], Location(too_deep[1], too_deep[2])) if too_deep is not None else None
+        if failure is None:
+            try:
+                module = parse(source)
+            except cst.ParserSyntaxError as exc:
+                failure = _syntax_error(source, exc)
+        if failure is not None:
             if SYNTAX_ERROR in off or SYNTAX_ERROR not in self.settings.enabled:
                 return None, []
-            message, start = _syntax_error(source, exc)
+            message, start = failure
             return None, [_Found(self._violation(SYNTAX_ERROR, message, filename, start,
                                                  Location(start.row, start.column + 1)), {}, ())]
         wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
@@ -215,27 +219,7 @@ def _deep(work: Callable[[], _T]) -> _T:
         return work()
     except RecursionError:
         pass
-    outcome: dict[str, Any] = {}
-
-    def run() -> None:
-        try:
-            outcome["value"] = work()
-        except BaseException as exc:  # re-raised in the calling thread
-            outcome["error"] = exc
-
-    limit, stack = sys.getrecursionlimit(), threading.stack_size()
-    try:
-        threading.stack_size(_DEEP_STACK)
-        sys.setrecursionlimit(max(limit, _DEEP_RECURSION))
-        thread = threading.Thread(target=run, name="lora-lint-deep")
-        thread.start()
-        thread.join()
-    finally:
-        threading.stack_size(stack)
-        sys.setrecursionlimit(limit)
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome["value"]
+    return in_thread(work, _DEEP_STACK, _DEEP_RECURSION)
 
 
 def _syntax_error(source: str, exc: cst.ParserSyntaxError) -> tuple[str, Location]:

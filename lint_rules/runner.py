@@ -26,6 +26,7 @@ if TYPE_CHECKING:  # libcst (through the engine) is imported only when a file mu
     from .engine import Linter
 
 PARALLEL_MIN_FILES = 24  # below this, a pool costs more than it saves
+FILES_PER_WORKER = PARALLEL_MIN_FILES // 2  # never more workers than cores or than this many files each
 
 
 @dataclass
@@ -103,6 +104,11 @@ def _process(task: Task, fix: bool, unsafe: bool, linter: Linter | None = None) 
 
 def _process_star(args: tuple[Task, bool, bool]) -> FileResult:
     return _process(*args)
+
+
+def _died(args: tuple[Task, bool, bool], why: str) -> FileResult:
+    task = args[0]
+    return FileResult(task.filename, error=f"{task.filename}: internal error: the process linting it was {why}")
 
 
 UNDECODABLE = (SyntaxError, LookupError, UnicodeDecodeError)
@@ -193,17 +199,15 @@ def run(tasks: list[Task | FileResult], settings: Settings, *, fix: bool = False
         else:
             todo.append((index, task))
     todo.sort(key=lambda item: len(item[1].text), reverse=True)  # the longest files do not start last
-    jobs = jobs or cpu_count()
-    if jobs > 1 and len(todo) >= PARALLEL_MIN_FILES:
-        import multiprocessing  # here: a run with few files or all cached never needs them
-        from concurrent.futures import ProcessPoolExecutor
+    workers = min(jobs or cpu_count(), cpu_count(), len(todo) // FILES_PER_WORKER)
+    if workers > 1:
+        from .pool import run_pool
 
-        context = multiprocessing.get_context("fork" if sys.platform == "linux" else None)
-        with ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker, initargs=(settings,)) as pool:
-            chunk = max(1, len(todo) // (jobs * 4))
-            done = pool.map(_process_star, [(task, fix, unsafe) for _, task in todo], chunksize=chunk)
-            for (index, _), result in zip(todo, done):
-                results[index] = result
+        chunk = max(1, len(todo) // (workers * 4))
+        done = run_pool(_process_star, [(task, fix, unsafe) for _, task in todo], workers, on_death=_died,
+                        initializer=_init_worker, initargs=(settings,), chunksize=chunk)
+        for (index, _), result in zip(todo, done):
+            results[index] = result
     elif todo:
         from .engine import Linter
 

@@ -1,0 +1,141 @@
+"""Parsing with libcst without crashing the process.
+
+libcst's native parser recurses on the calling thread's stack once per nesting level, and also
+once per term of some flat chains (``a and b and ...``, ``elif`` chains, ``x.y.z...``,
+``1 + 1 + ...``). Overflowing that stack is a segfault, not an exception: about 1,500 nested
+brackets on an 8 MB stack. So:
+
+- ``stack_bound`` is an upper bound on the stack the parser can need, from character counts
+  (every bracket, operator and keyword counted as if it nested; brackets inside strings can
+  only raise it, so no text can fool it), and ``parse`` runs the parser in a thread whose stack
+  is that large (virtual memory: only what the parser touches is used).
+- ``nesting_error`` is CPython's verdict on text that may nest deeper than Python accepts (more
+  than 200 brackets; a chain of unary operators or lambdas its parser gives up on), reported as
+  LORA000 instead of being handed to libcst. Python's own parser is protected against deep
+  input, and costs about a tenth of libcst's: it is asked only about text whose bracket depth
+  or stack bound is high.
+"""
+from __future__ import annotations
+
+import ast
+import re
+import sys
+import threading
+import warnings
+from itertools import accumulate
+from typing import Any, Callable, TypeVar
+
+import libcst as cst
+
+KB, MB = 1 << 10, 1 << 20
+# measured on libcst 1.9 (bytes of native stack per level), doubled: brackets 5-8 KB, a lambda
+# with a default 14 KB, a term of an operator, boolean, comparison, elif or attribute chain 1-1.5 KB
+_PER_BRACKET = 16 * KB
+_PER_LAMBDA = 32 * KB
+_PER_TERM = 3 * KB
+_CHARS = "([{"
+_TERMS = "-+~*/%@|&^<>.="
+_WORDS = ("not", "and", "or", "if", "else")
+_BASE = 1 * MB
+CALLER_STACK = 1 * MB  # below this bound the parser runs on the calling thread
+MAX_STACK = 1 << 30  # above it, only text that Python itself parses is handed to libcst
+DEPTH_TO_ASK_PYTHON = 100  # Python refuses more than 200 nested brackets
+STACK_TO_ASK_PYTHON = 64 * MB  # large files and long chains (4,000 brackets, 20,000 terms)
+_DEPTH = {c: 1 for c in "([{"} | {c: -1 for c in ")]}"}
+_NOT_BRACKET = re.compile(r"[^()\[\]{}]+")
+_BRACKET = re.compile(r"[()\[\]{}]")
+_NESTING_MESSAGES = ("too many nested", "too many levels", "too complex", "too deeply")
+
+_T = TypeVar("_T")
+_stack_lock = threading.Lock()
+
+
+def stack_bound(source: str) -> int:
+    """Bytes of native stack that parsing ``source`` can need, at most."""
+    brackets = sum(source.count(c) for c in _CHARS)
+    lambdas = source.count("lambda")
+    terms = sum(source.count(c) for c in _TERMS) + sum(source.count(w) for w in _WORDS)
+    return _BASE + brackets * _PER_BRACKET + lambdas * _PER_LAMBDA + terms * _PER_TERM
+
+
+def parse(source: str) -> cst.Module:
+    """``libcst.parse_module`` on a stack large enough for ``source`` (at most ``MAX_STACK``;
+    ``nesting_error`` has turned away what could need more)."""
+    need = stack_bound(source)
+    if need <= CALLER_STACK:
+        return cst.parse_module(source)
+    return in_thread(lambda: cst.parse_module(source), min(need, MAX_STACK))
+
+
+def nesting_error(source: str) -> tuple[str, int, int] | None:
+    """``(message, line, column)`` of CPython's error (1-based) when ``source`` nests deeper than
+    Python accepts, or when it could need more than ``MAX_STACK`` to parse and Python refuses it
+    for any reason; ``None`` otherwise (the text goes on to libcst)."""
+    bound = stack_bound(source)
+    huge = bound > MAX_STACK
+    if bound <= STACK_TO_ASK_PYTHON and bracket_depth(source) < DEPTH_TO_ASK_PYTHON:
+        return None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            compile(source, "<lint>", "exec", flags=ast.PyCF_ONLY_AST, dont_inherit=True)
+    except SyntaxError as err:
+        if huge or any(text in str(err.msg) for text in _NESTING_MESSAGES):
+            return f"{type(err).__name__}: {err.msg}", err.lineno or 1, max(err.offset or 1, 1)
+    except (RecursionError, MemoryError) as err:  # Python's parser gave up on the depth
+        offset = _deepest(source)
+        line = source.count("\n", 0, offset) + 1
+        column = offset - (source.rfind("\n", 0, offset) + 1) + 1
+        return f"{type(err).__name__}: {str(err) or 'too deeply nested for Python to parse'}", line, column
+    except ValueError as err:  # null bytes
+        if huge:
+            return f"SyntaxError: {err}", 1, 1
+    return None
+
+
+def bracket_depth(source: str) -> int:
+    """The deepest bracket nesting of the raw text (brackets in strings and comments count too)."""
+    brackets = _NOT_BRACKET.sub("", source)
+    return max(accumulate(map(_DEPTH.__getitem__, brackets)), default=0)
+
+
+def _deepest(source: str) -> int:
+    """The offset of the bracket that opens the deepest level."""
+    depth, deepest, where = 0, 0, 0
+    for match in _BRACKET.finditer(source):
+        depth += _DEPTH[match.group()]
+        if depth > deepest:
+            deepest, where = depth, match.start()
+    return where
+
+
+def in_thread(work: Callable[[], _T], stack: int, recursion_limit: int | None = None) -> _T:
+    """``work()`` in a new thread with ``stack`` bytes of stack (and a recursion limit of at least
+    ``recursion_limit`` while it runs); its exception is raised here."""
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            outcome["value"] = work()
+        except BaseException as exc:  # re-raised in the calling thread
+            outcome["error"] = exc
+
+    limit = sys.getrecursionlimit()
+    if recursion_limit is not None:
+        sys.setrecursionlimit(max(limit, recursion_limit))
+    try:
+        with _stack_lock:  # the stack size is process-wide: set it only for this thread's start
+            previous = threading.stack_size()
+            try:
+                threading.stack_size(stack)
+                thread = threading.Thread(target=run, name="lora-lint-parse")
+                thread.start()
+            finally:
+                threading.stack_size(previous)
+        thread.join()
+    finally:
+        if recursion_limit is not None:
+            sys.setrecursionlimit(limit)
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]

@@ -1,0 +1,68 @@
+"""Input that used to crash lora-lint's process (issue 8 item 1): run in a subprocess, since the
+failure before the fix was a segfault of the whole interpreter."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from lint_rules.engine import lint_source
+from lint_rules.parsing import bracket_depth, stack_bound
+
+ROOT = Path(__file__).resolve().parents[1]
+CALL = "from peft import LoraConfig\nLoraConfig(r=8, lora_alpha=16, nit_lora_weights='gaussian')\n"
+
+
+def _lint(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, "-m", "lint_rules", "--no-cache", *args], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_2000_nested_brackets_are_lora000_with_pythons_message(tmp_path: Path) -> None:
+    (tmp_path / "deep.py").write_text("import peft\nx = " + "(" * 2000 + "1" + ")" * 2000 + "\n")
+    (tmp_path / "ok.py").write_text(CALL)
+    run = _lint(tmp_path, "deep.py", "ok.py")
+    assert run.returncode == 1, run.stderr  # was -11 (SIGSEGV) with no output at all
+    assert "deep.py:2:205: LORA000 SyntaxError: too many nested parentheses" in run.stdout
+    assert "ok.py:2:" in run.stdout and "LORA003" in run.stdout  # the run goes on
+
+
+@pytest.mark.parametrize("text", [
+    "x = " + "[" * 10_000 + "1" + "]" * 10_000,
+    "x = " + "{1: " * 3000 + "1" + "}" * 3000,
+    "x = f'{" + "(" * 3000 + "1" + ")" * 3000 + "}'",
+    "x = " + "(lambda: " * 3000 + "1" + ")" * 3000,
+    "x = " + "lambda a=" * 2000 + "1" + ": 1" * 2000,  # brackets-free: Python's parser gives up
+], ids=["lists", "dicts", "fstring", "lambdas-in-parens", "lambda-defaults"])
+def test_deep_structures_python_refuses_are_lora000(tmp_path: Path, text: str) -> None:
+    (tmp_path / "deep.py").write_text("import peft\n" + text + "\n")
+    run = _lint(tmp_path, "deep.py")
+    assert run.returncode == 1, run.stderr
+    assert "LORA000" in run.stdout
+
+
+def test_lora_check_survives_a_deep_file(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "x"\nversion = "0"\n')
+    (tmp_path / "deep.py").write_text("import peft\nx = " + "(" * 2000 + "1" + ")" * 2000 + "\n")
+    (tmp_path / "test_ok.py").write_text("def test_ok():\n    pass\n")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    run = subprocess.run([sys.executable, "-m", "pytest", "--lora-check", "-q", "-p", "no:cacheprovider", "."],
+                         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 1, run.stdout + run.stderr  # was -11: the whole session segfaulted
+    assert "too many nested parentheses" in run.stdout
+    assert "1 failed, 1 passed" in run.stdout
+
+
+def test_nesting_python_accepts_is_not_lora000() -> None:
+    source = CALL + "x = " + "(" * 150 + "1" + ")" * 150 + "\n"
+    assert [v.code for v in lint_source(source)] == ["LORA003"]
+
+
+def test_brackets_in_strings_cannot_hide_nesting_from_the_stack_bound() -> None:
+    hidden = "x = " + '(")" + ' * 2000 + "1" + ")" * 2000
+    assert bracket_depth(hidden) < 5  # the raw count is fooled...
+    assert stack_bound(hidden) > 2000 * 8 * 1024  # ...the stack bound is not (libcst needs 5-8 KB a level)
