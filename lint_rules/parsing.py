@@ -29,12 +29,13 @@ import libcst as cst
 
 KB, MB = 1 << 10, 1 << 20
 # measured on libcst 1.9 (bytes of native stack per level), doubled: brackets 5-8 KB, a lambda
-# with a default 14 KB, a term of an operator, boolean, comparison, elif or attribute chain 1-1.5 KB
+# with a default 14 KB, a term of an operator, boolean, comparison, elif, attribute or implicit
+# string concatenation chain 1-1.5 KB (each quote counts)
 _PER_BRACKET = 16 * KB
 _PER_LAMBDA = 32 * KB
 _PER_TERM = 3 * KB
 _CHARS = "([{"
-_TERMS = "-+~*/%@|&^<>.="
+_TERMS = "-+~*/%@|&^<>.=\"'"
 _WORDS = ("not", "and", "or", "if", "else")
 _BASE = 1 * MB
 CALLER_STACK = 1 * MB  # below this bound the parser runs on the calling thread
