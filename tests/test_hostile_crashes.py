@@ -66,3 +66,38 @@ def test_brackets_in_strings_cannot_hide_nesting_from_the_stack_bound() -> None:
     hidden = "x = " + '(")" + ' * 2000 + "1" + ")" * 2000
     assert bracket_depth(hidden) < 5  # the raw count is fooled...
     assert stack_bound(hidden) > 2000 * 8 * 1024  # ...the stack bound is not (libcst needs 5-8 KB a level)
+
+
+GPT2 = ("from peft import LoraConfig, get_peft_model\nfrom transformers import AutoModelForCausalLM\n\n"
+        "model = AutoModelForCausalLM.from_pretrained('gpt2')\n")
+
+
+def test_a_catastrophic_target_regex_is_not_evaluated(tmp_path: Path) -> None:
+    """`(.*.*)*\\.zzz` backtracks exponentially on gpt2's names (killed after 60 s before): it is
+    left unevaluated, so no finding claims what it matches."""
+    (tmp_path / "train.py").write_text(GPT2 + "get_peft_model(model, LoraConfig(target_modules=r'(.*.*)*\\.zzz'))\n")
+    done = subprocess.run([sys.executable, "-m", "lint_rules", "check", "--no-cache", "--isolated", "train.py"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("keyword", ["exclude_modules='(((('", "modules_to_save='lm_head(x)'",
+                                     "target_modules='(('"])
+def test_a_pattern_that_does_not_compile_is_no_internal_error(keyword: str) -> None:
+    source = GPT2 + f"get_peft_model(model, LoraConfig(target_modules=['c_attn'], {keyword}))\n"
+    if keyword.startswith("target_modules"):
+        source = GPT2 + f"get_peft_model(model, LoraConfig({keyword}))\n"
+    assert [v.code for v in lint_source(source, filename="train.py")] == []
+
+
+@pytest.mark.parametrize(("pattern", "expected"), [
+    (r".*\.(q_proj|v_proj)", True), (r".*decoder.*(SelfAttention|EncDecAttention).*(q|v)$", True),
+    (r"^(?!.*vision).*(q_proj|v_proj)", True), (r"model\.layers\.\d+\.self_attn\.(q|k|v)_proj", True),
+    ("q_proj", True), (r"(a+)+$", False), (r"(.*.*)*\.zzz", False), (r"(a|a)*b", False),
+    (r"(\w+)\1", False), (r"((a*)b)*", False), (".*" * 7 + "x", False),
+])
+def test_bounded_regexes(pattern: str, expected: bool) -> None:
+    from lint_rules.knowledge.matching import bounded
+
+    assert bounded(pattern) is expected

@@ -32,7 +32,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Callable, Iterable
+from typing import Any, Callable, Iterable
 
 from packaging.version import Version
 
@@ -268,6 +268,61 @@ def excluded_names(names: Iterable[str], *, peft_version: str | None = None,
     return out
 
 
+_REPEATS = ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT")
+_MAX_REPEATS = 6  # unbounded repeats in one pattern: each can multiply the work on a name
+
+
+def bounded(pattern: str) -> bool:
+    """Whether matching ``pattern`` against a module name takes time bounded by a small power
+    of the name's length: no repeat inside a repeat (``(a+)+``), no repeated alternation
+    (``(a|a)*``), no back-reference, few unbounded repeats. Patterns from user code that fail
+    this are not evaluated (their result cannot be computed safely); an invalid one is."""
+    if len(pattern) > 1000:
+        return False
+    try:
+        parsed = _sre_parse(pattern)
+    except (re.error, RecursionError, OverflowError):
+        return True  # invalid: compiling it raises at once, as peft does
+    repeats = 0
+
+    def walk(items: Iterable, inside_repeat: bool) -> bool:
+        nonlocal repeats
+        for op, arg in items:
+            name = str(op)
+            if name in ("GROUPREF", "GROUPREF_EXISTS"):
+                return False
+            if name in _REPEATS:
+                low, high, body = arg
+                if high != 1:
+                    if inside_repeat:
+                        return False
+                    repeats += 1
+                if not walk(body, inside_repeat or high != 1):
+                    return False
+            elif name == "BRANCH":
+                if inside_repeat:
+                    return False
+                if not all(walk(branch, inside_repeat) for branch in arg[1]):
+                    return False
+            elif name in ("SUBPATTERN", "ATOMIC_GROUP"):
+                if not walk(arg[-1], inside_repeat):
+                    return False
+            elif name in ("ASSERT", "ASSERT_NOT"):
+                if not walk(arg[1], inside_repeat):
+                    return False
+        return True
+
+    return walk(parsed, False) and repeats <= _MAX_REPEATS
+
+
+def _sre_parse(pattern: str) -> Any:
+    try:
+        from re import _parser as parser  # Python >= 3.11
+    except ImportError:  # pragma: no cover - Python 3.10
+        import sre_parse as parser  # type: ignore[no-redef]
+    return parser.parse(pattern)
+
+
 # --- recorded architectures ---------------------------------------------------------------------
 
 @lru_cache(maxsize=256)
@@ -377,13 +432,26 @@ def match_target_modules(
     ``layers_to_transform``/``layers_pattern`` narrow list entries (not a regex).
     ``target_modules=None`` (peft's per-model default) is the caller's to resolve.
     """
-    names, owner, params = _index(arch)
     whole = target_modules if isinstance(target_modules, str) else None
+    unsafe = next((r for r in (whole, exclude_modules) if isinstance(r, str) and not bounded(r)), None)
+    if unsafe is not None:
+        return MatchResult({}, [], error=f"the regex {unsafe[:60]!r} may take exponential time; not evaluated")
+    try:
+        return _match(target_modules, whole, arch, peft_version, task_type, exclude_modules, modules_to_save,
+                      layers_to_transform, layers_pattern)
+    except re.error as exc:  # an invalid target_modules, exclude_modules or modules_to_save pattern
+        return MatchResult({whole: []} if whole is not None else {}, [whole] if whole is not None else [],
+                           error=f"invalid regex: {exc}")
+
+
+def _match(target_modules: str | Iterable[str], whole: str | None, arch: Architecture,
+           peft_version: str | None, task_type: str | None, exclude_modules: str | Iterable[str] | None,
+           modules_to_save: Iterable[str] | None, layers_to_transform: int | Iterable[int] | None,
+           layers_pattern: str | Iterable[str] | None) -> MatchResult:
+    names, owner, params = _index(arch)
     try:
         entries, pattern = _entries(target_modules, arch, peft_version, task_type)
         converted = _convert(entries, pattern) if entries is not None and pattern else {}
-    except re.error as exc:
-        return MatchResult({whole: []}, [whole], error=f"invalid regex: {exc}")
     except ValueError as exc:
         return MatchResult({}, [], error=str(exc))
 
