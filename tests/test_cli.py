@@ -12,6 +12,7 @@ import pytest
 
 from engine_fakes import fake_rules  # noqa: F401  (fixture)
 from lint_rules import runner
+from cli_run import lint
 from lint_rules.cli import main
 
 pytestmark = pytest.mark.usefixtures("fake_rules")
@@ -26,20 +27,6 @@ config = LoraConfig(
 WARN_ONLY = 'from peft import LoraConfig\n\nconfig = LoraConfig(r=8, bias="all")\n'
 CLEAN = "from peft import LoraConfig\n\nconfig = LoraConfig(r=8)\n"
 BROKEN = "from peft import LoraConfig\nconfig = LoraConfig(r=0\n"
-
-
-@pytest.fixture
-def project(tmp_path, monkeypatch):
-    (tmp_path / "pyproject.toml").write_text("[tool.lora-lint]\n")
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
-
-
-def lint(capsys, *argv):
-    code = main(["--no-cache", *argv]) if "--no-cache" not in argv and "--cache" not in argv else main(
-        [a for a in argv if a != "--cache"])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def write(path: Path, text: str) -> Path:

@@ -13,23 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from lint_rules.cli import main
+from cli_run import lint
 
 TYPO = 'from peft import LoraConfig\n\nconfig = LoraConfig(r=8, lora_alpha=16, nit_lora_weights="gaussian")\n'
 FIXED = TYPO.replace("nit_lora", "init_lora")
-
-
-@pytest.fixture
-def project(tmp_path, monkeypatch):
-    (tmp_path / "pyproject.toml").write_text("[tool.lora-lint]\n")
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
-
-
-def lint(capsys, *argv):
-    code = main(["--no-cache", *argv])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def no_traceback(err: str) -> bool:

@@ -19,6 +19,7 @@ import pytest
 
 from lint_rules import engine, runner
 from lint_rules.cache import content_hash
+from cli_run import lint
 from lint_rules.cli import main
 
 # LORA003's safe fix renames `nit_lora_weights` to `init_lora_weights`
@@ -27,19 +28,6 @@ FIXED = TYPO.replace("nit_lora", "init_lora")
 ROOT_ONLY = pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0 or shutil.which("setpriv") is None,
                                reason="needs root and setpriv to act as another user")
 NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
-
-
-@pytest.fixture
-def project(tmp_path, monkeypatch):
-    (tmp_path / "pyproject.toml").write_text("[tool.lora-lint]\n")
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
-
-
-def lint(capsys, *argv):
-    code = main(["--no-cache", *argv])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def temp_files(folder: Path) -> list[str]:
