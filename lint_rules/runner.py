@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 from . import consulted
 from .cache import Cache, content_hash, settled
 from .config import Settings
-from .errors import LintError
+from .errors import FixError, LintError
 from .prefilter import Prefilter
 from .reading import FILE_LIMIT, SOURCE_LIMIT, read_bytes, size_text
 from .serialize import from_dict, to_dict
@@ -95,6 +95,12 @@ def _process(task: Task, fix: bool, unsafe: bool, linter: Linter | None = None) 
             else:
                 result.violations = linter.lint(task.text, task.filename, relpath=task.relpath)
         result.inputs = sorted(inputs)
+    except FixError as exc:  # the file stays as it is, and so do its findings
+        result.error = str(exc)
+        try:
+            result.violations = linter.lint(task.text, task.filename, relpath=task.relpath)
+        except Exception:  # already reported: the file could not be fixed
+            pass
     except LintError as exc:
         result.error = str(exc)
     except Exception as exc:  # a crash in one file must not hide the others

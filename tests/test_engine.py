@@ -167,6 +167,20 @@ def test_a_fix_that_would_not_parse_is_refused():
         fix_source(SRC, select=["LORA993"])
 
 
+def test_a_file_whose_fix_fails_keeps_its_findings(tmp_path):
+    """The refused fix is reported and the file's findings are still listed (they used to vanish)."""
+    from lint_rules.engine import linter_for
+    from lint_rules.runner import Task, run
+
+    path = tmp_path / "a.py"
+    path.write_text(SRC)
+    task = Task(str(path), "a.py", "a.py", SRC, "digest", given=str(path))
+    [result] = run([task], linter_for(select=["LORA993"]).settings, fix=True, write=False, jobs=1).files
+    assert "LORA993" in result.error and "would not parse" in result.error
+    assert [v.code for v in result.violations] == ["LORA993"]
+    assert path.read_text() == SRC
+
+
 NESTED = '''"""Doc."""
 import peft
 
