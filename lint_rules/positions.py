@@ -100,9 +100,6 @@ class Positions:
         start, end = self._syntactic[node]
         return CodeRange(self._position(start), self._position(end))
 
-    def get(self, node: cst.CSTNode) -> CodeRange | None:
-        return self[node] if node in self._syntactic else None
-
     def inclusive(self, node: cst.CSTNode) -> tuple[int, int] | None:
         return self._inclusive.get(node)
 
