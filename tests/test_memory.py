@@ -86,9 +86,10 @@ def test_an_uncurated_id_is_refused_not_estimated_at_the_default_size(tmp_path, 
     # newcomer trial: 6,738,415,616 parameters, 12.7 GiB and fits(24) == True for a 70B model
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))
     with pytest.raises(LookupError, match="(?s)only a name guess.*model_config="):
-        estimate_lora_memory("meta-llama/Llama-3.3-70B-Instruct", QV16, dtype="bf16")
-    given = estimate_lora_memory("meta-llama/Llama-3.3-70B-Instruct", QV16, dtype="bf16", model_config=LLAMA_70B)
+        estimate_lora_memory("acme-research/Llama-70B-merged", QV16, dtype="bf16")
+    given = estimate_lora_memory("acme-research/Llama-70B-merged", QV16, dtype="bf16", model_config=LLAMA_70B)
     curated = estimate_lora_memory("meta-llama/Llama-3.1-70B", QV16, dtype="bf16")
+    assert estimate_lora_memory("meta-llama/Llama-3.3-70B-Instruct", QV16, dtype="bf16") == curated  # curated now
     assert given == curated
     assert given.total_params - given.trainable_params == 70_553_706_496 and not given.fits(24)
     with pytest.warns(UserWarning, match="guess"):
