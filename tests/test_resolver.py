@@ -138,20 +138,20 @@ def test_table_gives_the_default_task():
     [
         ("someone/Mixtral-8x22B-finetune", "mixtral"),
         ("someone/mistral-7b-dpo", "mistral"),
-        ("someone/CodeLlama-34b-Instruct", "llama"),
+        ("someone/CodeLlama-34b-Instruct-sql", "llama"),
         ("TinyLlama/TinyLlama_v1.1", "llama"),
         ("my-org/llama-3-finetune", "llama"),
         ("acme/qwen3-14b-sft", "qwen3"),
-        ("acme/Qwen2.5-Coder-32B", "qwen2"),
-        ("acme/gemma-2-27b-it", "gemma2"),
+        ("acme/Qwen2.5-Coder-32B-lora", "qwen2"),
+        ("acme/gemma-2-27b-it-dpo", "gemma2"),
         ("acme/gemma-7b-lora", "gemma"),
         ("acme/Phi-3-medium-128k", "phi3"),
-        ("acme/starcoder2-15b", "starcoder2"),
+        ("acme/starcoder2-15b-py", "starcoder2"),
         ("acme/starcoderbase-1b", "gpt_bigcode"),
-        ("acme/falcon-40b", "falcon"),
+        ("acme/falcon-40b-sft", "falcon"),
         ("acme/pythia-12b-sft", "gpt_neox"),
-        ("acme/flan-t5-xxl", "t5"),
-        ("acme/distilbert-base-cased", "distilbert"),
+        ("acme/flan-t5-xxl-samsum", "t5"),
+        ("acme/distilbert-base-cased-squad", "distilbert"),
         ("acme/roberta-large-mnli", "roberta"),
         ("acme/dolphin-2.9-llama3-8b", "llama"),
     ],
@@ -163,8 +163,84 @@ def test_name_guesses(name, model_type):
 
 
 def test_guess_gives_the_type_default_task():
-    assert resolve_model("acme/flan-t5-xxl").task == "seq2seq_lm"
+    assert resolve_model("acme/flan-t5-xxl-samsum").task == "seq2seq_lm"
     assert resolve_model("acme/roberta-large-mnli").task == "base"
+
+
+@pytest.mark.parametrize(
+    "name, curated_id",
+    [
+        ("unsloth/llama-3-8b-Instruct-bnb-4bit", "meta-llama/Meta-Llama-3-8B-Instruct"),
+        ("unsloth/Llama-3.2-1B-Instruct-unsloth-bnb-4bit", "meta-llama/Llama-3.2-1B-Instruct"),
+        ("TheBloke/Llama-2-7B-Chat-GPTQ", "meta-llama/Llama-2-7b-chat-hf"),
+        ("TheBloke/Mistral-7B-Instruct-v0.2-AWQ", "mistralai/Mistral-7B-Instruct-v0.2"),
+        ("TheBloke/Llama-2-13B-GGUF", "meta-llama/Llama-2-13b-hf"),
+        ("NousResearch/Llama-2-7b-hf", "meta-llama/Llama-2-7b-hf"),
+        ("mlx-community/Meta-Llama-3.1-8B-Instruct-4bit", "meta-llama/Llama-3.1-8B-Instruct"),
+        ("unsloth/gemma-2-9b-it-bnb-4bit", "google/gemma-2-9b-it"),
+        ("Qwen/Qwen2.5-7B-Instruct-AWQ", "Qwen/Qwen2.5-7B-Instruct"),
+        ("Qwen/Qwen2.5-7B-Instruct-GPTQ-Int4", "Qwen/Qwen2.5-7B-Instruct"),
+        ("unsloth/mistral-7b-v0.3-bnb-4bit", "mistralai/Mistral-7B-v0.3"),
+        ("someone/CodeLlama-34b-Instruct", "codellama/CodeLlama-34b-Instruct-hf"),
+        ("acme/falcon-40b", "tiiuae/falcon-40b"),
+        ("acme/flan-t5-xxl", "google/flan-t5-xxl"),
+    ],
+)
+def test_reuploads_under_other_names_have_the_checkpoints_config(name, curated_id):
+    """Quantized or converted copies (-bnb-4bit, -GPTQ, -AWQ, -GGUF, -hf, other organisations)."""
+    found = resolve_model(name)
+    assert (found.source, found.config) == ("table", curated()[curated_id]["config"])
+    assert found.model_type == curated()[curated_id]["model_type"]
+    assert f"curated config of {curated_id} " in found.note and "re-upload" in found.note
+
+
+@pytest.mark.parametrize(
+    "name, curated_id, how",
+    [
+        # issue 9: the Instruct id was left unresolved while the base id was curated
+        ("mistralai/Mixtral-8x7B-Instruct-v0.1", "mistralai/Mixtral-8x7B-Instruct-v0.1", None),
+        ("google/gemma-2-9b-pt", "google/gemma-2-9b", "variant"),
+        ("meta-llama/Llama-2-7b", "meta-llama/Llama-2-7b-hf", "re-upload"),
+        ("meta-llama/Llama-3.3-70B", "meta-llama/Llama-3.3-70B-Instruct", "variant"),
+        ("Qwen/Qwen2-7B-Chat", "Qwen/Qwen2-7B", "variant"),
+        ("TinyLlama/TinyLlama-1.1B-Chat-v0.6", "TinyLlama/TinyLlama-1.1B-Chat-v1.0", "another version"),
+        ("EleutherAI/pythia-1b-v0", "EleutherAI/pythia-1b", "another version"),
+    ],
+)
+def test_variants_and_versions_of_a_curated_checkpoint(name, curated_id, how):
+    found = resolve_model(name)
+    assert (found.source, found.config) == ("table", curated()[curated_id]["config"])
+    assert found.note.startswith(f"curated config of {curated_id}")
+    assert how is None or f"read as a {how}" in found.note or f"read as {how}" in found.note
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "mistralai/Mistral-7B-Instruct-v0.4",  # v0.1/v0.2 (32,000 tokens) and v0.3 (32,768) disagree
+        "unsloth/mistral-7b-bnb-4bit",  # which Mistral-7B version: the same disagreement
+        "Qwen/Qwen2.5-VL-7B-Instruct",  # a vision-language model, not Qwen2.5-7B-Instruct
+        "google/gemma-3-4b-it",  # Gemma 3 4B has a vision tower; only 1B is curated
+        "meta-llama/Llama-3.3-8B-Instruct",  # no curated 3.3 8B
+        "./llama-2-7b-hf",  # a local path that is not there is not a hub id
+    ],
+)
+def test_names_no_single_curated_checkpoint_fits_stay_unresolved(name):
+    found = resolve_model(name)
+    assert found is None or found.source == "guess"
+
+
+@pytest.mark.parametrize("name", ["acme/t5", "acme/roberta", "acme/whisper", "acme/flan-t5"])
+def test_a_name_without_a_size_is_no_variant(name):
+    # "t5-base" and "roberta-base" name a size: "t5" is not their variant
+    found = resolve_model(name)
+    assert found is None or found.source == "guess"
+
+
+def test_every_curated_id_and_alias_resolves_to_itself():
+    for model_id, entry in curated().items():
+        for name in (model_id, *entry["aliases"]):
+            assert resolve_model(name).note == f"curated config of {model_id}", name
 
 
 def test_nothing_fits():

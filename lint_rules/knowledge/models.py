@@ -172,6 +172,86 @@ def _table_entry(name: str) -> tuple[str, dict] | None:
     return None
 
 
+# Name endings of re-uploads: quantized or converted copies (``-bnb-4bit``, ``-GPTQ``, ``-AWQ``,
+# ``-GGUF``, ``-hf``...) keep the checkpoint's module tree, sizes aside from packing.
+_REUPLOAD_WORDS = frozenset(
+    {"unsloth", "bnb", "2bit", "3bit", "4bit", "8bit", "int4", "int8", "gptq", "awq", "gguf", "ggml",
+     "exl2", "mlx", "fp16", "bf16", "fp8", "hqq", "onnx", "hf", "sharded", "dynamic"}
+)
+# Words naming a post-trained variant that keeps its base's config.
+_VARIANT_WORDS = frozenset({"instruct", "chat", "it", "base", "pt", "hf"})
+_VERSION = re.compile(r"v\d+(?:\.\d+)*|\d{4}")  # v0.1, v1.0, 2407 (a release date)
+# A parameter count (7b, 1.5b, 135m, 8x7b, a3b): only a name that states its size is read as a
+# variant or version of another ("roberta-base" is a size, not the base of "roberta").
+_SIZE = re.compile(r"(?:\d+x)?\d+(?:\.\d+)?[bm]|a\d+(?:\.\d+)?b")
+_HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*(?:/[\w.-]+)?")
+# How far a written name is from the curated id it is read as, for the Resolution's note.
+_STEPS = ("a re-upload", "a variant", "another version")
+
+
+def _words(name: str) -> list[str]:
+    """The repository name's words, lower-cased, without ``meta-`` and re-upload endings."""
+    words = re.split(r"[-_]+", name.rsplit("/", 1)[-1].lower())
+    while len(words) > 1 and words[-1] in _REUPLOAD_WORDS:
+        words.pop()
+    if len(words) > 1 and words[0] == "meta":
+        words.pop(0)
+    return words
+
+
+def _keys(name: str) -> tuple[str, str, str]:
+    """The name as a re-upload, a variant and another version would write it."""
+    words = _words(name)
+    if not any(_SIZE.fullmatch(w) for w in words):
+        return "-".join(words), "", ""
+    variant = [w for w in words if w not in _VARIANT_WORDS]
+    version = [w for w in variant if not _VERSION.fullmatch(w)]
+    return "-".join(words), "-".join(variant), "-".join(version)
+
+
+@lru_cache(maxsize=1)
+def _key_index() -> tuple[dict[str, list[str]], ...]:
+    """For each step, key -> the curated ids with that key (aliases included)."""
+    index: tuple[dict[str, list[str]], ...] = ({}, {}, {})
+    for model_id, entry in _table().items():
+        for written in (model_id, *entry.get("aliases", ())):
+            for step, key in enumerate(_keys(written)):
+                ids = index[step].setdefault(key, [])
+                if model_id not in ids:
+                    ids.append(model_id)
+    return index
+
+
+def _same_checkpoint_shape(one: dict, other: dict) -> bool:
+    """Same model type, and no config field that both record differs."""
+    a, b = one["config"], other["config"]
+    return one["model_type"] == other["model_type"] and all(a[k] == b[k] for k in a.keys() & b.keys())
+
+
+def _variant_entry(name: str) -> tuple[str, dict, str] | None:
+    """The curated checkpoint a re-upload, variant or version of it names, when certain.
+
+    The name's words are compared with each curated id's after dropping, step by step,
+    re-upload endings, variant words (instruct, chat, it, base...) and versions. The first
+    step with any match decides: the name resolves only when every curated id matched there
+    has the same model type and no config field on which they differ (so the module tree and
+    sizes are those of each); otherwise it stays unresolved, whatever later steps would say.
+    Only a name that states its size is read as a variant or version of another.
+    """
+    if not _HUB_ID.fullmatch(name):
+        return None
+    for step, key in enumerate(_keys(name)):
+        matched = _key_index()[step].get(key) if key else None
+        if not matched:
+            continue
+        entries = [_table()[model_id] for model_id in matched]
+        if not all(_same_checkpoint_shape(entries[0], e) for e in entries[1:]):
+            return None
+        model_id = min(matched, key=lambda m: (len(m), m))
+        return model_id, _table()[model_id], _STEPS[step]
+    return None
+
+
 def guess_model_type(name: str) -> str | None:
     """A model type guessed from the words in a name (``TinyLlama/...`` -> ``llama``)."""
     lowered = name.lower()
@@ -206,6 +286,11 @@ def resolve_model(name_or_path: str | os.PathLike, *, cache_dir: str | os.PathLi
         model_id, entry = hit
         return Resolution(name, entry["model_type"], dict(entry["config"]), "table",
                           f"curated config of {model_id}", entry["task"])
+    near = _variant_entry(name)
+    if near is not None:
+        model_id, entry, how = near
+        return Resolution(name, entry["model_type"], dict(entry["config"]), "table",
+                          f"curated config of {model_id} ({name!r} read as {how} of it)", entry["task"])
     model_type = guess_model_type(name)
     if model_type is None:
         return None
