@@ -10,7 +10,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, Callable, Mapping, Sequence, TypeVar
+from typing import Any, Callable, Iterator, Mapping, Sequence, TypeVar
 
 import libcst as cst
 from libcst.metadata import MetadataWrapper
@@ -57,6 +57,7 @@ class Linter:
         rules = all_rules()
         self.rules = [rules[code]() for code in settings.enabled if code != SYNTAX_ERROR]
         self.prefilter = Prefilter.for_codes(settings.enabled)
+        self.per_file = any(rule.PER_FILE for rule in self.rules)
 
     def context(self, filename: str, source: str = "") -> RuleContext:
         """The rules' view of one file: a script's PEP 723 requirements beat the project's,
@@ -140,7 +141,7 @@ class Linter:
         wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
         ctx = self.context(filename, source)
         calls = analysis.collect_calls(wrapper, ctx)
-        if not calls:
+        if not calls and not self.per_file:
             return module, []
         positions: Positions | None = None  # computed at the first finding
         noqa: NoqaMap | None = None
@@ -149,31 +150,28 @@ class Linter:
         for rule in self.rules:
             if rule.CODE in off:
                 continue
-            for call in calls:
-                if getattr(call, "origin", None) is not None and not rule.CHECKS_IMPORTED:
-                    continue  # a config of another module: only what this file's model adds
-                for finding in rule.check(call, ctx):
-                    positions = positions or Positions(module, source)
-                    where = positions[finding.node]
-                    spans = [(where.start.line, where.end.line)]
-                    call_node = getattr(call, "node", None)
-                    if call_node is not None and call_node in positions:  # the call's lines count too
-                        spans.append((positions[call_node].start.line, positions[call_node].end.line))
-                    noqa = noqa or NoqaMap.from_source(source)
-                    if any(noqa.suppresses(rule.CODE, first, last) for first, last in spans):
-                        continue
-                    fix = None
-                    if finding.replacements and rule.FIX:
-                        edits = edits or Edits(module, source, positions)
-                        fix = FixInfo(rule.FIX, finding.fix_message or f"Fix {rule.NAME}",
-                                      edits.for_replacements(finding.replacements))
-                    violation = self._violation(
-                        rule.CODE, finding.message, filename,
-                        Location(where.start.line, where.start.column + 1),
-                        Location(where.end.line, where.end.column + 1), fix)
-                    replaced = tuple(((positions[n].start.line, positions[n].start.column),
-                                      (positions[n].end.line, positions[n].end.column)) for n in finding.replacements)
-                    found.append(_Found(violation, finding.replacements if fix else {}, replaced))
+            for call, finding in _findings(rule, calls, ctx):
+                positions = positions or Positions(module, source)
+                where = positions[finding.node]
+                spans = [(where.start.line, where.end.line)]
+                call_node = getattr(call, "node", None)
+                if call_node is not None and call_node in positions:  # the call's lines count too
+                    spans.append((positions[call_node].start.line, positions[call_node].end.line))
+                noqa = noqa or NoqaMap.from_source(source)
+                if any(noqa.suppresses(rule.CODE, first, last) for first, last in spans):
+                    continue
+                fix = None
+                if finding.replacements and rule.FIX:
+                    edits = edits or Edits(module, source, positions)
+                    fix = FixInfo(rule.FIX, finding.fix_message or f"Fix {rule.NAME}",
+                                  edits.for_replacements(finding.replacements))
+                violation = self._violation(
+                    rule.CODE, finding.message, filename,
+                    Location(where.start.line, where.start.column + 1),
+                    Location(where.end.line, where.end.column + 1), fix)
+                replaced = tuple(((positions[n].start.line, positions[n].start.column),
+                                  (positions[n].end.line, positions[n].end.column)) for n in finding.replacements)
+                found.append(_Found(violation, finding.replacements if fix else {}, replaced))
         found.sort(key=lambda f: (f.violation.location.row, f.violation.location.column, f.violation.code))
         return module, found
 
@@ -220,6 +218,20 @@ def _deep(work: Callable[[], _T]) -> _T:
     except RecursionError:
         pass
     return in_thread(work, _DEEP_STACK, _DEEP_RECURSION)
+
+
+def _findings(rule: Any, calls: Any, ctx: RuleContext) -> Iterator[tuple[Any, Any]]:
+    """``(call, finding)`` for each finding of ``rule`` on the file (``call`` None for a
+    ``PER_FILE`` rule's)."""
+    if rule.PER_FILE:
+        for finding in rule.check_file(calls, ctx):
+            yield None, finding
+        return
+    for call in calls:
+        if getattr(call, "origin", None) is not None and not rule.CHECKS_IMPORTED:
+            continue  # a config of another module: only what this file's model adds
+        for finding in rule.check(call, ctx):
+            yield call, finding
 
 
 def _syntax_error(source: str, exc: cst.ParserSyntaxError) -> tuple[str, Location]:

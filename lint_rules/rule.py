@@ -4,7 +4,8 @@ A rule is a small class: its code, kebab-case name, severity, summary, fix safet
 ``VALID``/``INVALID`` examples (its tests and its documentation page). The engine runs
 one analysis pass per file that collects every peft ``LoraConfig(...)`` call with its
 statically known arguments (``lint_rules.analysis``), then hands each call to every
-enabled rule's ``check``. Rules never walk the tree themselves.
+enabled rule's ``check`` (a ``PER_FILE`` rule gets the file's index once, in
+``check_file``). Rules never walk the tree themselves.
 """
 from __future__ import annotations
 
@@ -95,6 +96,9 @@ class Rule:
     # alias of it) or passed as a keyword (``peft_config=``): a file with none of the enabled rules'
     # triggers is not parsed with libcst (``lint_rules.prefilter``). Empty: any file.
     TRIGGERS: ClassVar[tuple[str, ...]] = ()
+    # A rule about other calls than LoraConfig's (``from_pretrained``): the engine calls its
+    # ``check_file`` once per parsed file instead of ``check`` per config.
+    PER_FILE: ClassVar[bool] = False
     VALID: ClassVar[list[Case]] = []
     INVALID: ClassVar[list[Case]] = []
 
@@ -115,6 +119,11 @@ class Rule:
 
     def check(self, call: Any, ctx: Any) -> Iterator[Finding]:
         """Yield findings for one collected ``LoraConfig`` call (``lint_rules.analysis.LoraCall``)."""
+        raise NotImplementedError
+
+    def check_file(self, calls: Any, ctx: Any) -> Iterator[Finding]:
+        """Yield findings for a whole file (``PER_FILE`` rules): ``calls`` is what the analysis
+        found (``lint_rules.analysis.Calls``), ``calls.index`` the file's ``FileIndex``."""
         raise NotImplementedError
 
     @classmethod

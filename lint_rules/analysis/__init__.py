@@ -24,9 +24,11 @@ __all__ = ["LORA_CONFIG_NAMES", "UNKNOWN", "Calls", "Keyword", "LoraCall", "Mode
 
 class Calls(list):
     """The calls found in a file; ``depends_on``: the other files of the project read to
-    find them (a config or model id imported from them), whose changes may change them."""
+    find them (a config or model id imported from them), whose changes may change them;
+    ``index``: the file's own index (for the rules about other calls, ``Rule.PER_FILE``)."""
 
     depends_on: tuple[str, ...] = ()
+    index: FileIndex | None = None
 
 
 def collect_calls(wrapper: cst.MetadataWrapper, ctx: RuleContext) -> Calls:
@@ -36,6 +38,7 @@ def collect_calls(wrapper: cst.MetadataWrapper, ctx: RuleContext) -> Calls:
     reader = ModuleReader.for_file(ctx.filename)
     applied = applications(index, Tracer(index, reader))
     found = Calls()
+    found.index = index
     found.depends_on = tuple(reader.read) if reader is not None else ()
     sites = [site for site in index.calls if is_lora_config(index, site)]
     statements = {id(site.statement) for site in sites if site.statement is not None}

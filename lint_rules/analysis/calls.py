@@ -57,7 +57,8 @@ class LoraCall:
     the config afterwards (``config.lora_alpha = 32``), whose values are then not the call's.
     ``origin``: the path of the module that makes the config, when it is not the linted
     file (``from .config import LORA``): the call is then applied here, its keywords are
-    reported at ``anchor`` (the expression here that applies it) and never fixed.
+    reported at ``anchor`` (the expression here that applies it) and never fixed. ``index``
+    and ``site``: where the call is in the index of the file that makes it (to follow names).
     """
 
     node: cst.Call
@@ -69,6 +70,8 @@ class LoraCall:
     reassigned: set[str] = field(default_factory=set)
     origin: str | None = None
     anchor: cst.CSTNode | None = None
+    index: FileIndex | None = None  # the index of the file that makes the call, and its site there
+    site: CallSite | None = None
 
     def get(self, name: str) -> Keyword | None:
         return self.keywords.get(name)
@@ -119,7 +122,7 @@ def imported_call(index: FileIndex, site: CallSite, path: str, anchor: cst.CSTNo
 
 
 def build_call(index: FileIndex, site: CallSite) -> LoraCall:
-    call = LoraCall(site.node, guarded=site.guarded)
+    call = LoraCall(site.node, guarded=site.guarded, index=index, site=site)
     for arg in site.node.args:
         if arg.star == "*" or (arg.keyword is None and not arg.star):
             call.open_ended = True

@@ -64,6 +64,7 @@ class ModelInfo:
     source: str
     architecture: Any  # lint_rules.knowledge.architectures.Architecture, newest allowed transformers
     others: tuple[Any, ...] = ()  # the same class in the older transformers the project allows
+    loader: str | None = None  # the class whose from_pretrained loaded it, when the flow shows one
 
 
 def task_of_class(class_name: str | None) -> str | None:
@@ -77,6 +78,12 @@ def task_of_class(class_name: str | None) -> str | None:
 
 
 _resolved: dict[str, tuple[Any, frozenset]] = {}
+
+
+def checkpoint(name: str) -> Any:
+    """What ``name`` resolves to (``knowledge.models.Resolution``: its config fields, its own
+    head), from the local config, the Hugging Face cache or the curated table; never a guess."""
+    return _resolve(name)
 
 
 def _resolve(name: str) -> Any:
@@ -134,7 +141,7 @@ def _model_info(name: str, class_name: str | None, source: str, call: LoraCall, 
     archs = _architectures(resolution.model_type, task, ctx.transformers)
     if not archs:
         return None
-    return ModelInfo(name, resolution.model_type, task, source, archs[0], archs[1:])
+    return ModelInfo(name, resolution.model_type, task, source, archs[0], archs[1:], class_name)
 
 
 def _candidates(index: FileIndex, site: CallSite | None, call: LoraCall, pragma_statements: set[int],

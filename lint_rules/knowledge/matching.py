@@ -24,7 +24,7 @@ Qwen2-MoE) into ``target_parameters`` on the fused expert weights.
 
 The rules on plain module names are public (``entry_matcher``, ``target_matcher``,
 ``layer_filter``, ``all_linear_targets``, ``excluded_names``, ``task_heads``,
-``saved_entries``, ``saved_names``, ``wrapped_adapted``): ``pytest_lora.targeting``
+``saved_entries``, ``saved_names``, ``wrapped_adapted``, ``pattern_key_test``): ``pytest_lora.targeting``
 applies them to a live model's names with the installed peft version.
 """
 from __future__ import annotations
@@ -266,6 +266,16 @@ def excluded_names(names: Iterable[str], *, peft_version: str | None = None,
     if saved and _since(peft, "0.16.0"):
         out.update(n for n in names if any(re.match(rf"(^|.*\.){m}($|\..*)", n) for m in saved))
     return out
+
+
+def pattern_key_test(peft_version: str | None = None) -> Callable[[str, str], bool]:
+    """peft's test ``(key, name)`` of a ``rank_pattern``/``alpha_pattern`` key against a module's full
+    name: the key is a regex for the name's last segments, ``re.match(rf"(.*\\.)?({key})$", name)``
+    from peft 0.15.0; from 0.6.0 (when the options came) ``re.match(rf".*\\.{key}$", name)``, so a
+    key never matched from a name's first segment. Raises ``re.error`` for an invalid key."""
+    if _since(_parse(peft_version), "0.15.0"):
+        return lambda key, name: re.match(rf"(.*\.)?({key})$", name) is not None
+    return lambda key, name: re.match(rf".*\.{key}$", name) is not None
 
 
 _REPEATS = ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT")
