@@ -62,7 +62,7 @@ def test_lora000_triggers_are_every_other_rules():
 def test_every_rule_declares_what_it_needs_to_see():
     assert all(rule.TRIGGERS for rule in RULES.values())
     assert linter_for(select=["LORA201"]).prefilter == LORA  # LORA000 (on unless ignored) follows the others
-    assert linter_for().prefilter == Prefilter(frozenset({"LoraConfig", *APPLYING}))
+    assert linter_for().prefilter == Prefilter(frozenset({"LoraConfig", *APPLYING, "trust_remote_code"}))
     assert linter_for(select=["LORA000"]).prefilter == linter_for().prefilter
 
 
