@@ -58,6 +58,8 @@ class Linter:
         self.rules = [rules[code]() for code in settings.enabled if code != SYNTAX_ERROR]
         self.prefilter = Prefilter.for_codes(settings.enabled)
         self.per_file = any(rule.PER_FILE for rule in self.rules)
+        # what the rules on LoraConfig calls need: a file only the per-file rules want is indexed, not analysed
+        self.config_prefilter = Prefilter.for_rules([type(rule) for rule in self.rules if not rule.PER_FILE])
 
     def context(self, filename: str, source: str = "") -> RuleContext:
         """The rules' view of one file: a script's PEP 723 requirements beat the project's,
@@ -140,7 +142,10 @@ class Linter:
                                                  Location(start.row, start.column + 1)), {}, ())]
         wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
         ctx = self.context(filename, source)
-        calls = analysis.collect_calls(wrapper, ctx)
+        if self.per_file and not self.config_prefilter.mentions(source):
+            calls = analysis.index_only(module)
+        else:
+            calls = analysis.collect_calls(wrapper, ctx)
         if not calls and not self.per_file:
             return module, []
         positions: Positions | None = None  # computed at the first finding

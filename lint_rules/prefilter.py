@@ -15,6 +15,11 @@ union over the enabled rules. A file is parsed and analysed only if
    callee through the file's imports only, so a file with the word only in strings, comments,
    imports, annotations or ``isinstance`` checks holds nothing a rule can see.
 
+A rule about loading a model (LORA301) names keywords in ``LOAD_TRIGGERS``: a file is parsed for
+it only if a ``from_pretrained`` call of a model class (no tokenizer, processor or config) passes
+one as ``True`` or a name, with an id that may be static (``loads_any``). Files that pass
+``trust_remote_code=True`` only to tokenizers, datasets or with a computed model path stay unparsed.
+
 A file that CPython cannot parse goes on to libcst, which reports it as LORA000.
 """
 from __future__ import annotations
@@ -30,15 +35,20 @@ _UNPARSABLE = (SyntaxError, ValueError, RecursionError, MemoryError)
 @dataclass(frozen=True)
 class Prefilter:
     names: frozenset[str] | None  # None: a rule without triggers is enabled, every file is parsed
+    # keywords of a ``from_pretrained`` call loading a model from a static id (see ``loads_any``)
+    loads: frozenset[str] = frozenset()
 
     @classmethod
     def for_rules(cls, rules: Iterable[type]) -> "Prefilter":
         names: set[str] = set()
+        loads: set[str] = set()
         for rule in rules:
-            if not rule.TRIGGERS:
+            load_triggers = getattr(rule, "LOAD_TRIGGERS", ())
+            if not rule.TRIGGERS and not load_triggers:
                 return cls(None)
             names.update(rule.TRIGGERS)
-        return cls(frozenset(names))
+            loads.update(load_triggers)
+        return cls(frozenset(names), frozenset(loads))
 
     @classmethod
     def for_codes(cls, codes: Iterable[str]) -> "Prefilter":
@@ -53,7 +63,8 @@ class Prefilter:
 
     def mentions(self, source: str) -> bool:
         """Whether the text contains a trigger (``False``: no rule can fire on it)."""
-        return self.names is None or any(name in source for name in self.names)
+        return self.names is None or any(name in source for name in self.names) or (
+            "from_pretrained" in source and any(keyword in source for keyword in self.loads))
 
     def calls(self, source: str) -> bool:
         """``False`` only when CPython parses the source and no call in it names a trigger."""
@@ -65,7 +76,7 @@ class Prefilter:
                 tree = compile(source, "<prefilter>", "exec", ast.PyCF_ONLY_AST, dont_inherit=True)
         except _UNPARSABLE:
             return True
-        return calls_any(tree, self.names)
+        return calls_any(tree, self.names) or (bool(self.loads) and loads_any(tree, self.loads))
 
 
 def calls_any(tree: ast.AST, names: frozenset[str]) -> bool:
@@ -85,3 +96,48 @@ def calls_any(tree: ast.AST, names: frozenset[str]) -> bool:
         elif isinstance(node, ast.alias) and node.asname and node.name.rpartition(".")[2] in names:
             aliases.add(node.asname)
     return not called.isdisjoint(names) or not called.isdisjoint(aliases)
+
+
+_NOT_MODELS = ("Tokenizer", "Processor", "Extractor", "Config")
+
+
+def loads_any(tree: ast.AST, keywords: frozenset[str]) -> bool:
+    """Whether a ``X.from_pretrained(<id>, <keyword>=...)`` call loads a model (``X`` names no
+    tokenizer, processor or config) from an id that may be static (a string, or a name the file
+    binds to a string or gives a string default), passing one of ``keywords`` as ``True`` or a name."""
+    loads = [node for node in ast.walk(tree) if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+             and node.func.attr == "from_pretrained" and any(
+                 k.arg in keywords and (isinstance(k.value, ast.Name) or (
+                     isinstance(k.value, ast.Constant) and k.value.value is True)) for k in node.keywords)]
+    loads = [node for node in loads if not any(word in ast.unparse(node.func.value) for word in _NOT_MODELS)]
+    if not loads:
+        return False
+    strings: set[str] | None = None
+    for node in loads:
+        first = node.args[0] if node.args else next(
+            (k.value for k in node.keywords if k.arg == "pretrained_model_name_or_path"), None)
+        if isinstance(first, ast.Constant) and isinstance(first.value, str):
+            return True
+        if isinstance(first, ast.Name):
+            strings = _string_names(tree) if strings is None else strings
+            if first.id in strings:
+                return True
+    return False
+
+
+def _string_names(tree: ast.AST) -> set[str]:
+    """Names the file assigns a string to, or gives a string default."""
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
+            found.update(t.id for t in node.targets if isinstance(t, ast.Name))
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) \
+                and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
+            found.add(node.target.id)
+        elif isinstance(node, ast.arguments):
+            positional = [*node.posonlyargs, *node.args]
+            pairs = [*zip(positional[len(positional) - len(node.defaults):], node.defaults),
+                     *zip(node.kwonlyargs, node.kw_defaults)]
+            found.update(arg.arg for arg, default in pairs
+                         if isinstance(default, ast.Constant) and isinstance(default.value, str))
+    return found

@@ -96,6 +96,9 @@ class Rule:
     # alias of it) or passed as a keyword (``peft_config=``): a file with none of the enabled rules'
     # triggers is not parsed with libcst (``lint_rules.prefilter``). Empty: any file.
     TRIGGERS: ClassVar[tuple[str, ...]] = ()
+    # Keywords of a ``from_pretrained`` call loading a model from a static id that the rule needs
+    # to see (``trust_remote_code``); with TRIGGERS, what the prefilter looks for.
+    LOAD_TRIGGERS: ClassVar[tuple[str, ...]] = ()
     # A rule about other calls than LoraConfig's (``from_pretrained``): the engine calls its
     # ``check_file`` once per parsed file instead of ``check`` per config.
     PER_FILE: ClassVar[bool] = False
@@ -110,6 +113,8 @@ class Rule:
             raise ValueError(f"{cls.__name__}: name {cls.NAME!r} is not kebab-case")
         if isinstance(cls.TRIGGERS, str) or not all(t.isidentifier() for t in cls.TRIGGERS):
             raise ValueError(f"{cls.__name__}: TRIGGERS {cls.TRIGGERS!r} is not a tuple of names")
+        if isinstance(cls.LOAD_TRIGGERS, str) or not all(t.isidentifier() for t in cls.LOAD_TRIGGERS):
+            raise ValueError(f"{cls.__name__}: LOAD_TRIGGERS {cls.LOAD_TRIGGERS!r} is not a tuple of names")
         if cls.SEVERITY not in SEVERITIES:
             raise ValueError(f"{cls.__name__}: unknown severity {cls.SEVERITY!r}")
         other = REGISTRY.get(cls.CODE)

@@ -89,3 +89,35 @@ def test_a_file_without_triggers_is_still_not_parsed():
 def test_only_ranges_inside_the_architecture_data_count_as_native(spec, native):
     ctx = RuleContext("x.py", "", "test", ("0.21.2",), transformers=spec)
     assert _native_range(ctx) is native
+
+
+@pytest.mark.parametrize("source, parsed", [
+    ("m = AutoModel.from_pretrained('gpt2', trust_remote_code=True)\n", True),
+    ("m = AutoModel.from_pretrained(pretrained_model_name_or_path='gpt2', trust_remote_code=TRUST)\n", True),
+    ("NAME = 'gpt2'\nm = AutoModel.from_pretrained(NAME, trust_remote_code=True)\n", True),
+    ("def load(name='gpt2'):\n    return AutoModel.from_pretrained(name, trust_remote_code=True)\n", True),
+    ("def load(name):\n    return AutoModel.from_pretrained(name, trust_remote_code=True)\n", False),
+    ("m = AutoModel.from_pretrained(args.model, trust_remote_code=True)\n", False),
+    ("m = AutoModel.from_pretrained('gpt2', trust_remote_code=args.trust_remote_code)\n", False),
+    ("m = AutoModel.from_pretrained('gpt2', trust_remote_code=False)\n", False),
+    ("t = AutoTokenizer.from_pretrained('gpt2', trust_remote_code=True)\n", False),
+    ("p = transformers.AutoProcessor.from_pretrained('gpt2', trust_remote_code=True)\n", False),
+    ("d = load_dataset('gpt2', trust_remote_code=True)\n", False),
+    ("kwargs = dict(trust_remote_code=True)\n", False),
+])
+def test_lora301_wants_only_from_pretrained_passing_true_or_a_name(source, parsed):
+    prefilter = linter_for(select=["LORA301"]).prefilter
+    assert (prefilter.mentions(source) and prefilter.calls(source)) is parsed
+
+
+def test_a_file_only_lora301_wants_is_indexed_not_analysed(monkeypatch):
+    from lint_rules import analysis
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the LoraConfig analysis ran on a file without LoraConfig")
+
+    monkeypatch.setattr(analysis, "collect_calls", refuse)
+    source = ("from transformers import AutoModelForCausalLM\n\n"
+              "model = AutoModelForCausalLM.from_pretrained('Qwen/Qwen2.5-0.5B', trust_remote_code=True)\n")
+    found = lint_source(source, filename="x.py", settings={"target-transformers-version": "5.24.0", "model": "gpt2"})
+    assert [v.code for v in found] == ["LORA301"]

@@ -57,12 +57,15 @@ def _calls(source: str) -> list:
 def test_lora000_triggers_are_every_other_rules():
     others = {t for code, rule in RULES.items() if code != "LORA000" for t in rule.TRIGGERS}
     assert others and set(RULES["LORA000"].TRIGGERS) == others
+    loads = {t for code, rule in RULES.items() if code != "LORA000" for t in rule.LOAD_TRIGGERS}
+    assert set(RULES["LORA000"].LOAD_TRIGGERS) == loads
 
 
 def test_every_rule_declares_what_it_needs_to_see():
-    assert all(rule.TRIGGERS for rule in RULES.values())
+    assert all(rule.TRIGGERS or rule.LOAD_TRIGGERS for rule in RULES.values())
     assert linter_for(select=["LORA201"]).prefilter == LORA  # LORA000 (on unless ignored) follows the others
-    assert linter_for().prefilter == Prefilter(frozenset({"LoraConfig", *APPLYING, "trust_remote_code"}))
+    assert linter_for().prefilter == Prefilter(frozenset({"LoraConfig", *APPLYING}),
+                                               frozenset({"trust_remote_code"}))
     assert linter_for(select=["LORA000"]).prefilter == linter_for().prefilter
 
 

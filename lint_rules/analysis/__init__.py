@@ -19,7 +19,7 @@ from .modules import ModuleReader
 from .values import UNKNOWN
 
 __all__ = ["LORA_CONFIG_NAMES", "UNKNOWN", "Calls", "Keyword", "LoraCall", "ModelInfo",
-           "collect_calls"]
+           "collect_calls", "index_only"]
 
 
 class Calls(list):
@@ -54,6 +54,13 @@ def collect_calls(wrapper: cst.MetadataWrapper, ctx: RuleContext) -> Calls:
         _set_models(call, models_for(index, None, call, statements, uses, ctx))
         if call.models:
             found.append(call)
+    return found
+
+
+def index_only(module: cst.Module) -> Calls:
+    """No calls, only the file's index: for a file that only the ``PER_FILE`` rules look at."""
+    found = Calls()
+    found.index = FileIndex.build(module)
     return found
 
 

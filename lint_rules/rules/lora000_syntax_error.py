@@ -12,7 +12,7 @@ class SyntaxErrorRule(Rule):
 
     What: reported by the engine, at the parser's error position, for a file that mentions
     a name another enabled rule needs to see (``LoraConfig``; ``get_peft_model``, ... for the
-    model rules, ``trust_remote_code`` for LORA301) but does not parse. A file that mentions none is not parsed at all:
+    model rules, ``from_pretrained(..., trust_remote_code=True)`` for LORA301) but does not parse. A file that mentions none is not parsed at all:
     no enabled rule could fire on it.
     Why: no other rule can look at a file that does not parse; reporting it keeps a
     broken file from passing as clean, and the run goes on with the other files.
@@ -24,7 +24,8 @@ class SyntaxErrorRule(Rule):
     NAME = "syntax-error"
     SEVERITY = "error"
     SUMMARY = "The file does not parse; nothing else in it was checked"
-    TRIGGERS = ("LoraConfig", *APPLYING, "trust_remote_code")  # every other rule's: what it needs alone
+    TRIGGERS = ("LoraConfig", *APPLYING)  # every other rule's: what it needs alone
+    LOAD_TRIGGERS = ("trust_remote_code",)
     VALID = [
         Valid("from peft import LoraConfig\n\nconfig = LoraConfig(r=8)\n"),
     ]

@@ -54,7 +54,7 @@ class TrustRemoteCode(Rule):
     SUMMARY = "trust_remote_code=True loading a model whose architecture transformers ships"
     FIX = "safe"
     PER_FILE = True
-    TRIGGERS = ("trust_remote_code",)
+    LOAD_TRIGGERS = ("trust_remote_code",)
 
     VALID = [
         Valid(_seed("'Qwen/Qwen2.5-0.5B'"), **_NATIVE),
