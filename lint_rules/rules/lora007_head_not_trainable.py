@@ -51,8 +51,8 @@ class HeadNotTrainable(Rule):
     (huggingface/peft#876, huggingface/transformers#26160, huggingface/peft#1070,
     2U1/Qwen-VL-Series-Finetune#208, where ``score`` was in ``target_modules``: its LoRA weights were
     saved, its random base weights were not). peft ignores a misspelt ``modules_to_save`` entry
-    (``"scores"``, huggingface/trl#895) and a ``rank_pattern`` key that matches nothing without
-    a word; ``modules_to_save=mods.append("classifier")`` passes ``None`` (huggingface/peft#577).
+    (``"scores"``, huggingface/trl#895) without a word, and a ``rank_pattern`` key that matches
+    nothing too (peft 0.21.2 warns; 0.20 and earlier say nothing); ``modules_to_save=mods.append("classifier")`` passes ``None`` (huggingface/peft#577).
     Example: ``AutoModelForSequenceClassification.from_pretrained("meta-llama/Llama-2-7b-hf")``
     with ``LoraConfig(target_modules=["q_proj", "v_proj"])`` -> add ``task_type="SEQ_CLS"``.
     Fix safety: no fix: the task type (or the head's name) is the user's to choose.
@@ -214,7 +214,8 @@ class HeadNotTrainable(Rule):
             yield Finding(_key_node(keyword, key) or keyword_node(keyword), (
                 f"{option} key {key!r} matches no module of {described(call, model)}: peft reads each key as "
                 f"a regex for a module name's last segments{_semantics_note(ctx)} and gives every module no key "
-                f"matches the global {default}, silently (targetable modules: {targetable(model)})"))
+                f"matches the global {default} (peft 0.21.2 warns at get_peft_model(), 0.20 and earlier say nothing; "
+                f"targetable modules: {targetable(model)})"))
 
     @staticmethod
     def _none_from_method(call: LoraCall) -> Finding | None:

@@ -67,6 +67,8 @@ class TiedEmbeddingTarget(Rule):
         # dynamic or version-dependent values, an unknown model, another library's config
         Valid(_load("target_modules=TARGETS")),
         Valid(_load("target_modules=['q_proj', 'lm_head'], ensure_weight_tying=args.tie")),
+        Valid(_load("target_modules=['q_proj', 'lm_head'], **({'ensure_weight_tying': True} if NEW_PEFT else {})")
+              .replace("from peft import", "import peft\nNEW_PEFT = peft.__version__ >= '0.18'\nfrom peft import")),
         Valid(_load("target_modules=['q_proj', 'lm_head']", model="my-org/gemma-finetune")),
         Valid(_load("target_modules=['q_proj', 'lm_head']").replace(
             "from peft import LoraConfig, get_peft_model", "from peft import get_peft_model\nfrom swift import LoraConfig")),
@@ -79,6 +81,8 @@ class TiedEmbeddingTarget(Rule):
                 message="ensure_weight_tying=True", line=5, column=77),
         Invalid(_load("target_modules=['q_proj', 'v_proj'], modules_to_save=['lm_head', 'embed_tokens']",
                       model="Qwen/Qwen2.5-0.5B"), message="diverge", line=5, column=95),
+        # a regex reaching lm_head
+        Invalid(_load("target_modules=r'.*\\.(q_proj|v_proj)|lm_head'"), message="adapts `lm_head`", line=5, column=56),
         # gpt2's config does not write the field: GPT2Config's default ties them
         Invalid(_load("target_modules=['c_attn'], modules_to_save=['wte']", model="gpt2"),
                 message="by default", line=5, column=85),
