@@ -2,6 +2,7 @@
 (skipped without peft/transformers/torch): each INVALID shape has the silent effect the message names."""
 from __future__ import annotations
 
+import dataclasses
 import re
 import warnings
 
@@ -132,6 +133,14 @@ def test_saving_lm_head_of_a_tied_model_trains_a_separate_copy():
     embedding = model.base_model.model.model.embed_tokens.weight
     assert copy.requires_grad and not embedding.requires_grad
     assert copy.data_ptr() != embedding.data_ptr()  # one side trains, the other does not: they diverge
+
+
+def test_the_suggested_ensure_weight_tying_keeps_the_copies_tied():
+    if "ensure_weight_tying" not in {f.name for f in dataclasses.fields(peft.LoraConfig)}:
+        pytest.skip("this peft has no ensure_weight_tying")
+    model = _wrap(_tied_llama(), target_modules=["q_proj"], modules_to_save=["lm_head"], ensure_weight_tying=True)
+    inner = model.base_model.model
+    assert inner.lm_head.modules_to_save["default"].weight is inner.model.embed_tokens.modules_to_save["default"].weight
 
 
 @pytest.mark.parametrize("model_type", ["gpt2", "llama", "qwen2", "gemma", "t5", "opt", "bloom", "mistral"])
