@@ -8,6 +8,7 @@ import libcst as cst
 
 from ..analysis import LoraCall, ModelInfo
 from ..analysis.model import APPLYING
+from ..knowledge import peft_releases
 from ..knowledge.architectures import transformers_in
 from ..knowledge.matching import pattern_key_test, saved_names
 from ..rule import Finding, Invalid, Rule, RuleContext, Valid
@@ -77,6 +78,8 @@ class HeadNotTrainable(Rule):
               "model = AutoModelForSequenceClassification.from_pretrained('gpt2')\n"
               "extra = {'task_type': 'SEQ_CLS'} if peft.__version__ >= '0.3' else {}\n"
               "model = get_peft_model(model, LoraConfig(target_modules=['c_attn'], **extra))\n"),
+        # a task type that is no TaskType member is LORA004's (invalid-value) finding
+        Valid(_load(", task_type='SEQ_CLASS'")),
         # a causal LM has no new head
         Valid(_load(cls="AutoModelForCausalLM")),
         # an unknown model, another library's LoraConfig: not judged
@@ -152,6 +155,8 @@ class HeadNotTrainable(Rule):
             return None
         if task_type in ("SEQ_CLS", "TOKEN_CLS") or task_type in _WRONG_TASKS:
             return None
+        if task_type is not None and peft_releases.option_span("task_type", task_type) is None:
+            return None  # no TaskType member (a typo of SEQ_CLS?): LORA004's finding
         arch = model.architecture
         heads = [arch.classifier] if kind == "SEQ_CLS" and arch.task == "sequence_classification" \
             and arch.classifier else None
