@@ -50,10 +50,10 @@ class HeadNotTrainable(Rule):
     to ``modules_to_save``. Otherwise the head keeps its random initialisation, is not in the saved
     adapter, and the reloaded model gets another random head: accuracy at chance after reload
     (huggingface/peft#876, huggingface/transformers#26160, huggingface/peft#1070,
-    2U1/Qwen-VL-Series-Finetune#208, where ``score`` was in ``target_modules``: its LoRA weights were
-    saved, its random base weights were not). peft ignores a misspelt ``modules_to_save`` entry
+    2U1/Qwen-VL-Series-Finetune#208; a head in ``target_modules`` gets LoRA weights that are saved,
+    but its random base weights are not). peft ignores a misspelt ``modules_to_save`` entry
     (``"scores"``, huggingface/trl#895) without a word, and a ``rank_pattern`` key that matches
-    nothing too (peft 0.21.2 warns; 0.20 and earlier say nothing); ``modules_to_save=mods.append("classifier")`` passes ``None`` (huggingface/peft#577).
+    nothing (peft 0.21.2 warns, 0.20 and earlier say nothing); ``modules_to_save=mods.append("classifier")`` passes ``None`` (huggingface/peft#577).
     Example: ``AutoModelForSequenceClassification.from_pretrained("meta-llama/Llama-2-7b-hf")``
     with ``LoraConfig(target_modules=["q_proj", "v_proj"])`` -> add ``task_type="SEQ_CLS"``.
     Fix safety: no fix: the task type (or the head's name) is the user's to choose.
