@@ -71,10 +71,10 @@ class TaskTypeMismatch(Rule):
               .replace("from peft import", "import peft\nfrom peft import")),
         Valid("import peft\nfrom peft import LoraConfig, get_peft_model\n"
               "from transformers import AutoModelForSequenceClassification\n\n"
-              "model = AutoModelForSequenceClassification.from_pretrained('meta-llama/Llama-2-7b-hf')\n"
               "if peft.__version__ < '0.3':\n"
               "    config = LoraConfig(target_modules=['q_proj'], task_type='CAUSAL_LM')\n"
               "else:\n    config = LoraConfig(target_modules=['q_proj'], task_type='SEQ_CLS')\n"
+              "model = AutoModelForSequenceClassification.from_pretrained('meta-llama/Llama-2-7b-hf')\n"
               "model = get_peft_model(model, config)\n"),
         # an unknown checkpoint, another library's LoraConfig
         Valid(_load("'CAUSAL_LM'", cls="AutoModelForSequenceClassification", model="my-org/reward-model")),
