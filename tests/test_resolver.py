@@ -147,7 +147,7 @@ def test_table_gives_the_default_task():
         ("acme/gemma-7b-lora", "gemma"),
         ("acme/Phi-3-medium-128k", "phi3"),
         ("acme/starcoder2-15b-py", "starcoder2"),
-        ("acme/starcoderbase-1b", "gpt_bigcode"),
+        ("acme/starcoderbase-1b-sft", "gpt_bigcode"),
         ("acme/falcon-40b-sft", "falcon"),
         ("acme/pythia-12b-sft", "gpt_neox"),
         ("acme/flan-t5-xxl-samsum", "t5"),

@@ -216,9 +216,8 @@ def _key_index() -> tuple[dict[str, list[str]], ...]:
     for model_id, entry in _table().items():
         for written in (model_id, *entry.get("aliases", ())):
             for step, key in enumerate(_keys(written)):
-                ids = index[step].setdefault(key, [])
-                if model_id not in ids:
-                    ids.append(model_id)
+                if key and model_id not in index[step].setdefault(key, []):
+                    index[step][key].append(model_id)
     return index
 
 
@@ -241,7 +240,7 @@ def _variant_entry(name: str) -> tuple[str, dict, str] | None:
     if not _HUB_ID.fullmatch(name):
         return None
     for step, key in enumerate(_keys(name)):
-        matched = _key_index()[step].get(key) if key else None
+        matched = _key_index()[step].get(key)
         if not matched:
             continue
         entries = [_table()[model_id] for model_id in matched]
