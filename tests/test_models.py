@@ -45,7 +45,7 @@ def test_the_families_people_fine_tune_are_curated():
     assert len(CURATED) >= 300
     assert {"gpt2", "gptj", "gpt_neo", "gpt_neox", "llama", "mistral", "mixtral", "qwen2", "qwen2_moe", "qwen3",
             "qwen3_moe", "gemma", "gemma2", "gemma3_text", "phi", "phi3", "falcon", "opt", "bloom", "gpt_bigcode",
-            "starcoder2", "deepseek_v2", "olmo", "olmo2", "t5", "bert", "roberta", "xlm-roberta", "distilbert",
+            "starcoder2", "deepseek_v2", "olmo", "olmo2", "gemma3", "qwen2_vl", "qwen2_5_vl", "t5", "bert", "roberta", "xlm-roberta", "distilbert",
             "deberta-v2", "modernbert", "whisper", "vit", "clip"} <= types
 
 
@@ -144,11 +144,19 @@ def test_a_guess_is_refused_with_every_way_to_give_the_config():
     assert "allow_guess=True" in message
 
 
-@pytest.mark.parametrize("name", ["tiiuae/Falcon-H1-7B-Base", "google/gemma-3-4b-it", "Qwen/Qwen2.5-VL-72B-Instruct"])
+@pytest.mark.parametrize("name", ["tiiuae/Falcon-H1-7B-Base", "google/paligemma2-3b-pt-224", "Qwen/Qwen3-VL-8B-Instruct"])
 def test_other_guessed_ids_are_refused(name):
-    # Falcon-H1 is a hybrid Mamba model, Gemma-3-4b-it and Qwen2.5-VL have vision towers: a guess gets them wrong
+    # Falcon-H1 is a hybrid Mamba model, PaliGemma 2 and Qwen3-VL have vision towers: a guess gets them wrong
     with pytest.raises(LookupError, match="only a name guess"):
         build_skeleton(name)
+
+
+def test_gemma3_4b_has_its_vision_tower_and_the_image_token_rows():
+    # litgpt's Gemma 3 4B has 262,144 text rows; the hub checkpoint's embedding has 262,208
+    model = build_skeleton("google/gemma-3-4b-it")
+    assert type(model).__name__ == "Gemma3ForConditionalGeneration"
+    assert model.get_input_embeddings().weight.shape[0] == 262208
+    assert len(model.model.vision_tower.encoder.layers) == 27  # SigLIP So400m depth
 
 
 def test_a_reupload_builds_as_its_curated_checkpoint():

@@ -219,8 +219,8 @@ def test_variants_and_versions_of_a_curated_checkpoint(name, curated_id, how):
     [
         "mistralai/Mistral-7B-Instruct-v0.4",  # v0.1/v0.2 (32,000 tokens) and v0.3 (32,768) disagree
         "unsloth/mistral-7b-bnb-4bit",  # which Mistral-7B version: the same disagreement
-        "Qwen/Qwen2.5-VL-7B-Instruct",  # a vision-language model, not Qwen2.5-7B-Instruct
-        "google/gemma-3-4b-it",  # Gemma 3 4B has a vision tower; only 1B is curated
+        "Qwen/Qwen2.5-VL-32B-Instruct",  # a vision-language model, not Qwen2.5-32B-Instruct
+        "google/paligemma2-3b-pt-224",  # a vision-language model, not Gemma 2 2B
         "meta-llama/Llama-3.3-8B-Instruct",  # no curated 3.3 8B
         "./llama-2-7b-hf",  # a local path that is not there is not a hub id
     ],
