@@ -99,9 +99,14 @@ def hub_cache_dir() -> Path:
 
 
 def task_from_config(config: dict) -> str:
-    """The default head named by a config.json's ``architectures`` (or its model type)."""
-    model_type = config.get("model_type", "")
-    for arch in config.get("architectures") or ():
+    """The default head named by a config.json's ``architectures`` (or its model type); values
+    of the wrong type are ignored."""
+    model_type = config.get("model_type")
+    model_type = model_type if isinstance(model_type, str) else ""
+    archs = config.get("architectures")
+    for arch in archs if isinstance(archs, list) else ():
+        if not isinstance(arch, str):
+            continue
         if arch.endswith(("ForCausalLM", "LMHeadModel")):
             return "causal_lm"
         if arch.endswith("ForSeq2SeqLM") or (
@@ -132,7 +137,8 @@ def _read_config(path: Path) -> dict | None:
         data = json.loads(read_text(path, CONFIG_LIMIT))  # a regular file of sane size only
     except (OSError, ValueError):
         return None
-    return data if isinstance(data, dict) and data.get("model_type") else None
+    # a model type that is not a name (a number, a list) leaves the model unknown
+    return data if isinstance(data, dict) and isinstance(data.get("model_type"), str) and data["model_type"] else None
 
 
 def _from_config_file(name: str, path: Path, source: str) -> Resolution | None:
@@ -142,6 +148,14 @@ def _from_config_file(name: str, path: Path, source: str) -> Resolution | None:
     config = {k: v for k, v in data.items() if k != "model_type"}
     return Resolution(name, data["model_type"], config, source, f"read {path}",
                       task_from_config(data))
+
+
+def _is_dir(path: Path) -> bool:
+    """``path`` is a folder (``False`` also when its parent cannot be looked into)."""
+    try:
+        return path.is_dir()
+    except OSError:
+        return False
 
 
 def _cached_config(repo_id: str, cache_dir: Path) -> Path | None:
@@ -269,13 +283,16 @@ def resolve_model(name_or_path: str | os.PathLike, *, cache_dir: str | os.PathLi
     name = os.fspath(name_or_path)
     local = Path(name).expanduser()
     consulted.note_path(local)
-    if local.is_dir():
+    if _is_dir(local):
         found = _from_config_file(name, local / "config.json", "local")
         if found is not None:
             return found
     if name.count("/") <= 1 and not local.is_absolute():
         cache = Path(cache_dir).expanduser() if cache_dir is not None else hub_cache_dir()
-        path = _cached_config(name, cache)
+        try:
+            path = _cached_config(name, cache)
+        except OSError:  # a cache this user cannot read (or that changes under us) tells nothing
+            path = None
         if path is not None:
             found = _from_config_file(name, path, "cache")
             if found is not None:

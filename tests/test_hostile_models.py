@@ -1,0 +1,191 @@
+"""A model's ``config.json`` or Hugging Face cache that is malformed or unreadable (issue 8, item 10).
+
+The model is treated as unknown, or the wrong value is ignored; the run goes on, never with an
+internal error. A mode-000 folder does not stop root, so unreadable folders and files are
+simulated the way a non-root user meets them: ``os.stat``/``os.open``/``os.scandir`` fail with
+``EACCES`` inside them.
+"""
+from __future__ import annotations
+
+import errno
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from cli_run import lint
+from lint_rules.analysis import model
+from lint_rules.knowledge.models import resolve_model, task_from_config
+
+REPO_ID = "acme/widget-7b"  # no curated entry, no guess: only a local folder or the cache can name it
+TARGETS = 'LoraConfig(r=8, lora_alpha=16, target_modules=["c_attn"])'
+
+
+def program(model: str) -> str:
+    return ("from peft import LoraConfig, get_peft_model\nfrom transformers import AutoModelForCausalLM\n"
+            f"m = AutoModelForCausalLM.from_pretrained({model!r})\nget_peft_model(m, {TARGETS})\n")
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch):
+    """A project folder as the working folder, and an empty hub cache."""
+    root = tmp_path / "p"
+    root.mkdir()
+    (root / "setup.py").write_text("")
+    monkeypatch.chdir(root)
+    hub = tmp_path / "hub"
+    hub.mkdir()
+    monkeypatch.setenv("HF_HUB_CACHE", str(hub))
+    return root
+
+
+def cached(hub: Path, repo_id: str, config: str, revision: str = "abc") -> Path:
+    """A hub cache entry for ``repo_id`` whose refs/main names ``revision``; its config.json path."""
+    repo = hub / ("models--" + repo_id.replace("/", "--"))
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text(revision)
+    (repo / "snapshots" / revision).mkdir(parents=True)
+    path = repo / "snapshots" / revision / "config.json"
+    path.write_text(config)
+    return path
+
+
+def deny(monkeypatch, path: Path) -> None:
+    """Act as a user who may not read ``path``: a folder cannot be listed nor anything in it
+    reached; a file cannot be opened."""
+    locked = str(path)
+    real_stat, real_open, real_scandir, real_listdir = os.stat, os.open, os.scandir, os.listdir
+
+    def inside(target) -> bool:
+        return isinstance(target, (str, os.PathLike)) and os.path.abspath(target).startswith(locked + os.sep)
+
+    def refuse(target):
+        raise PermissionError(errno.EACCES, "Permission denied", os.fspath(target))
+
+    def stat(target, *args, **kwargs):
+        return refuse(target) if inside(target) else real_stat(target, *args, **kwargs)
+
+    def open_(target, *args, **kwargs):
+        return refuse(target) if inside(target) or os.path.abspath(target) == locked else real_open(target, *args, **kwargs)
+
+    def scandir(target="."):
+        return refuse(target) if inside(target) or os.path.abspath(target) == locked else real_scandir(target)
+
+    def listdir(target="."):
+        return refuse(target) if inside(target) or os.path.abspath(target) == locked else real_listdir(target)
+
+    monkeypatch.setattr(model, "_resolved", {})  # a chmod leaves a file's recorded state as it was
+    monkeypatch.setattr(os, "stat", stat)
+    monkeypatch.setattr(os, "open", open_)
+    monkeypatch.setattr(os, "scandir", scandir)
+    monkeypatch.setattr(os, "listdir", listdir)
+
+
+WRONG_MODEL_TYPES = ['{"model_type": ["llama"]}', '{"model_type": {"name": "llama"}}', '{"model_type": 5}',
+                     '{"model_type": null}', '{"model_type": true}', '["llama"]', '"llama"']
+WRONG_FIELDS = ['{"model_type": "llama", "architectures": 5}',
+                '{"model_type": "llama", "architectures": [5, null, "LlamaForCausalLM"]}',
+                '{"model_type": "llama", "architectures": {"LlamaForCausalLM": 1}}',
+                '{"model_type": "llama", "architectures": "LlamaForCausalLM"}',
+                '{"model_type": "llama", "num_hidden_layers": "32", "hidden_size": [4096]}',
+                '{"model_type": "llama", "text_config": [1, 2], "vision_config": "none"}',
+                '{"model_type": "llama", "text_config": {"model_type": 7, "architectures": 3}}']
+
+
+@pytest.mark.parametrize("config", WRONG_MODEL_TYPES)
+@pytest.mark.parametrize("where", ["local", "cache"])
+def test_a_model_type_that_is_not_a_name_leaves_the_model_unknown(project, capsys, config, where):
+    if where == "local":
+        (project / "m").mkdir()
+        (project / "m" / "config.json").write_text(config)
+        name = "./m"
+    else:
+        cached(Path(os.environ["HF_HUB_CACHE"]), REPO_ID, config)
+        name = REPO_ID
+    assert resolve_model(name) is None
+    (project / "a.py").write_text(program(name))
+    assert lint(capsys, "a.py") == (0, "", "All checks passed!\n")
+
+
+@pytest.mark.parametrize("config", WRONG_FIELDS)
+@pytest.mark.parametrize("where", ["local", "cache"])
+def test_wrong_typed_fields_are_ignored_and_the_model_still_known(project, capsys, config, where):
+    if where == "local":
+        (project / "m").mkdir()
+        (project / "m" / "config.json").write_text(config)
+        name = "./m"
+    else:
+        cached(Path(os.environ["HF_HUB_CACHE"]), REPO_ID, config)
+        name = REPO_ID
+    assert resolve_model(name).model_type == "llama"
+    (project / "a.py").write_text(program(name))
+    code, out, err = lint(capsys, "a.py")
+    assert code == 1 and "internal error" not in err
+    assert out.startswith("a.py:4:") and "LORA001" in out and "LlamaForCausalLM" in out
+
+
+def test_task_from_config_ignores_wrong_types():
+    assert task_from_config({"model_type": ["t5"], "architectures": [3, "T5ForConditionalGeneration"]}) == "causal_lm"
+    assert task_from_config({"model_type": "t5", "architectures": [None, "T5ForConditionalGeneration"]}) == "seq2seq_lm"
+    assert task_from_config({"model_type": "bert", "architectures": "BertForMaskedLM"}) == "base"
+
+
+@pytest.mark.parametrize("locked", ["hub", "repo", "refs", "refs/main", "snapshots", "snapshot", "config.json"])
+def test_an_unreadable_hub_cache_leaves_the_model_unknown(project, capsys, monkeypatch, locked):
+    hub = Path(os.environ["HF_HUB_CACHE"])
+    config = cached(hub, REPO_ID, '{"model_type": "llama"}')
+    repo = hub / "models--acme--widget-7b"
+    (project / "a.py").write_text(program(REPO_ID))
+    assert lint(capsys, "a.py")[0] == 1  # readable: LORA001 on the llama model
+    paths = {"hub": hub, "repo": repo, "refs": repo / "refs", "refs/main": repo / "refs" / "main",
+             "snapshots": repo / "snapshots", "snapshot": config.parent, "config.json": config}
+    deny(monkeypatch, paths[locked])
+    code, out, err = lint(capsys, "a.py")
+    if locked in ("refs", "refs/main"):  # the only snapshot is still found by listing them
+        assert code == 1 and "LORA001" in out and "error:" not in err
+    else:
+        assert (code, out, err) == (0, "", "All checks passed!\n")
+
+
+def test_an_unreadable_parent_of_a_local_model_folder(project, capsys, monkeypatch):
+    (project / "models" / "m").mkdir(parents=True)
+    (project / "models" / "m" / "config.json").write_text('{"model_type": "llama"}')
+    (project / "a.py").write_text(program("models/m"))
+    assert lint(capsys, "a.py")[0] == 1
+    deny(monkeypatch, project / "models")
+    assert lint(capsys, "a.py") == (0, "", "All checks passed!\n")
+
+
+def test_a_hub_cache_that_is_a_file_or_holds_a_dangling_link(project, capsys, monkeypatch, tmp_path):
+    (project / "a.py").write_text(program(REPO_ID))
+    plain = tmp_path / "not-a-folder"
+    plain.write_text("x")
+    monkeypatch.setenv("HF_HUB_CACHE", str(plain))
+    assert lint(capsys, "a.py") == (0, "", "All checks passed!\n")
+    hub = tmp_path / "hub2"
+    config = cached(hub, REPO_ID, "{}")
+    config.unlink()
+    config.symlink_to(hub / "blobs" / "missing")
+    (config.parent.parent / "older").mkdir()
+    (config.parent.parent / "older" / "config.json").symlink_to(hub / "blobs" / "gone")
+    monkeypatch.setenv("HF_HUB_CACHE", str(hub))
+    assert lint(capsys, "a.py") == (0, "", "All checks passed!\n")
+
+
+def test_a_snapshot_that_vanishes_while_the_cache_is_searched(project, capsys, monkeypatch):
+    hub = Path(os.environ["HF_HUB_CACHE"])
+    config = cached(hub, REPO_ID, '{"model_type": "llama"}', revision="abc")
+    (hub / "models--acme--widget-7b" / "refs" / "main").write_text("other")  # forces the listing
+    real_glob = Path.glob
+
+    def listed_then_removed(self, pattern):
+        found = list(real_glob(self, pattern))
+        for path in found:
+            path.unlink()
+        return iter(found)
+
+    monkeypatch.setattr(Path, "glob", listed_then_removed)
+    (project / "a.py").write_text(program(REPO_ID))
+    assert lint(capsys, "a.py") == (0, "", "All checks passed!\n")
+    assert not config.exists()
