@@ -25,7 +25,7 @@ def path_state(path: str) -> str:
     A relative path is taken from the current folder, so a new folder makes a new state."""
     try:
         info = os.stat(path)
-    except (FileNotFoundError, NotADirectoryError):
+    except (FileNotFoundError, NotADirectoryError, ValueError):  # ValueError: a NUL in the name
         return "absent"
     except OSError as exc:
         return f"error:{exc.errno}"
@@ -49,7 +49,7 @@ def listing_state(path: str) -> str:
     folder, _, pattern = path.partition("\0")
     try:
         names = sorted(os.listdir(folder))
-    except OSError:
+    except (OSError, ValueError):
         return "absent"
     if pattern:
         names = [name for name in names if fnmatch.fnmatchcase(name, pattern)]
@@ -86,7 +86,7 @@ def note_listing(path: str | os.PathLike[str], then: str | None = None, *, patte
     if then is not None:
         try:
             names = os.listdir(folder)
-        except OSError:
+        except (OSError, ValueError):
             return
         for name in names:
             note_path(os.path.join(folder, name, then))

@@ -189,3 +189,13 @@ def test_a_snapshot_that_vanishes_while_the_cache_is_searched(project, capsys, m
     (project / "a.py").write_text(program(REPO_ID))
     assert lint(capsys, "a.py") == (0, "", "All checks passed!\n")
     assert not config.exists()
+
+
+@pytest.mark.parametrize("cache", [False, True])
+def test_names_no_file_can_have(project, capsys, monkeypatch, cache):
+    """A NUL byte, or a ``~user`` that has no home folder, in a model name or the hub cache's."""
+    (project / "a.py").write_text(program("~nosuchuser-x/m") + program("a\x00b").replace("\nm =", "\nm2 =")
+                                  .replace("get_peft_model(m,", "get_peft_model(m2,"))
+    monkeypatch.setenv("HF_HUB_CACHE", "~nosuchuser-x/hub")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(project / ".cache"))
+    assert lint(capsys, *(["--cache"] if cache else []), "a.py") == (0, "", "All checks passed!\n")

@@ -92,10 +92,10 @@ def hub_cache_dir() -> Path:
     for name in ("HF_HUB_CACHE", "HF_HOME", "HOME"):
         consulted.note_env(name)
     if os.environ.get("HF_HUB_CACHE"):
-        return Path(os.environ["HF_HUB_CACHE"]).expanduser()
+        return _expanded(Path(os.environ["HF_HUB_CACHE"]))
     if os.environ.get("HF_HOME"):
-        return Path(os.environ["HF_HOME"]).expanduser() / "hub"
-    return Path("~/.cache/huggingface/hub").expanduser()
+        return _expanded(Path(os.environ["HF_HOME"])) / "hub"
+    return _expanded(Path("~/.cache/huggingface/hub"))
 
 
 def task_from_config(config: dict) -> str:
@@ -148,6 +148,14 @@ def _from_config_file(name: str, path: Path, source: str) -> Resolution | None:
     config = {k: v for k, v in data.items() if k != "model_type"}
     return Resolution(name, data["model_type"], config, source, f"read {path}",
                       task_from_config(data))
+
+
+def _expanded(path: Path) -> Path:
+    """``~`` and ``~user`` expanded; the path as written when that user has no home."""
+    try:
+        return path.expanduser()
+    except RuntimeError:
+        return path
 
 
 def _is_dir(path: Path) -> bool:
@@ -281,14 +289,14 @@ def resolve_model(name_or_path: str | os.PathLike, *, cache_dir: str | os.PathLi
     Never touches the network; returns None when nothing fits.
     """
     name = os.fspath(name_or_path)
-    local = Path(name).expanduser()
+    local = _expanded(Path(name))
     consulted.note_path(local)
     if _is_dir(local):
         found = _from_config_file(name, local / "config.json", "local")
         if found is not None:
             return found
     if name.count("/") <= 1 and not local.is_absolute():
-        cache = Path(cache_dir).expanduser() if cache_dir is not None else hub_cache_dir()
+        cache = _expanded(Path(cache_dir)) if cache_dir is not None else hub_cache_dir()
         try:
             path = _cached_config(name, cache)
         except OSError:  # a cache this user cannot read (or that changes under us) tells nothing
