@@ -10,6 +10,7 @@ import difflib
 import fnmatch
 import hashlib
 import json
+import math
 import sys
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -165,9 +166,15 @@ def _check_rule_options(value: Any, where: str) -> dict[str, dict[str, Any]]:
 
 
 def _check_option(rule: Any, key: str, value: Any, where: str) -> None:
-    """A rule option takes a value of its default's kind: true/false for a switch."""
-    if isinstance(rule.OPTIONS[key], bool) and not isinstance(value, bool):
-        raise ConfigError(f"{where}: {rule.CODE} option {key!r} must be true or false, not {value!r}")
+    """A rule option takes a value of its default's kind: true/false for a switch, a positive
+    finite number for a number (a ratio)."""
+    default = rule.OPTIONS[key]
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where}: {rule.CODE} option {key!r} must be true or false, not {value!r}")
+    elif isinstance(default, (int, float)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < math.inf:
+            raise ConfigError(f"{where}: {rule.CODE} option {key!r} must be a positive number, not {value!r}")
 
 
 @dataclass(frozen=True)

@@ -113,13 +113,15 @@ class AlphaRatio(Rule):
         ratio = ctx.option(self, "alpha-ratio")
         r, alpha = call.value("r", defaults), call.value("lora_alpha", defaults)
         chosen = call.get("r") is not None or call.get("lora_alpha") is not None
-        if (chosen or ctx.option(self, "check-defaults") is True) and _number(r) and _number(alpha) and not math.isclose(alpha, ratio * r):
+        # the advised value must be a number too: 2 x 1e308 is not
+        if (chosen or ctx.option(self, "check-defaults") is True) and _number(r) and _number(alpha) \
+                and _number(ratio * r) and not math.isclose(alpha, ratio * r):
             yield self._global(call, r, alpha, ratio, version)
         ranks, alphas = call.value("rank_pattern"), call.value("alpha_pattern")
         if isinstance(ranks, dict) and isinstance(alphas, dict):
             for key in ranks.keys() & alphas.keys():
                 pr, pa = ranks[key], alphas[key]
-                if _number(pr) and _number(pa) and not math.isclose(pa, ratio * pr):
+                if _number(pr) and _number(pa) and _number(ratio * pr) and not math.isclose(pa, ratio * pr):
                     yield Finding(_pattern_node(call, key), (
                         f"rank_pattern gives {key!r} r={fmt(pr)} but alpha_pattern gives it "
                         f"lora_alpha={fmt(pa)}: its update is scaled by {pa / pr:g} instead of "
