@@ -297,22 +297,48 @@ def _add_noqa(tasks: list[Any], settings: Any, ns: argparse.Namespace) -> int:
 
 
 def _check_stdin(ns: argparse.Namespace, settings: Any, discovery: Any) -> int:
+    """Lint (or fix, printing the result) the bytes on stdin, decoded as a file's are."""
     from .engine import Linter
-    from .runner import RunResult, Task, _process
+    from .reading import FILE_LIMIT, size_text
+    from .runner import FileResult, RunResult, Task, _process, task_from_bytes
 
-    text = sys.stdin.read()
+    data = sys.stdin.buffer.read(FILE_LIMIT + 1)
     filename = ns.stdin_filename or "-"
     if ns.stdin_filename and ns.force_exclude and discovery.left_out(Path(filename)):
         if ns.fix:
-            sys.stdout.write(text)
+            _pass_through(data)
         return 0
     relpath = discovery.relpath(Path(filename)) if ns.stdin_filename else filename
-    file = _process(Task(filename, filename, relpath, text, digest=""), ns.fix or ns.diff, ns.unsafe_fixes,
-                    Linter(settings))
+    if len(data) > FILE_LIMIT:
+        task: Task | FileResult = FileResult(filename, error=f"{filename}: not linted: over the "
+                                                             f"{size_text(FILE_LIMIT)} limit")
+    else:
+        task = task_from_bytes(Task(filename, filename, relpath, "", digest=""), data, Path(filename).suffix)
+    if isinstance(task, FileResult):  # too large: not linted, and with --fix passed through unchanged
+        if ns.fix and not ns.diff:
+            _pass_through(data)
+        return _report(ns, settings, RunResult([task]), {}, stream=sys.stderr if ns.fix else None)
+    file = _process(task, ns.fix or ns.diff, ns.unsafe_fixes, Linter(settings))
     if ns.fix and not ns.diff:
-        sys.stdout.write(file.new_source if file.new_source is not None else text)
-        return _report(ns, settings, RunResult([file]), {filename: file.new_source or text}, stream=sys.stderr)
-    return _report(ns, settings, RunResult([file]), {filename: text})
+        if file.new_source is None:
+            _pass_through(data)
+        else:
+            _write_stdout(file.new_source.encode(task.encoding))
+        return _report(ns, settings, RunResult([file]), {filename: file.new_source or task.text}, stream=sys.stderr)
+    return _report(ns, settings, RunResult([file]), {filename: task.text})
+
+
+def _pass_through(data: bytes) -> None:
+    """Print stdin's bytes as read (``data``) and the rest of it, in bounded chunks."""
+    _write_stdout(data)
+    while chunk := sys.stdin.buffer.read(1 << 20):
+        _write_stdout(chunk)
+
+
+def _write_stdout(data: bytes) -> None:
+    sys.stdout.flush()
+    sys.stdout.buffer.write(data)
+    sys.stdout.buffer.flush()
 
 
 def _report(ns: argparse.Namespace, settings: Any, result: Any, sources: dict[str, str],

@@ -6,9 +6,10 @@ blocks the run and ``/dev/zero`` or a huge file never exhausts memory.
 """
 from __future__ import annotations
 
+import io
 import os
 import stat
-from pathlib import Path
+import tokenize
 from pathlib import Path
 
 MB = 1 << 20
@@ -59,6 +60,15 @@ def read_text(path: str | os.PathLike[str], limit: int = CONFIG_LIMIT, errors: s
     """A UTF-8 regular file's text (``read_bytes``); ``UnicodeDecodeError`` for other bytes."""
     return read_bytes(path, limit).decode("utf-8", errors)
 
+
+UNDECODABLE = (SyntaxError, LookupError, UnicodeDecodeError)
+
+
+def decode(data: bytes, suffix: str = ".py") -> tuple[str, str]:
+    """The text and its encoding: a source decoded as Python does (PEP 263 coding cookie, BOM), a
+    notebook as UTF-8. Raises one of ``UNDECODABLE`` for bytes that cannot be read so."""
+    encoding = "utf-8" if suffix == ".ipynb" else tokenize.detect_encoding(io.BytesIO(data).readline)[0]
+    return data.decode(encoding), encoding
 
 
 def present(path: Path) -> bool:

@@ -1,14 +1,12 @@
 """Linting (or fixing) many files: cache look-ups, a process pool for many files, atomic writes."""
 from __future__ import annotations
 
-import io
 import os
 import re
 import stat
 import sys
 import tempfile
 import time
-import tokenize
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
@@ -18,7 +16,7 @@ from .cache import Cache, content_hash, settled
 from .config import Settings
 from .errors import FixError, LintError
 from .prefilter import Prefilter
-from .reading import FILE_LIMIT, SOURCE_LIMIT, read_bytes, size_text
+from .reading import FILE_LIMIT, SOURCE_LIMIT, UNDECODABLE, decode, read_bytes, size_text
 from .serialize import from_dict, to_dict
 from .violation import Violation, fixable
 
@@ -117,16 +115,6 @@ def _died(args: tuple[Task, bool, bool], why: str) -> FileResult:
     return FileResult(task.filename, error=f"{task.filename}: internal error: the process linting it was {why}")
 
 
-UNDECODABLE = (SyntaxError, LookupError, UnicodeDecodeError)
-
-
-def decode(data: bytes, suffix: str = ".py") -> tuple[str, str]:
-    """The text and its encoding: a source decoded as Python does (PEP 263 coding cookie, BOM), a
-    notebook as UTF-8. Raises one of ``UNDECODABLE`` for bytes that cannot be read so."""
-    encoding = "utf-8" if suffix == ".ipynb" else tokenize.detect_encoding(io.BytesIO(data).readline)[0]
-    return data.decode(encoding), encoding
-
-
 def read_task(path: Path, filename: str, relpath: str) -> Task | FileResult:
     """The file's text, as ``decode`` reads it; an error for a file that is not a regular file or
     is over the size limits (``reading``)."""
@@ -134,12 +122,18 @@ def read_task(path: Path, filename: str, relpath: str) -> Task | FileResult:
         data = read_bytes(path, FILE_LIMIT)
     except OSError as exc:
         return FileResult(filename, error=f"{filename}: cannot read: {exc}")
-    if len(data) > SOURCE_LIMIT and path.suffix != ".ipynb" and (b"peft" in data or b"LoraConfig" in data):
-        return FileResult(filename, error=f"{filename}: not linted: {size_text(len(data))}, over the "
-                                          f"{size_text(SOURCE_LIMIT)} limit for a source file that uses peft")
     task = Task(str(path.resolve()), filename, relpath, "", content_hash(data), given=os.path.abspath(path))
+    return task_from_bytes(task, data, path.suffix)
+
+
+def task_from_bytes(task: Task, data: bytes, suffix: str) -> Task | FileResult:
+    """``task`` with the text of ``data`` (a file's or stdin's bytes) decoded as a file is; bytes
+    that cannot be decoded are reported as ``LORA000``; a source over its size limit is an error."""
+    if len(data) > SOURCE_LIMIT and suffix != ".ipynb" and (b"peft" in data or b"LoraConfig" in data):
+        return FileResult(task.filename, error=f"{task.filename}: not linted: {size_text(len(data))}, over the "
+                                               f"{size_text(SOURCE_LIMIT)} limit for a source file that uses peft")
     try:
-        task.text, task.encoding = decode(data, path.suffix)
+        task.text, task.encoding = decode(data, suffix)
     except UNDECODABLE as exc:
         task.unreadable = f"cannot decode the file: {exc}"
     return task

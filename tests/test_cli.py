@@ -1,6 +1,7 @@
 """``lora-lint`` run in-process through ``main(argv)``, with the engine's small test rules."""
 from __future__ import annotations
 
+import io
 import json
 import os
 import stat
@@ -27,6 +28,11 @@ config = LoraConfig(
 WARN_ONLY = 'from peft import LoraConfig\n\nconfig = LoraConfig(r=8, bias="all")\n'
 CLEAN = "from peft import LoraConfig\n\nconfig = LoraConfig(r=8)\n"
 BROKEN = "from peft import LoraConfig\nconfig = LoraConfig(r=0\n"
+
+
+def stdin(text: str) -> io.TextIOWrapper:
+    """A standard input that holds ``text`` as UTF-8 bytes."""
+    return io.TextIOWrapper(io.BytesIO(text.encode()))
 
 
 def write(path: Path, text: str) -> Path:
@@ -193,15 +199,15 @@ def test_output_file_and_quiet(project, capsys):
 # --- stdin -------------------------------------------------------------------------------
 
 def test_stdin(project, capsys, monkeypatch):
-    monkeypatch.setattr(sys, "stdin", __import__("io").StringIO(BAD))
+    monkeypatch.setattr(sys, "stdin", stdin(BAD))
     code, out, _ = lint(capsys, "-", "--stdin-filename", "nb/train.py")
     assert code == 1 and out.startswith("nb/train.py:4:7: LORA990")
-    monkeypatch.setattr(sys, "stdin", __import__("io").StringIO(BAD))
+    monkeypatch.setattr(sys, "stdin", stdin(BAD))
     assert lint(capsys, "--stdin-filename", "x.py")[1] == out.replace("nb/train.py", "x.py")  # '-' implied
 
 
 def test_stdin_fix_prints_fixed_source(project, capsys, monkeypatch):
-    monkeypatch.setattr(sys, "stdin", __import__("io").StringIO(BAD))
+    monkeypatch.setattr(sys, "stdin", stdin(BAD))
     code, out, err = lint(capsys, "--fix", "-")
     assert "r=8," in out and "LORA991" in err and code == 1
 
@@ -505,7 +511,7 @@ def test_coding_cookie_and_bom_are_kept_and_undecodable_text_is_lora000(project,
 
 def test_stdin_filename_excluded_with_force_exclude_is_passed_through(project, capsys, monkeypatch):
     write(project / "pyproject.toml", "[tool.lora-lint]\nextend-exclude = ['gen']\n")
-    monkeypatch.setattr(sys, "stdin", __import__("io").StringIO(BAD))
+    monkeypatch.setattr(sys, "stdin", stdin(BAD))
     assert lint(capsys, "--fix", "--force-exclude", "--stdin-filename", "gen/x.py", "-") == (0, BAD, "")
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from lint_rules import engine, runner
+from lint_rules import engine, reading, runner
 from lint_rules.cache import content_hash
 from cli_run import lint
 from lint_rules.cli import main
@@ -242,10 +242,54 @@ def test_fix_keeps_mixed_line_ends(project, capsys):
 
 def test_fix_on_stdin_keeps_a_bom_and_a_final_cr(project, capsys, monkeypatch):
     for text in ("\ufeff" + TYPO, TYPO.replace("\n", "\r")):
-        monkeypatch.setattr(sys, "stdin", io.StringIO(text, newline=""))
+        monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(text.encode("utf-8"))))
         code, out, _ = lint(capsys, "--fix", "-")
         expected = text.replace("nit_lora", "init_lora")
         assert (code, out) == (0, expected)
+
+
+def bytes_stdin(monkeypatch, data: bytes) -> None:
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data)))
+
+
+LATIN = b"# -*- coding: latin-1 -*-\n# caf\xe9\n" + TYPO.encode()
+
+
+def test_stdin_is_decoded_as_a_file_is(project, capsysbinary, monkeypatch):
+    """A coding cookie on stdin is honoured, lint and fix, and the fix is written in its encoding
+    (it was an internal error: the text was read as UTF-8 with surrogates)."""
+    bytes_stdin(monkeypatch, LATIN)
+    assert main(["--no-cache", "-"]) == 1
+    out, err = capsysbinary.readouterr()
+    assert out.startswith(b"-:5:41: LORA003 [*]") and b"internal error" not in err
+    bytes_stdin(monkeypatch, LATIN)
+    assert main(["--no-cache", "--fix", "-"]) == 0
+    out, err = capsysbinary.readouterr()
+    assert out == b"# -*- coding: latin-1 -*-\n# caf\xe9\n" + FIXED.encode()
+    assert err == b"All checks passed! (fixed 1)\n"
+
+
+def test_undecodable_stdin_is_lora000_and_passes_through_fix_unchanged(project, capsysbinary, monkeypatch):
+    data = b"from peft import LoraConfig\nx = '\xff'\n" + TYPO.encode()
+    bytes_stdin(monkeypatch, data)
+    assert main(["--no-cache", "--stdin-filename", "a.py"]) == 1
+    out, err = capsysbinary.readouterr()
+    assert out.startswith(b"a.py:1:1: LORA000 cannot decode the file: 'utf-8' codec can't decode byte 0xff")
+    bytes_stdin(monkeypatch, data)
+    assert main(["--no-cache", "--fix", "-"]) == 1
+    out, err = capsysbinary.readouterr()
+    assert out == data and b"LORA000" in err and b"internal error" not in err
+
+
+def test_stdin_over_the_size_limit_is_reported_and_passed_through_fix(project, capsysbinary, monkeypatch):
+    monkeypatch.setattr(reading, "FILE_LIMIT", 40)
+    bytes_stdin(monkeypatch, TYPO.encode())
+    assert main(["--no-cache", "-"]) == 2
+    out, err = capsysbinary.readouterr()
+    assert (out, err) == (b"", b"error: -: not linted: over the 40 bytes limit\nNo problems found, but 1 error above.\n")
+    bytes_stdin(monkeypatch, TYPO.encode())
+    assert main(["--no-cache", "--fix", "-"]) == 2
+    assert capsysbinary.readouterr().out == TYPO.encode()
 
 
 def test_fix_keeps_a_bom_and_a_latin_1_cookie_on_disk(project, capsys):
