@@ -1,21 +1,17 @@
 """A model's ``config.json`` or Hugging Face cache that is malformed or unreadable (issue 8, item 10).
 
 The model is treated as unknown, or the wrong value is ignored; the run goes on, never with an
-internal error. A mode-000 folder does not stop root, so unreadable folders and files are
-simulated the way a non-root user meets them: ``os.stat``/``os.open``/``os.scandir`` fail with
-``EACCES`` inside them.
+internal error. Unreadable folders and files are simulated (``denied.deny``), as root reads them.
 """
 from __future__ import annotations
 
-import errno
-import json
 import os
 from pathlib import Path
 
 import pytest
 
 from cli_run import lint
-from lint_rules.analysis import model
+from denied import deny
 from lint_rules.knowledge.models import resolve_model, task_from_config
 
 REPO_ID = "acme/widget-7b"  # no curated entry, no guess: only a local folder or the cache can name it
@@ -49,37 +45,6 @@ def cached(hub: Path, repo_id: str, config: str, revision: str = "abc") -> Path:
     path = repo / "snapshots" / revision / "config.json"
     path.write_text(config)
     return path
-
-
-def deny(monkeypatch, path: Path) -> None:
-    """Act as a user who may not read ``path``: a folder cannot be listed nor anything in it
-    reached; a file cannot be opened."""
-    locked = str(path)
-    real_stat, real_open, real_scandir, real_listdir = os.stat, os.open, os.scandir, os.listdir
-
-    def inside(target) -> bool:
-        return isinstance(target, (str, os.PathLike)) and os.path.abspath(target).startswith(locked + os.sep)
-
-    def refuse(target):
-        raise PermissionError(errno.EACCES, "Permission denied", os.fspath(target))
-
-    def stat(target, *args, **kwargs):
-        return refuse(target) if inside(target) else real_stat(target, *args, **kwargs)
-
-    def open_(target, *args, **kwargs):
-        return refuse(target) if inside(target) or os.path.abspath(target) == locked else real_open(target, *args, **kwargs)
-
-    def scandir(target="."):
-        return refuse(target) if inside(target) or os.path.abspath(target) == locked else real_scandir(target)
-
-    def listdir(target="."):
-        return refuse(target) if inside(target) or os.path.abspath(target) == locked else real_listdir(target)
-
-    monkeypatch.setattr(model, "_resolved", {})  # a chmod leaves a file's recorded state as it was
-    monkeypatch.setattr(os, "stat", stat)
-    monkeypatch.setattr(os, "open", open_)
-    monkeypatch.setattr(os, "scandir", scandir)
-    monkeypatch.setattr(os, "listdir", listdir)
 
 
 WRONG_MODEL_TYPES = ['{"model_type": ["llama"]}', '{"model_type": {"name": "llama"}}', '{"model_type": 5}',

@@ -18,6 +18,8 @@ from pathlib import Path
 import libcst as cst
 
 from .. import consulted
+from ..parsing import nesting_error, parse
+from ..reading import UNDECODABLE, decode, present, read_bytes
 from .index import FileIndex
 
 MAX_DEPTH = 3
@@ -53,7 +55,10 @@ class ModuleReader:
         path = str(found)
         if path == str(self.importer):
             return None  # the file itself: its own index already answers
-        stat = found.stat()
+        try:
+            stat = found.stat()
+        except OSError:  # gone since it was found
+            return None
         index = _index(path, stat.st_mtime_ns, stat.st_size)
         if index is None:
             return None
@@ -83,7 +88,7 @@ class ModuleReader:
                 candidates.insert(0, target.with_name(parts[-1] + ".py"))
             for candidate in candidates:
                 consulted.note_path(candidate)
-                if candidate.is_file():
+                if _is_file(candidate):
                     return candidate
         return None
 
@@ -101,7 +106,7 @@ def _roots_of(file: Path) -> tuple[Path, ...]:
         markers = [current / marker for marker in _MARKERS]
         for marker in markers:
             consulted.note_path(marker)
-        if any(marker.exists() for marker in markers):
+        if any(present(marker) for marker in markers):
             return (*folders, current / "src")
         if current.parent == current:
             break
@@ -110,14 +115,22 @@ def _roots_of(file: Path) -> tuple[Path, ...]:
     return (file.parent,)
 
 
+def _is_file(path: Path) -> bool:
+    """``path`` is a regular file (``False`` also when its folder cannot be looked into)."""
+    try:
+        return path.is_file()
+    except OSError:
+        return False
+
+
 @lru_cache(maxsize=256)
 def _index(path: str, mtime_ns: int, size: int) -> FileIndex | None:
-    """The index of a module file, or ``None`` if it cannot be read or parsed."""
-    if size > MAX_BYTES:
-        return None
+    """The index of a module file, or ``None`` if it cannot be read (not a regular file, over
+    ``MAX_BYTES``, no permission, gone), decoded, or parsed (too deeply nested for Python)."""
     try:
-        with open(path, "rb") as handle:
-            module = cst.parse_module(handle.read())
-        return FileIndex.build(module)
-    except (OSError, ValueError, cst.ParserSyntaxError, RecursionError):
+        text, _ = decode(read_bytes(path, MAX_BYTES))
+        if nesting_error(text) is not None:
+            return None
+        return FileIndex.build(parse(text))
+    except (OSError, *UNDECODABLE, ValueError, cst.ParserSyntaxError, RecursionError, MemoryError):
         return None
