@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__, consulted
+from .reading import FILE_LIMIT, read_bytes
 
 CACHE_DIR = ".lora_lint_cache"
 RACY_NS = 2_000_000_000  # coarser than any file system's timestamp granularity (FAT: 2 s)
@@ -83,8 +84,7 @@ def load_signed(path: Path) -> Any:
     if key is None:
         return None
     try:
-        with open(path, "rb") as handle:
-            data = handle.read()
+        data = read_bytes(path, FILE_LIMIT)  # a FIFO or /dev/zero planted as the cache is not read
     except OSError:
         return None
     mac, _, body = data.partition(b"\n")

@@ -307,8 +307,10 @@ def _check_replaceable(path: Path, expected: str) -> os.stat_result:
         raise NotWritten(f"it has {st.st_nlink} hard links, and replacing it would split them")
     if not os.access(path, os.W_OK, effective_ids=os.access in os.supports_effective_ids):
         raise NotWritten("you may not write it")
-    with open(path, "rb") as current:
-        if content_hash(current.read()) != expected or _identity(os.fstat(current.fileno())) != _identity(st):
+    # never blocks (a FIFO put in its place) and reads no more than the file held when stat'ed
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    with os.fdopen(fd, "rb") as current:
+        if _identity(os.fstat(current.fileno())) != _identity(st) or content_hash(current.read(st.st_size + 1)) != expected:
             raise NotWritten("changed during the run")
     return st
 

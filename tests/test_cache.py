@@ -290,3 +290,27 @@ def test_a_fully_cached_check_imports_neither_libcst_nor_the_rules(checked):
     second = checked.runpytest_subprocess("--lora-check", "-s")
     second.assert_outcomes(passed=2)
     second.stdout.fnmatch_lines(["IMPORTED False False"])
+
+
+@pytest.mark.parametrize("kind", ["fifo", "link to /dev/zero"])
+def test_a_cache_file_that_is_no_regular_file_is_not_read(project, capsys, kind):
+    """A planted FIFO blocked the run; ``/dev/zero`` was read until memory ran out."""
+    write(project / "c.py", LOCAL)
+    write(project / "m/config.json", GPT2)
+    assert lint(capsys, "c.py")[0] == 1
+    [path] = cache_files(project)
+    path.unlink()
+    if kind == "fifo":
+        os.mkfifo(path)
+    else:
+        path.symlink_to("/dev/zero")
+    memory = 1 << 30
+
+    def limit() -> None:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+
+    done = subprocess.run([sys.executable, "-c", "import sys; from lint_rules.cli import main; sys.exit(main())",
+                           "c.py"], capture_output=True, text=True, timeout=60, preexec_fn=limit, env=os.environ)
+    assert done.returncode == 1 and "LORA001" in done.stdout and "Traceback" not in done.stderr

@@ -292,6 +292,34 @@ def test_stdin_over_the_size_limit_is_reported_and_passed_through_fix(project, c
     assert capsysbinary.readouterr().out == TYPO.encode()
 
 
+REPLACED_BY_A_FIFO = """
+import os, sys
+from pathlib import Path
+from lint_rules import runner
+from lint_rules.cache import content_hash
+
+path = Path(sys.argv[1])
+path.write_text("x = 1\\n")
+st, digest = path.stat(), content_hash(path.read_bytes())
+path.unlink()
+os.mkfifo(path)  # put in its place after the run read it; stat still answers as before
+real_stat = Path.stat
+Path.stat = lambda self, *a, **k: st if self == path else real_stat(self, *a, **k)
+try:
+    runner.write_atomic(path, "x = 2\\n", expected=digest)
+except runner.NotWritten as exc:
+    print(exc)
+"""
+
+
+def test_a_file_replaced_by_a_fifo_before_the_write_is_not_read_nor_written(tmp_path):
+    """Checking that the file still holds what was read opened it blocking and read it whole."""
+    done = subprocess.run([sys.executable, "-c", REPLACED_BY_A_FIFO, str(tmp_path / "a.py")],
+                          capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stdout, done.stderr) == (0, "changed during the run\n", "")
+    assert stat.S_ISFIFO(os.stat(tmp_path / "a.py").st_mode)
+
+
 def test_fix_keeps_a_bom_and_a_latin_1_cookie_on_disk(project, capsys):
     bom = project / "bom.py"
     bom.write_bytes(b"\xef\xbb\xbf" + TYPO.encode())
