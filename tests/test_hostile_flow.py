@@ -99,3 +99,60 @@ def test_a_cookie_in_a_module_is_honoured(project, capsys):
     (project / "conf" / "lora.py").write_bytes(b"# -*- coding: latin-1 -*-\n# caf\xe9\n" + CONFIG.encode())
     code, out, _ = lint(capsys, "run.py")
     assert code == 1 and "LORA001" in out and "conf/lora.py" in out
+
+
+# --- tracing values: bounded nesting ------------------------------------------------------------
+
+MODEL = HEAD + "model = AutoModelForCausalLM.from_pretrained('gpt2')\n"
+TARGETS = "LoraConfig(target_modules=['q_proj'])"  # no module of gpt2: LORA001 once the two meet
+
+
+def chain(n: int) -> str:
+    return f"a0 = {TARGETS}\n" + "".join(f"a{i + 1} = a{i}\n" for i in range(n)) + f"get_peft_model(model, a{n})\n"
+
+
+def rebound(n: int) -> str:
+    return "def prepare(m):\n    return m\n\n" + "model = prepare(model)\n" * n + f"get_peft_model(model, {TARGETS})\n"
+
+
+SHAPES = {
+    "a chain of names": chain,
+    "a model rebound through a helper": rebound,
+    "mutually recursive helpers": lambda n: (f"def f(x):\n    return g(x)\n\ndef g(x):\n    return f(x)\n\n"
+                                             f"get_peft_model(model, f({TARGETS}))\n"),
+    "a function returning its own call": lambda n: ("def f():\n    return f()\n\nget_peft_model(model, f())\n"
+                                                    f"get_peft_model(f(), {TARGETS})\n"),
+}
+FRAMES = 300  # the stack a trace may use above its caller's
+
+
+def linked_models(source: str) -> list[list[str]]:
+    """The models each LoraConfig call is applied to, found with at most ``FRAMES`` more frames
+    of stack than the caller's (a ``RecursionError`` beyond)."""
+    import libcst as cst
+
+    from lint_rules.analysis import collect_calls
+    from lint_rules.rule import RuleContext
+
+    wrapper = cst.MetadataWrapper(cst.parse_module(source))
+    frame, depth = sys._getframe(), 0
+    while frame is not None:
+        frame, depth = frame.f_back, depth + 1
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(depth + FRAMES)
+    try:
+        calls = collect_calls(wrapper, RuleContext("t.py", "", "test", ("0.17.0",)))
+    finally:
+        sys.setrecursionlimit(limit)
+    return [sorted(m.name for m in call.models) for call in calls]
+
+
+@pytest.mark.parametrize("shape", ["a chain of names", "a model rebound through a helper"])
+def test_a_short_chain_is_followed(shape):
+    assert linked_models(MODEL + SHAPES[shape](10)) == [["gpt2"]]
+
+
+@pytest.mark.parametrize("shape", sorted(SHAPES))
+def test_a_trace_past_its_nesting_bound_is_unknown_not_a_recursion_error(shape):
+    """3,000 names long, or without end: the config's model stays unknown (no finding)."""
+    assert linked_models(MODEL + SHAPES[shape](3000)) == [[]]

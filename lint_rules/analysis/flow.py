@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 END = 1 << 62  # the order of "after the last statement"
 _MAX_STEPS = 400  # per trace: enough for real code, bounded on pathological code
 _MAX_CALLS = 4  # helper functions entered within one another
+_MAX_NESTING = 100  # names, values and helpers followed within one another (each a few frames)
 
 
 @dataclass(frozen=True)
@@ -244,6 +245,7 @@ class Tracer:
         self.index = index
         self.modules = modules
         self._steps = 0
+        self._nesting = 0  # traces and name look-ups under way within one another
         self._same: Callable[[Binding], bool] | None = None
         self._passing: set[int] = set()  # rebindings the trace is going back through
 
@@ -253,15 +255,26 @@ class Tracer:
         ``same(binding)``: the assignment keeps the object it is given under the same name
         (``model = prepare(model)``): the trace goes on to what that name held before."""
         self._steps = 0
+        self._nesting = 0
         self._same = same
         self._passing = set()
         return self.trace(expr, self.index, Point.of(site), (), None)
 
     def trace(self, expr: cst.BaseExpression, index: FileIndex, at: Point, env: Env,
               path: str | None, calls: int = 0) -> list[Origin]:
+        """The origins of ``expr``; one unknown origin past the bounds on steps and nesting
+        (a chain of 3,000 names, helpers calling each other), never a ``RecursionError``."""
         self._steps += 1
-        if self._steps > _MAX_STEPS:
+        if self._steps > _MAX_STEPS or self._nesting >= _MAX_NESTING:
             return [Origin(None, index, at, False, env, path)]
+        self._nesting += 1
+        try:
+            return self._trace(expr, index, at, env, path, calls)
+        finally:
+            self._nesting -= 1
+
+    def _trace(self, expr: cst.BaseExpression, index: FileIndex, at: Point, env: Env,
+               path: str | None, calls: int) -> list[Origin]:
         if isinstance(expr, cst.Name) and expr.value not in ("None", "True", "False"):
             return list(self._name(expr.value, index, at, env, path, calls))
         if isinstance(expr, cst.IfExp):  # either value, by a condition not evaluated here
@@ -280,15 +293,19 @@ class Tracer:
     def _name(self, name: str, index: FileIndex, at: Point, env: Env, path: str | None,
               calls: int) -> Iterator[Origin]:
         self._steps += 1
-        if self._steps > _MAX_STEPS:
+        if self._steps > _MAX_STEPS or self._nesting >= _MAX_NESTING:
             yield Origin(None, index, at, False, env, path)
             return
-        reach = reaching(index, name, at)
-        if not reach.complete:
-            yield Origin(None, index, at, False, env, path)
-        for definition in reach.definitions:
-            for origin in self._definition(definition.binding, index, env, path, calls):
-                yield origin if definition.straight else _bent(origin)
+        self._nesting += 1  # every caller runs this generator to its end
+        try:
+            reach = reaching(index, name, at)
+            if not reach.complete:
+                yield Origin(None, index, at, False, env, path)
+            for definition in reach.definitions:
+                for origin in self._definition(definition.binding, index, env, path, calls):
+                    yield origin if definition.straight else _bent(origin)
+        finally:
+            self._nesting -= 1
 
     def _definition(self, binding: Binding, index: FileIndex, env: Env, path: str | None,
                     calls: int) -> Iterator[Origin]:
