@@ -378,3 +378,24 @@ def test_a_model_rebound_in_a_loop_is_traced_back_once(tmp_path):
                           cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert done.returncode == 1, done.stderr
     assert "train.py:7:57: LORA001" in done.stdout and "c_attn" in done.stdout
+
+
+@pytest.mark.parametrize("model", [f'AutoModelForCausalLM.from_pretrained("{LLAMA}")', f'"{LLAMA}"'])
+@pytest.mark.parametrize("wrong", [0, 1])
+def test_a_trl_trainer_is_linked_to_the_config_bound_when_it_is_called(model, wrong):
+    """Issue 9 item 3's snippet with ``SFTTrainer(model=..., peft_config=config)``: the config
+    bound twice; each trainer gets the config its name holds there, so the one with ``w1``
+    (no Llama module; the first or the second) gets LORA002 and the other nothing."""
+    targets = ['["q_proj", "v_proj"]', '["q_proj", "v_proj"]']
+    targets[wrong] = '["q_proj", "w1"]'
+    found = findings(f"""
+        from trl import SFTTrainer
+
+        model = {model}
+        config = LoraConfig(target_modules={targets[0]})
+        a = SFTTrainer(model=model, peft_config=config, train_dataset=data)
+        config = LoraConfig(target_modules={targets[1]})
+        b = SFTTrainer(model=model, train_dataset=data, peft_config=config)
+    """)
+    assert [(code, line) for code, line, _ in found] == [("LORA002", 7 if wrong else 5)]
+    assert "['w1']" in found[0][2] and LLAMA in found[0][2]
