@@ -60,6 +60,7 @@ class Linter:
         self.per_file = any(rule.PER_FILE for rule in self.rules)
         # what the rules on LoraConfig calls need: a file only the per-file rules want is indexed, not analysed
         self.config_prefilter = Prefilter.for_rules([type(rule) for rule in self.rules if not rule.PER_FILE])
+        self._parsed: tuple[str, cst.Module] | None = None  # the text being linted, parsed
 
     def context(self, filename: str, source: str = "") -> RuleContext:
         """The rules' view of one file: a script's PEP 723 requirements beat the project's,
@@ -80,7 +81,10 @@ class Linter:
         return self.lint_python(source, filename, relpath)
 
     def lint_python(self, source: str, filename: str, relpath: str | None = None) -> list[Violation]:
-        return _deep(lambda: [found.violation for found in self._check(source, filename, relpath)[1]])
+        try:
+            return _deep(lambda: [found.violation for found in self._check(source, filename, relpath)[1]])
+        finally:
+            self._parsed = None
 
     def fix(self, source: str, filename: str = "<stdin>", *, unsafe: bool = False,
             relpath: str | None = None) -> FixResult:
@@ -94,7 +98,10 @@ class Linter:
     def fix_python(self, source: str, filename: str, *, unsafe: bool = False,
                    relpath: str | None = None) -> FixResult:
         """Apply fixes until none is left (at most ``MAX_FIX_ROUNDS``); re-parse and re-lint each round."""
-        result = _deep(lambda: self._fix_python(source, filename, unsafe, relpath))
+        try:
+            result = _deep(lambda: self._fix_python(source, filename, unsafe, relpath))
+        finally:
+            self._parsed = None
         result.source = _keep_ends(source, result.source)
         return result
 
@@ -131,7 +138,7 @@ class Linter:
         failure = (too_deep[0], Location(too_deep[1], too_deep[2])) if too_deep is not None else None
         if failure is None:
             try:
-                module = parse(source)
+                module = self._parse(source)
             except cst.ParserSyntaxError as exc:
                 failure = _syntax_error(source, exc)
         if failure is not None:
@@ -179,6 +186,16 @@ class Linter:
                 found.append(_Found(violation, finding.replacements if fix else {}, replaced))
         found.sort(key=lambda f: (f.violation.location.row, f.violation.location.column, f.violation.code))
         return module, found
+
+    def _parse(self, source: str) -> cst.Module:
+        """``parse``, once per text: when the analysis of a long chain (``1 + 1 + ...``) overflows
+        the recursion limit and ``_deep`` runs it again, the module parsed first is reused (parsing
+        such a chain costs more than the rest)."""
+        if self._parsed is not None and self._parsed[0] is source:
+            return self._parsed[1]
+        module = parse(source)
+        self._parsed = (source, module)
+        return module
 
     def invalid_file(self, filename: str, message: str, relpath: str | None = None) -> list[Violation]:
         """LORA000 (unless turned off for this file) for a file that cannot even be read as what

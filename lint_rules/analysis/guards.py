@@ -48,6 +48,30 @@ def version_test(expr: cst.BaseExpression, versiony_name: Callable[[str], bool])
     return any(versiony_name(name) for name in names if name.isidentifier())
 
 
+def chain_tests(operands: list[cst.BaseExpression], versiony_name: Callable[[str], bool]) -> list[bool]:
+    """``version_test`` of ``operands[0] and ... and operands[k]`` for each ``k``, in one pass
+    over the operands (a chain of N ``and`` tested link by link was N² node visits)."""
+    seen: set[str] = set()
+    found = probe = lora = False
+    tests: list[bool] = []
+    for operand in operands:
+        for name in _names(operand) - seen:
+            seen.add(name)
+            found = found or "version" in name.lower()
+            probe = probe or name in _PROBES
+            lora = lora or "LoraConfig" in name or "peft" in name
+        tests.append(found or (probe and lora))
+    true_from = next((i for i, test in enumerate(tests) if test), len(tests))
+    asked: set[str] = set()  # names bound to a version check: asked only where nothing else tells
+    for i, operand in enumerate(operands[:true_from]):
+        names = {n for n in _names(operand) if n.isidentifier()} - asked
+        asked |= names
+        if any(versiony_name(n) for n in names):
+            true_from = i
+            break
+    return [i >= true_from for i in range(len(operands))]
+
+
 def terminates(body: cst.BaseSuite) -> bool:
     """Whether a block always ends by raising, exiting, returning or skipping the loop
     iteration (``raise``, ``sys.exit()``, ``return``, ``continue``): the code after it runs

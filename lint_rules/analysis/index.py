@@ -16,7 +16,7 @@ from typing import Any, Iterable
 
 import libcst as cst
 
-from .guards import terminates, version_test
+from .guards import chain_tests, terminates, version_test
 from .nodes import subnodes
 from .values import UNKNOWN, evaluate
 
@@ -225,6 +225,7 @@ class FileIndex(cst.CSTVisitor):
         self._version_ifs: set[int] = set()
         self._guard_depth = 0
         self._expression_guards: list[bool] = []
+        self._chain_guards: dict[int, bool] = {}  # id(link of an `and` chain) -> its left is a version check
         self._fallback_handlers: set[int] = set()
         self._fallback_depth = 0
         self._probe_handlers: set[int] = set()  # except ImportError after a peft import
@@ -747,9 +748,18 @@ class FileIndex(cst.CSTVisitor):
         self._guard_depth -= self._expression_guards.pop()
 
     def visit_BooleanOperation(self, node: cst.BooleanOperation) -> None:
-        guarded = isinstance(node.operator, cst.And) and version_test(node.left, self._versiony_name)
-        self._expression_guards.append(guarded)  # NEW and LoraConfig(use_dora=True)
-        self._guard_depth += guarded
+        guarded = self._chain_guards.pop(id(node), None)  # NEW and LoraConfig(use_dora=True)
+        if guarded is None and isinstance(node.operator, cst.And):
+            links = [node]  # `a and b and c` is `(a and b) and c`: its links, outermost first
+            while isinstance(links[-1].left, cst.BooleanOperation) and isinstance(links[-1].left.operator, cst.And):
+                links.append(links[-1].left)
+            operands = [links[-1].left, *(link.right for link in reversed(links))]
+            tests = chain_tests(operands[:-1], self._versiony_name)  # what each link's left checks
+            for link, test in zip(reversed(links), tests):
+                self._chain_guards[id(link)] = test
+            guarded = self._chain_guards.pop(id(node))
+        self._expression_guards.append(bool(guarded))
+        self._guard_depth += bool(guarded)
 
     def leave_BooleanOperation(self, original_node: cst.BooleanOperation) -> None:
         self._guard_depth -= self._expression_guards.pop()

@@ -1,0 +1,98 @@
+"""Long flat chains (``a and a and ...``, ``1 + 1 + ...``) cost work linear in their length.
+
+Counted, not timed (speed is ``benchmarks/``' business): node visits of the version-check test,
+and parses of the text. A 5,000-operand ``and`` chain took 80 s of CPU against 0.7 s to parse it:
+each link's left side, the whole chain before it, was walked again.
+"""
+from __future__ import annotations
+
+import libcst as cst
+import pytest
+
+from lint_rules import engine
+from lint_rules.analysis import guards
+from lint_rules.engine import lint_source
+
+HEAD = "import peft\nfrom peft import LoraConfig\nNEW = peft.__version__ >= '0.9'\n"
+
+
+@pytest.fixture
+def visits(monkeypatch) -> list[int]:
+    """A counter of the nodes the version-check test looks at."""
+    count = [0]
+    real = guards.subnodes
+
+    def counted(node):
+        count[0] += 1
+        return real(node)
+
+    monkeypatch.setattr(guards, "subnodes", counted)
+    return count
+
+
+@pytest.mark.parametrize("operator", ["and", "or"])
+def test_a_long_boolean_chain_is_walked_a_bounded_number_of_times(visits, operator):
+    n = 1000
+    lint_source(HEAD + "x = " + f" {operator} ".join(f"a{i}" for i in range(n)) + "\nLoraConfig(r=8)\n")
+    assert visits[0] < 10 * n  # each operand's nodes a few times, not once per later link
+
+
+@pytest.mark.parametrize("chain", [
+    "NEW and LoraConfig(use_dora=True)",
+    "a and NEW and b and LoraConfig(use_dora=True)",
+    "a and b and LoraConfig(use_dora=True)",
+    "a and peft.__version__ >= '0.9' and LoraConfig(use_dora=True)",
+    "hasattr(x, 'y') and LoraConfig and LoraConfig(use_dora=True)",  # a probe and LoraConfig in two operands
+    "hasattr(x, 'y') and z and LoraConfig(use_dora=True)",
+    "(NEW and a) and LoraConfig(use_dora=True)",
+    "a and (NEW or b) and c and LoraConfig(use_dora=True)",
+])
+def test_each_link_of_a_chain_is_tested_as_the_whole_left_side_would_be(chain):
+    """``chain_tests`` gives, for each link, ``version_test`` of everything before it."""
+    module = cst.parse_module(HEAD + f"c = {chain}\n")
+    links = [node for node in _walk(module) if isinstance(node, cst.BooleanOperation)
+             and isinstance(node.operator, cst.And)]
+    links.sort(key=lambda link: -_size(link))  # outermost first
+    top = links[0]
+    operands = []
+    node = top
+    while isinstance(node, cst.BooleanOperation) and isinstance(node.operator, cst.And):
+        operands.append(node.right)
+        node = node.left
+    operands.append(node)
+    operands.reverse()
+    versiony = {"NEW"}.__contains__
+    expected = [guards.version_test(_and(operands[:k + 1]), versiony) for k in range(len(operands) - 1)]
+    assert guards.chain_tests(operands[:-1], versiony) == expected
+
+
+def test_a_chain_that_overflows_the_recursion_limit_is_parsed_once(monkeypatch):
+    """The analysis runs again with a larger stack (``engine._deep``); the parse is not redone."""
+    parses = [0]
+    real = engine.parse
+
+    def counted(source):
+        parses[0] += 1
+        return real(source)
+
+    monkeypatch.setattr(engine, "parse", counted)
+    source = "from peft import LoraConfig\nLoraConfig(r=" + " + ".join(["1"] * 1500) + ", lora_alpha=16)\n"
+    lint_source(source)
+    assert parses[0] == 1
+
+
+def _walk(node: cst.CSTNode):
+    yield node
+    for child in node.children:
+        yield from _walk(child)
+
+
+def _size(node: cst.CSTNode) -> int:
+    return sum(1 for _ in _walk(node))
+
+
+def _and(operands: list[cst.BaseExpression]) -> cst.BaseExpression:
+    expr = operands[0]
+    for operand in operands[1:]:
+        expr = cst.BooleanOperation(expr, cst.And(), operand)
+    return expr
