@@ -18,7 +18,7 @@ from libcst.metadata import MetadataWrapper
 from . import analysis, config, project
 from .catalog import all_rules
 from .config import SYNTAX_ERROR
-from .errors import FixError
+from .errors import FixError, LintError
 from .fixes import Edits, apply
 from .parsing import in_thread, nesting_error, parse
 from .positions import Positions
@@ -141,6 +141,9 @@ class Linter:
                 module = self._parse(source)
             except cst.ParserSyntaxError as exc:
                 failure = _syntax_error(source, exc)
+                if failure is None:  # valid Python: no LORA000, and nothing else can be said
+                    raise LintError(f"{filename}: not linted: Python parses it but libcst cannot "
+                                    f"({_short(exc)})") from exc
         if failure is not None:
             if SYNTAX_ERROR in off or SYNTAX_ERROR not in self.settings.enabled:
                 return None, []
@@ -256,8 +259,10 @@ def _findings(rule: Any, calls: Any, ctx: RuleContext) -> Iterator[tuple[Any, An
             yield call, finding
 
 
-def _syntax_error(source: str, exc: cst.ParserSyntaxError) -> tuple[str, Location]:
-    """Message and position: CPython's (more precise) where it also rejects the code, else libcst's."""
+def _syntax_error(source: str, exc: cst.ParserSyntaxError) -> tuple[str, Location] | None:
+    """Message and position: CPython's (more precise) where it also rejects the code, else
+    libcst's; ``None`` when CPython accepts the code (libcst's limits: 4,000 implicitly
+    concatenated strings, syntax newer than libcst)."""
     try:
         compile(source, "<lint>", "exec", flags=ast.PyCF_ONLY_AST, dont_inherit=True)
     except SyntaxError as err:
@@ -265,6 +270,8 @@ def _syntax_error(source: str, exc: cst.ParserSyntaxError) -> tuple[str, Locatio
             return f"SyntaxError: {err.msg}", Location(err.lineno, max(err.offset or 1, 1))
     except (ValueError, MemoryError, RecursionError):
         pass
+    else:
+        return None
     return f"SyntaxError: {_short(exc)}", Location(exc.raw_line, exc.raw_column + 1)
 
 

@@ -96,3 +96,18 @@ def _and(operands: list[cst.BaseExpression]) -> cst.BaseExpression:
     for operand in operands[1:]:
         expr = cst.BooleanOperation(expr, cst.And(), operand)
     return expr
+
+
+def test_valid_python_libcst_cannot_parse_is_not_linted_rather_than_a_syntax_error(tmp_path, monkeypatch, capsys):
+    """libcst's parser gives up on about 4,000 implicitly concatenated strings; Python does not.
+    It was reported as LORA000, a syntax error in valid code."""
+    from cli_run import lint
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "setup.py").write_text("")
+    (tmp_path / "a.py").write_text("from peft import LoraConfig\nLoraConfig(r=8, lora_alpha=16)\n"
+                                   "x = (" + " ".join(["'s'"] * 4000) + ")\n")
+    compile((tmp_path / "a.py").read_text(), "a.py", "exec")
+    code, out, err = lint(capsys, "a.py")
+    assert (code, out) == (2, "")
+    assert err.startswith("error: a.py: not linted: Python parses it but libcst cannot (")
