@@ -1,7 +1,7 @@
 """A tiny deterministic batch for a transformers model, with labels for its head, and the loss on it."""
 from __future__ import annotations
 
-_BATCH, _SEQ, _AUDIO_SAMPLES = 2, 8, 1600
+_BATCH, _SEQ, _AUDIO_SAMPLES = 2, 8, 8000  # wav2vec2 masks spans of 10 frames: 8000 samples make 24
 
 # class-name endings whose labels are one class per example
 _PER_EXAMPLE = ("ForSequenceClassification", "ForImageClassification", "ForAudioClassification")

@@ -40,11 +40,26 @@ def _elsewhere(model, wanted, reported: set[str]) -> list[str]:
             for (owner, device), leaves in by_module.items()]
 
 
+def _unloaded(model, reported: set[str]) -> list[str]:
+    """One line per module left on ``meta`` in a model whose other weights are real (a partial
+    load); none when the whole model is on ``meta`` (a skeleton)."""
+    tensors = [*model.named_parameters(remove_duplicate=False), *model.named_buffers(remove_duplicate=False)]
+    if all(tensor.device.type == "meta" for _, tensor in tensors):
+        return []
+    by_module: dict[str, list[str]] = {}
+    for name, tensor in tensors:
+        if tensor.device.type == "meta" and name not in reported:
+            owner, _, leaf = name.rpartition(".")
+            by_module.setdefault(owner or "<model>", []).append(leaf)
+    return [f"  {owner}: {', '.join(leaves)} on meta" for owner, leaves in by_module.items()]
+
+
 def assert_device_placement(peft_model, device=None, *, check_dtype: bool = True) -> None:
     """Assert every adapter weight sits on the device (and dtype) of the base weight it adapts.
 
     With ``device`` (``"cuda"``, ``"cuda:1"``, ``"cpu"``, ``"meta"``...) every parameter and
-    buffer of the model, adapted or not, must also be there. ``modules_to_save`` copies are held
+    buffer of the model, adapted or not, must also be there; without it, no weight may be left on
+    ``meta`` unless the whole model is (a skeleton). ``modules_to_save`` copies are held
     to their original module. On failure, each offending module is named with its devices.
     """
     require_models()
@@ -85,12 +100,17 @@ def assert_device_placement(peft_model, device=None, *, check_dtype: bool = True
     misplaced = []
     if wanted is not None:
         misplaced = _elsewhere(peft_model, wanted, reported)
+    else:
+        misplaced = _unloaded(peft_model, reported)
     if problems or misplaced:
         where = f" (expected on {wanted})" if wanted is not None else ""
         sections = []
         if problems:
             sections.append(f"{len(problems)} adapter weight(s) misplaced{where}:\n" + "\n".join(problems))
-        if misplaced:
+        if misplaced and wanted is not None:
             sections.append(f"{len(misplaced)} module(s) with weights or buffers off {wanted}:\n"
                             + "\n".join(misplaced))
+        elif misplaced:
+            sections.append(f"{len(misplaced)} module(s) with weights or buffers on meta (never loaded) while "
+                            "the rest of the model holds real ones:\n" + "\n".join(misplaced))
         raise AssertionError("\n".join(sections))

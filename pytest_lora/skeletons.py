@@ -20,6 +20,9 @@ AUTO_CLASSES = {
     "seq2seq_lm": "AutoModelForSeq2SeqLM",
     "masked_lm": "AutoModelForMaskedLM",
     "sequence_classification": "AutoModelForSequenceClassification",
+    "image_classification": "AutoModelForImageClassification",
+    "audio_classification": "AutoModelForAudioClassification",
+    "speech_seq2seq": "AutoModelForSpeechSeq2Seq",
     "base": "AutoModel",
 }
 
@@ -140,7 +143,7 @@ def build_resolved(resolution: Resolution, task: str | None = None, dtype=None):
     """The meta-device model of a resolution (see ``build_skeleton``)."""
     task = task or resolution.task
     if task not in AUTO_CLASSES:
-        raise ValueError(f"unknown task {task!r}; expected one of {', '.join(TASKS)}")
+        raise ValueError(f"unknown task {task!r}; expected one of {', '.join(AUTO_CLASSES)}")
     dtype = torch_dtype(dtype)
     import torch
     import transformers  # before offline(): the hub reads the flags once, at its first import

@@ -3,10 +3,23 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import os
 
 from pytest_lora.extras import offline, require_models, torch_dtype
 
-TASKS = ("causal_lm", "seq2seq_lm", "sequence_classification", "base")
+TASKS = ("causal_lm", "seq2seq_lm", "masked_lm", "sequence_classification", "image_classification",
+         "audio_classification", "speech_seq2seq", "base")
+# task -> transformers' auto mapping of model types to that task's class; the order in which a
+# model type's default task is chosen (what it is usually fine-tuned as)
+_TASK_MAPPINGS = {
+    "speech_seq2seq": "MODEL_FOR_SPEECH_SEQ_2_SEQ_MAPPING_NAMES",
+    "seq2seq_lm": "MODEL_FOR_SEQ_TO_SEQ_CAUSAL_LM_MAPPING_NAMES",
+    "causal_lm": "MODEL_FOR_CAUSAL_LM_MAPPING_NAMES",
+    "sequence_classification": "MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES",
+    "image_classification": "MODEL_FOR_IMAGE_CLASSIFICATION_MAPPING_NAMES",
+    "audio_classification": "MODEL_FOR_AUDIO_CLASSIFICATION_MAPPING_NAMES",
+    "masked_lm": "MODEL_FOR_MASKED_LM_MAPPING_NAMES",
+}
 
 # Size of every dimension a config may name, under the names transformers' configs use.
 _HIDDEN, _HEADS, _KV_HEADS, _HEAD_DIM, _FFN, _LAYERS, _VOCAB = 64, 4, 2, 16, 128, 2, 256
@@ -48,11 +61,17 @@ OVERRIDES: dict[str, dict[str, object]] = {
     "mpt": {"expansion_ratio": 2},
     "falcon": {"num_kv_heads": _HEADS},
     "gpt_neo": {"attention_types": [[["global", "local"], 1]]},
+    "whisper": {"max_source_positions": 32, "max_target_positions": 64},
+    # the convolutional feature encoders and stages are sized by lists
+    "wav2vec2": {"conv_dim": (32,) * 7},
+    "hubert": {"conv_dim": (32,) * 7},
+    "convnext": {"num_stages": 2, "hidden_sizes": [16, 32], "depths": [1, 1]},
 }
 
 
-def tiny_config(model_type: str, **overrides):
-    """The config of ``model_type`` with every size field shrunk (``overrides`` win)."""
+def tiny_config(model_type: str, _fields: dict | None = None, **overrides):
+    """The config of ``model_type`` with every size field shrunk (``overrides`` win); ``_fields``,
+    a real config's other fields (``shrunk_fields``), replace the type's defaults."""
     require_models()
     import transformers
     from transformers import CONFIG_MAPPING
@@ -60,7 +79,7 @@ def tiny_config(model_type: str, **overrides):
     if model_type not in CONFIG_MAPPING:
         raise ValueError(f"transformers {transformers.__version__} has no model type {model_type!r}")
     config_class = CONFIG_MAPPING[model_type]
-    kwargs = _tiny_kwargs(config_class, {**OVERRIDES.get(model_type, {}), **overrides})
+    kwargs = _tiny_kwargs(config_class, {**(_fields or {}), **OVERRIDES.get(model_type, {}), **overrides})
     config = config_class(**kwargs)
     # Sub-configs typed as AutoConfig (a vision tower, say) are known only once built.
     rebuilt = False
@@ -113,27 +132,49 @@ def _tiny_kwargs(config_class, overrides: dict) -> dict:
     return kwargs
 
 
-def default_task(model_type: str) -> str:
-    """Seq2seq for encoder-decoders, causal LM for decoders, classification for encoders."""
-    require_models()
+def _mapping(task: str) -> dict:
     from transformers.models.auto import modeling_auto as auto
 
-    if model_type in auto.MODEL_FOR_SEQ_TO_SEQ_CAUSAL_LM_MAPPING_NAMES:
+    return getattr(auto, _TASK_MAPPINGS[task])
+
+
+def default_task(model_type: str) -> str:
+    """What ``model_type`` is usually fine-tuned as: speech seq2seq (Whisper), seq2seq for
+    encoder-decoders, causal LM for decoders, then sequence, image or audio classification."""
+    require_models()
+    if model_type in _mapping("speech_seq2seq"):
+        return "speech_seq2seq"
+    if model_type in _mapping("seq2seq_lm"):
         return "seq2seq_lm"
-    if model_type in auto.MODEL_FOR_CAUSAL_LM_MAPPING_NAMES and model_type not in auto.MODEL_FOR_MASKED_LM_MAPPING_NAMES:
+    if model_type in _mapping("causal_lm") and model_type not in _mapping("masked_lm"):
         return "causal_lm"
-    if model_type in auto.MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES:
-        return "sequence_classification"
+    for task in ("sequence_classification", "image_classification", "audio_classification"):
+        if model_type in _mapping(task):
+            return task
     return "base"
 
 
-def build_tiny_model(model_type: str, task: str | None = None, *, dtype=None, device="cpu",
-                     seed: int = 0, device_map=None, **config_overrides):
-    """A fresh, deterministic, random-weight ``model_type`` model with tiny dimensions, in eval mode.
+def task_of(model_type: str, architectures) -> str:
+    """The task of the class a config.json's ``architectures`` names, else ``default_task``."""
+    for architecture in architectures or ():
+        for task in _TASK_MAPPINGS:
+            names = _mapping(task).get(model_type, ())
+            if architecture == names or architecture in (names if isinstance(names, tuple) else ()):
+                return task
+    return default_task(model_type)
 
-    ``task`` is one of ``TASKS`` (default: ``default_task(model_type)``); ``config_overrides``
-    set config fields. The weights depend on ``seed`` only (the global RNG is left as it was).
-    With ``device_map`` (a dict or ``"auto"``) the model is dispatched with accelerate.
+
+def build_tiny_model(model, task: str | None = None, *, dtype=None, device="cpu", seed: int = 0,
+                     device_map=None, config=None, **config_overrides):
+    """A fresh, deterministic, random-weight model with tiny dimensions, in eval mode.
+
+    ``model`` is a transformers model type (``"llama"``), or a model id or local folder whose
+    config the knowledge base finds (a folder's config.json, the hub cache, the curated table):
+    that config (or ``config=``: a config.json path, its dict or a transformers config) is shrunk,
+    keeping its module names and structure (gated MLPs, tied embeddings, attention layout).
+    ``task`` is one of ``TASKS`` (default: the class the config.json names, else ``default_task``); ``config_overrides`` set config fields. The weights depend on ``seed``
+    only (the global RNG is left as it was). With ``device_map`` (a dict or ``"auto"``) the model
+    is dispatched with accelerate.
     """
     require_models()
     import torch
@@ -141,21 +182,82 @@ def build_tiny_model(model_type: str, task: str | None = None, *, dtype=None, de
 
     from pytest_lora.skeletons import AUTO_CLASSES
 
-    task = task or default_task(model_type)
+    model_type, fields, name = _resolved(model, config)
+    task = task or task_of(model_type, fields.get("architectures"))
     if task not in TASKS:
-        raise ValueError(f"unknown task {task!r}; expected one of {TASKS}")
-    config = tiny_config(model_type, **config_overrides)
-    text_config = config.get_text_config() if hasattr(config, "get_text_config") else config
+        raise ValueError(f"unknown task {task!r}; expected one of {', '.join(TASKS)}")
+    tiny = tiny_config(model_type, _fields=fields, **config_overrides)
+    text_config = tiny.get_text_config() if hasattr(tiny, "get_text_config") else tiny
     if task == "sequence_classification" and getattr(text_config, "pad_token_id", None) is None:
         text_config.pad_token_id = 0
-        config.pad_token_id = 0
+        tiny.pad_token_id = 0
     with offline(), torch.random.fork_rng(devices=[]):
         torch.default_generator.manual_seed(seed)  # the CPU generator only: fork_rng restores no other
-        model = getattr(transformers, AUTO_CLASSES[task]).from_config(config, dtype=torch_dtype(dtype))
-    model.eval()
+        built = getattr(transformers, AUTO_CLASSES[task]).from_config(tiny, dtype=torch_dtype(dtype))
+    built.eval()
+    if name:
+        built.config._name_or_path = name  # as from_pretrained would: names the model in --lora-report
     if device_map is not None:
-        return dispatch(model, device_map)
-    return model.to(device)
+        return dispatch(built, device_map)
+    return built.to(device)
+
+
+def _resolved(model, config=None) -> tuple[str, dict, str | None]:
+    """(model type, the config's fields shrunk to tiny sizes, the id) of a model type, or of a model
+    id or folder (its config: ``config=``, else the knowledge base's)."""
+    import transformers
+    from transformers import CONFIG_MAPPING
+
+    from pytest_lora.skeletons import UnresolvedModelError, resolve_for_build
+
+    name = os.fspath(model)
+    if config is None and name in CONFIG_MAPPING:
+        return name, {}, None
+    try:
+        resolution = resolve_for_build(name, config)
+    except UnresolvedModelError as error:
+        raise UnresolvedModelError(f"{name!r} is not a model type of transformers {transformers.__version__}, "
+                                   f"and as a model id: {error}") from None
+    if resolution.model_type not in CONFIG_MAPPING:
+        raise ValueError(f"{name}: transformers {transformers.__version__} has no model type "
+                         f"{resolution.model_type!r}")
+    return resolution.model_type, shrunk_fields(CONFIG_MAPPING[resolution.model_type], resolution.config), name
+
+
+def shrunk_fields(config_class, fields: dict) -> dict:
+    """A real config's fields with every size left to ``tiny_config``: size fields dropped,
+    special token ids kept inside the tiny vocabulary, per-layer lists cut to the tiny layer
+    count, multi-head attention kept multi-head, sub-configs shrunk the same way."""
+    from transformers import CONFIG_MAPPING
+
+    from pytest_lora.skeletons import _NOT_FIELDS
+
+    tiny = _tiny_kwargs(config_class, {})
+    layers = next((fields[name] for name in TINY_FIELDS if TINY_FIELDS[name] == _LAYERS
+                   and isinstance(fields.get(name), int)), None)
+    shrunk = {}
+    for name, value in fields.items():
+        if name.startswith("_") or name in _NOT_FIELDS or name in tiny or name in _MAX_POSITIONS:
+            continue
+        if name in _TOKEN_IDS:
+            value = [min(v, _VOCAB - 1) for v in value] if isinstance(value, list) else (
+                min(value, _VOCAB - 1) if isinstance(value, int) else value)
+        elif isinstance(value, list) and layers and len(value) == layers:
+            value = value[:_LAYERS]
+        shrunk[name] = value
+    defaults = _keyword_defaults(config_class)
+    heads = next((fields[n] for n in ("num_attention_heads", "num_heads", "n_head") if n in fields), None)
+    kv_heads = next((n for n in ("num_key_value_heads", "num_kv_heads", "n_head_kv") if n in defaults), None)
+    if heads and kv_heads and fields.get(kv_heads, defaults[kv_heads]) in (None, heads):
+        shrunk[kv_heads] = _HEADS  # multi-head attention stays multi-head
+    for name, sub_class in (getattr(config_class, "sub_configs", None) or {}).items():
+        sub = shrunk.get(name)
+        if isinstance(sub, dict):
+            if not hasattr(sub_class, "model_type") or sub.get("model_type") in CONFIG_MAPPING:
+                sub_class = CONFIG_MAPPING.get(sub.get("model_type"), sub_class)
+            shrunk[name] = {**shrunk_fields(sub_class, sub), **_tiny_kwargs(sub_class, {}),
+                            **({"model_type": sub["model_type"]} if "model_type" in sub else {})}
+    return shrunk
 
 
 def dispatch(model, device_map):

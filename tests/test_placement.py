@@ -83,7 +83,8 @@ def test_weights_without_adapters_are_checked_against_the_device():
     model.lm_head.to("meta")
     for layer in model.model.layers:
         layer.mlp.to("meta")
-    assert_device_placement(peft_model)  # adapters still sit with their base weights
+    with pytest.raises(AssertionError, match="on meta .never loaded"):  # adapters sit with their base weights,
+        assert_device_placement(peft_model)  # but the model is half loaded
     with pytest.raises(AssertionError) as failure:
         assert_device_placement(peft_model, device="cpu")
     message = str(failure.value)
@@ -99,3 +100,18 @@ def test_buffers_are_checked_too():
     rotary.inv_freq = rotary.inv_freq.to("meta")
     with pytest.raises(AssertionError, match="model.rotary_emb: inv_freq.* on meta, expected cpu"):
         assert_device_placement(peft_model, device="cpu")
+
+
+def test_base_weights_left_on_meta_fail_without_a_device_too():
+    # issue 13 item 2: without device=, a model half on meta (a partial load) passed
+    peft_model = _apply(build_tiny_model("llama"), target_modules=["q_proj", "v_proj"])
+    model = peft_model.base_model.model
+    model.model.embed_tokens.to("meta")
+    model.model.layers[0].mlp.to("meta")
+    with pytest.raises(AssertionError) as failure:
+        assert_device_placement(peft_model)
+    message = str(failure.value)
+    assert message.startswith("4 module(s) with weights or buffers on meta (never loaded) while the rest")
+    assert "  base_model.model.model.embed_tokens: weight on meta" in message
+    assert "  base_model.model.model.layers.0.mlp.down_proj: weight on meta" in message
+    assert "adapter" not in message

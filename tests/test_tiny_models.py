@@ -85,7 +85,10 @@ def test_built_offline_and_environment_restored(monkeypatch):
 
 
 def test_unknown_model_type_is_a_clear_error():
-    with pytest.raises(ValueError, match="no model type 'not-a-model'"):
+    from pytest_lora.skeletons import UnresolvedModelError
+
+    with pytest.raises(UnresolvedModelError, match=r"(?s)'not-a-model' is not a model type of transformers .*, and as "
+                                                   r"a model id: cannot resolve 'not-a-model'.*a curated id, e\.g\."):
         build_tiny_model("not-a-model")
 
 
@@ -126,3 +129,88 @@ def test_configs_that_are_not_dataclasses_are_shrunk_too():
     assert _tiny_kwargs(PlainConfig, {"num_hidden_layers": 3}) == {
         "vocab_size": 256, "hidden_size": 64, "num_hidden_layers": 3, "max_position_embeddings": 512,
         "eos_token_id": 255}
+
+
+@pytest.mark.parametrize(("model_type", "class_name"), [
+    ("whisper", "WhisperForConditionalGeneration"),  # newcomer trial: the default was WhisperForCausalLM
+    ("vit", "ViTForImageClassification"),
+    ("convnext", "ConvNextForImageClassification"),
+    ("wav2vec2", "Wav2Vec2ForSequenceClassification"),
+    ("bert", "BertForSequenceClassification"),
+])
+def test_default_task_is_what_the_model_is_fine_tuned_as(model_type, class_name):
+    model = build_tiny_model(model_type)
+    assert type(model).__name__ == class_name
+    assert sum(p.numel() for p in model.parameters()) < 500_000
+
+
+@pytest.mark.parametrize(("model_type", "task", "class_name"), [
+    ("whisper", "speech_seq2seq", "WhisperForConditionalGeneration"),
+    ("whisper", "audio_classification", "WhisperForAudioClassification"),
+    ("hubert", "audio_classification", "HubertForSequenceClassification"),
+    ("dinov2", "image_classification", "Dinov2ForImageClassification"),
+])
+def test_image_audio_and_speech_tasks(model_type, task, class_name):
+    assert type(build_tiny_model(model_type, task)).__name__ == class_name
+
+
+@pytest.mark.parametrize("model_type", ["whisper", "vit", "wav2vec2"])
+def test_vision_and_speech_models_train_on_a_tiny_batch(model_type):
+    from pytest_lora.batches import tiny_batch
+
+    model = build_tiny_model(model_type).train()
+    loss = model(**tiny_batch(model)).loss
+    loss.backward()
+    assert torch.isfinite(loss)
+
+
+def test_a_curated_id_is_its_config_shrunk():
+    # newcomer trial: "transformers has no model type 'meta-llama/Llama-3.1-8B'"
+    model = build_tiny_model("meta-llama/Llama-3.1-8B")
+    assert type(model).__name__ == "LlamaForCausalLM"
+    assert model.config._name_or_path == "meta-llama/Llama-3.1-8B"
+    assert model.config.rope_parameters["rope_theta"] == 500000.0 if hasattr(model.config, "rope_parameters") \
+        else model.config.rope_theta == 500000.0
+    assert model.lm_head.weight is not model.model.embed_tokens.weight  # tie_word_embeddings: false
+    assert (model.config.hidden_size, model.config.num_hidden_layers, model.config.vocab_size) == (64, 2, 256)
+
+
+def test_a_config_dependent_structure_is_kept():
+    # flan-t5 is gated-gelu: wi_0/wi_1 where the t5 default has wi
+    names = {name.rpartition(".")[2] for name, _ in build_tiny_model("google/flan-t5-base").named_modules()}
+    assert {"wi_0", "wi_1"} <= names and "wi" not in names
+    assert "wi" in {name.rpartition(".")[2] for name, _ in build_tiny_model("t5").named_modules()}
+
+
+def test_a_local_config_folder_is_shrunk_with_its_task_labels_and_token_ids(tmp_path):
+    import json
+
+    (tmp_path / "config.json").write_text(json.dumps({
+        "model_type": "whisper", "architectures": ["WhisperForConditionalGeneration"], "d_model": 768,
+        "encoder_layers": 12, "decoder_layers": 12, "encoder_attention_heads": 12, "decoder_attention_heads": 12,
+        "vocab_size": 51865, "max_source_positions": 1500, "decoder_start_token_id": 50258,
+        "eos_token_id": 50257, "begin_suppress_tokens": [220, 50257]}))
+    whisper = build_tiny_model(tmp_path)
+    assert type(whisper).__name__ == "WhisperForConditionalGeneration"
+    assert whisper.config.decoder_start_token_id == 255 and whisper.config.d_model == 64
+    (tmp_path / "config.json").write_text(json.dumps({
+        "model_type": "vit", "architectures": ["ViTForImageClassification"], "hidden_size": 768,
+        "num_hidden_layers": 12, "num_attention_heads": 12, "image_size": 224, "qkv_bias": False,
+        "id2label": {"0": "cat", "1": "dog", "2": "bird"}}))
+    vit = build_tiny_model(tmp_path)
+    assert (type(vit).__name__, vit.config.num_labels, vit.config.hidden_size) == ("ViTForImageClassification", 3, 64)
+    queries = [module for name, module in vit.named_modules() if name.endswith("q_proj")]
+    assert queries and all(module.bias is None for module in queries)  # qkv_bias: false is kept
+
+
+def test_multi_head_attention_stays_multi_head():
+    # phi-2 has as many key/value heads as query heads: a grouped tiny version would change k_proj's shape class
+    model = build_tiny_model("microsoft/phi-2")
+    assert model.config.num_key_value_heads == model.config.num_attention_heads
+
+
+def test_an_id_known_only_by_a_guess_says_how_to_give_its_config():
+    from pytest_lora.skeletons import UnresolvedModelError
+
+    with pytest.raises(UnresolvedModelError, match=r"(?s)only a name guess.*a local folder holding its config\.json"):
+        build_tiny_model("meta-llama/Llama-3.3-70B-Instruct")
