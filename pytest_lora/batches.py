@@ -45,7 +45,14 @@ def tiny_batch(model, *, seed: int = 0, labels: bool = True) -> dict:
         vocab = base.get_input_embeddings().weight.shape[0]
         batch["input_ids"] = torch.randint(1, vocab - 1, (_BATCH, _SEQ), generator=generator)
         batch["attention_mask"] = torch.ones(_BATCH, _SEQ, dtype=torch.long)
-    if getattr(config, "is_encoder_decoder", False):
+    eos = getattr(config, "eos_token_id", None)
+    if name.endswith("ForSequenceClassification") and isinstance(eos, int) and "input_ids" in batch:
+        ids = batch["input_ids"]  # encoder-decoder classifiers read the last eos of each example
+        ids[ids == eos] = eos + 1 if eos + 1 < vocab - 1 else 1
+        ids[:, -1] = eos
+        if getattr(config, "is_encoder_decoder", False):  # the inputs shifted right, as the model would
+            batch["decoder_input_ids"] = torch.cat([torch.zeros_like(ids[:, :1]), ids[:, :-1]], dim=1)
+    elif getattr(config, "is_encoder_decoder", False):
         head = base.get_output_embeddings()
         vocab = head.weight.shape[0] if head is not None else base.get_input_embeddings().weight.shape[0]
         batch["decoder_input_ids"] = torch.randint(1, vocab - 1, (_BATCH, _SEQ // 2), generator=generator)

@@ -54,20 +54,23 @@ def lora_device(request) -> str:
 
 @pytest.fixture
 def lora_tiny_model(request):
-    """Factory: ``lora_tiny_model("llama", task=None, dtype=None, device=None, seed=0, device_map=None)``.
+    """Factory: ``lora_tiny_model("llama" | "org/model" | folder, task=None, dtype=None, device=None,
+    seed=0, device_map=None, config=None, **config_fields)``.
 
-    Each call builds a fresh tiny random-weight model (offline, deterministic per seed). ``device``
-    defaults to the test's ``lora_device``; ``device_map="auto"`` shards it over every CUDA device.
+    Each call builds a fresh tiny random-weight model (offline, deterministic per seed) of a model
+    type, or of a model id or folder whose config is shrunk (same module names and structure).
+    ``device`` defaults to the test's ``lora_device``; ``device_map="auto"`` shards it over every
+    CUDA device (the CPU without one).
     """
     _require_models()
     from pytest_lora.tiny_models import build_tiny_model
 
     default_device = request.getfixturevalue("lora_device") if "lora_device" in request.fixturenames else "cpu"
 
-    def make(model_type: str, task: str | None = None, *, dtype=None, device=None, seed: int = 0,
-             device_map=None, **config_overrides):
-        return build_tiny_model(model_type, task, dtype=dtype, device=device or default_device, seed=seed,
-                                device_map=device_map, **config_overrides)
+    def make(model, task: str | None = None, *, dtype=None, device=None, seed: int = 0,
+             device_map=None, config=None, **config_overrides):
+        return build_tiny_model(model, task, dtype=dtype, device=device or default_device, seed=seed,
+                                device_map=device_map, config=config, **config_overrides)
 
     return make
 

@@ -4,16 +4,19 @@ from __future__ import annotations
 from pytest_lora.extras import require_models
 
 # head attribute names of transformers' task classes, in the order they are looked for
-HEAD_NAMES = ("score", "classifier", "qa_outputs", "head", "cls")
-# class-name ending -> the peft task_type that trains and saves the head
-_TASK_TYPES = {"ForSequenceClassification": "SEQ_CLS", "ForTokenClassification": "TOKEN_CLS",
-               "ForQuestionAnswering": "QUESTION_ANS"}
+HEAD_NAMES = ("score", "classifier", "classification_head", "qa_outputs", "head", "cls")
+# class-name ending -> (the peft task_type that trains and saves the head, the head names it wraps)
+_TASK_TYPES = {"ForSequenceClassification": ("SEQ_CLS", ("classifier", "score")),
+               "ForTokenClassification": ("TOKEN_CLS", ("classifier", "score")),
+               "ForQuestionAnswering": ("QUESTION_ANS", ("qa_outputs",))}
 
 
 def _fix(base, head: str) -> str:
-    task_type = next((t for end, t in _TASK_TYPES.items() if type(base).__name__.endswith(end)), None)
-    by_task = f"task_type={task_type!r} (peft then trains and saves it) or " if task_type else ""
-    return f"pass {by_task}modules_to_save=[{head!r}]"
+    task_type, wrapped = next((v for end, v in _TASK_TYPES.items() if type(base).__name__.endswith(end)), (None, ()))
+    if head in wrapped:
+        return f"pass task_type={task_type!r} (peft then trains and saves it) or modules_to_save=[{head!r}]"
+    unwrapped = f" (task_type={task_type!r} wraps only {', '.join(wrapped)})" if task_type else ""
+    return f"pass modules_to_save=[{head!r}]{unwrapped}"
 
 
 def _describe(module) -> str:
@@ -25,7 +28,7 @@ def assert_head_trainable(peft_model, head: str | None = None) -> str:
     """Assert a classifier's head is trained in full and saved with the adapter; returns its name.
 
     ``head`` is the attribute of the task model holding it (default: the first of ``score``,
-    ``classifier``, ``qa_outputs``, ``head``, ``cls`` the model has). A head peft does not wrap
+    ``classifier``, ``classification_head``, ``qa_outputs``, ``head``, ``cls`` the model has). A head peft does not wrap
     for ``modules_to_save`` fails: frozen, it keeps its random initialization; unfrozen by hand
     or adapted by LoRA only, what is learned there is not saved, or not the head itself.
     """

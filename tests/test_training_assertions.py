@@ -278,6 +278,20 @@ def test_a_head_adapted_by_lora_only_or_unfrozen_by_hand_is_caught():
         assert_head_trainable(by_hand)
 
 
+def test_seq_cls_leaves_an_encoder_decoder_classification_head_frozen():
+    # peft's SEQ_CLS wraps only heads named classifier or score: BART's classification_head stays random
+    peft_model = _apply(build_tiny_model("bart", "sequence_classification"), r=4, target_modules=["q_proj"],
+                        task_type="SEQ_CLS")
+    with pytest.raises(AssertionError, match=r"the head classification_head \(BartClassificationHead: .*\) is frozen: "
+                                             r".*pass modules_to_save=\['classification_head'\] \(task_type='SEQ_CLS' "
+                                             r"wraps only classifier, score\)"):
+        assert_head_trainable(peft_model)
+    fixed = _apply(build_tiny_model("bart", "sequence_classification"), r=4, target_modules=["q_proj"],
+                   task_type="SEQ_CLS", modules_to_save=["classification_head"])
+    assert assert_head_trainable(fixed) == "classification_head"
+    assert_lora_grads_flow(fixed)
+
+
 def test_an_image_classifier_head_and_a_model_without_one():
     assert assert_head_trainable(_vit_classifier()) == "classifier"
     lm = _apply(build_tiny_model("llama"), r=4, target_modules=["q_proj"])
