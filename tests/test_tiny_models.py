@@ -213,4 +213,4 @@ def test_an_id_known_only_by_a_guess_says_how_to_give_its_config():
     from pytest_lora.skeletons import UnresolvedModelError
 
     with pytest.raises(UnresolvedModelError, match=r"(?s)only a name guess.*a local folder holding its config\.json"):
-        build_tiny_model("meta-llama/Llama-3.3-70B-Instruct")
+        build_tiny_model("acme/llama-from-scratch")
