@@ -8,6 +8,12 @@ digest, verdict (``pass``, or ``skip`` for a file no rule can fire on) and what 
 (``lint_rules.consulted``), under the settings fingerprint and signed. A file whose stat and
 inputs are unchanged is neither read nor linted, and when every file is known this way neither
 libcst nor the rules are imported.
+
+With ``--lora-check-runtime=yes`` (the default, where peft is installed) a file that passes lint
+also has its static configs applied with the installed peft to full-size skeletons on ``meta``
+(``runtime_check``): a refusal fails the item, and the session ends with the table of what each
+config trains. Rows are cached by file digest under ``lora_check/runtime`` for the installed
+peft and transformers versions.
 """
 from __future__ import annotations
 
@@ -24,8 +30,10 @@ from lint_rules import consulted
 from lint_rules.cache import settled, sign_value, signed_by_us, stat_key
 
 CACHE_KEY = "lora_check/passed"
+RUNTIME_CACHE_KEY = "lora_check/runtime"
 ITEM_NAME = "lora-check"
 _PROPERTY = "lora_check_verdict"
+_RUNTIME_PROPERTY = "lora_check_runtime"
 _VERDICTS = ("pass", "skip")
 
 
@@ -71,6 +79,10 @@ class LoraCheckPlugin:
         self.cache = getattr(config, "cache", None)
         self.known: dict[str, Any] = self._load()
         self.new: dict[str, Any] = {}
+        self.runtime = config.getoption("lora_check_runtime", "no") == "yes" and _peft_installed()
+        self.runtime_known: dict[str, Any] = self._load_runtime() if self.runtime else {}
+        self.runtime_new: dict[str, Any] = {}
+        self.runtime_rows: list[tuple[str, dict]] = []
 
     def _load(self) -> dict[str, Any]:
         """The stored verdicts, if they are ours (signed) and for these settings."""
@@ -80,6 +92,41 @@ class LoraCheckPlugin:
             return {}
         value = {"fingerprint": stored["fingerprint"], "files": stored["files"]}
         return stored["files"] if signed_by_us(value, stored.get("mac")) else {}
+
+    def _load_runtime(self) -> dict[str, Any]:
+        """Runtime rows by file digest, if ours (signed) and for the installed peft and transformers."""
+        from pytest_lora.runtime_check import versions_key
+
+        stored = self.cache.get(RUNTIME_CACHE_KEY, None) if self.cache is not None else None
+        if not (isinstance(stored, dict) and stored.get("versions") == versions_key()
+                and isinstance(stored.get("files"), dict)):
+            return {}
+        value = {"versions": stored["versions"], "files": stored["files"]}
+        return stored["files"] if signed_by_us(value, stored.get("mac")) else {}
+
+    def runtime_check(self, path: Path, digest: str) -> list[dict]:
+        """The file's verified configs (cached by content and versions), computed on a miss."""
+        rows = self.runtime_new.get(digest, self.runtime_known.get(digest))
+        if isinstance(rows, list):
+            return rows
+        from pytest_lora.runtime_check import static_configs, verify
+
+        task = self.read(path)
+        text = getattr(task, "text", None)
+        if text is None or not str(path).endswith(".py"):
+            return []
+        rows = [row for found in static_configs(self.linter, text, task.filename)
+                if (row := verify(*found)) is not None]
+        self.runtime_new[digest] = rows
+        return rows
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if self.runtime_rows:
+            from pytest_lora.runtime_check import format_rows
+
+            terminalreporter.write_sep("-", "lora-check: configs applied with the installed peft on meta")
+            for text in format_rows(sorted(self.runtime_rows, key=lambda item: (item[0], item[1]["line"]))):
+                terminalreporter.write_line(text)
 
     @property
     def linter(self) -> Any:
@@ -141,14 +188,26 @@ class LoraCheckPlugin:
                 if name == _PROPERTY:
                     key, entry = value
                     self.new[key] = list(entry)
+                elif name == _RUNTIME_PROPERTY:
+                    path, digest, rows = value
+                    self.runtime_new[digest] = rows
+                    self.runtime_rows += [(path, row) for row in rows]
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        if self.cache is None or hasattr(self.config, "workerinput") or not self.new:
+        if self.cache is None or hasattr(self.config, "workerinput"):
             return
-        value = {"fingerprint": self._fingerprint, "files": {**self.known, **self.new}}
-        signature = sign_value(value)
-        if signature is not None:
-            self.cache.set(CACHE_KEY, {**value, "mac": signature})
+        if self.new:
+            value = {"fingerprint": self._fingerprint, "files": {**self.known, **self.new}}
+            signature = sign_value(value)
+            if signature is not None:
+                self.cache.set(CACHE_KEY, {**value, "mac": signature})
+        if self.runtime_new:
+            from pytest_lora.runtime_check import versions_key
+
+            value = {"versions": versions_key(), "files": {**self.runtime_known, **self.runtime_new}}
+            signature = sign_value(value)
+            if signature is not None:
+                self.cache.set(RUNTIME_CACHE_KEY, {**value, "mac": signature})
 
 
 class LoraCheckFile(pytest.File):
@@ -185,6 +244,19 @@ class LoraCheckItem(pytest.Item):
             _fail_on(plugin, violations)
             entry = [settled(info, read_at), task.digest, "pass", sorted(list(i) for i in inputs)]
         self.user_properties.append((_PROPERTY, [key, entry]))
+        if plugin.runtime:
+            rows = plugin.runtime_check(self.path, entry[1])
+            where = _relative(self.path, Path(self.config.rootpath))
+            refused = [f"{where}:{row['line']}: peft refuses this config on {row['model']}: {row['error']}"
+                       for row in rows if "error" in row]
+            if refused:
+                raise LoraCheckError("\n".join(refused))
+            for row in rows:
+                if row.get("unmatched"):
+                    warnings.warn(pytest.PytestWarning(
+                        f"--lora-check: {where}:{row['line']}: target_modules entries {row['unmatched']} match "
+                        f"nothing in {row['model']} (peft adapts the others silently)"), stacklevel=1)
+            self.user_properties.append((_RUNTIME_PROPERTY, [where, entry[1], rows]))
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
         if excinfo.errisinstance(LoraCheckError):
@@ -200,6 +272,13 @@ def _fail_on(plugin: LoraCheckPlugin, violations: list[Any]) -> None:
         from lint_rules.output.concise import line
 
         raise LoraCheckError("\n".join(line(v) for v in violations))
+
+
+def _peft_installed() -> bool:
+    """Whether the runtime check can run (peft and torch importable), without importing them."""
+    import importlib.util
+
+    return all(importlib.util.find_spec(name) is not None for name in ("peft", "torch", "transformers"))
 
 
 def _relative(path: Path, root: Path) -> str:

@@ -9,6 +9,9 @@ def pytest_addoption(parser):
                     help="check every collected Python file that uses peft with lora-lint (item path::lora-check)")
     group.addoption("--lora-check-select", default=None, metavar="RULES",
                     help="rules for --lora-check: codes, prefixes or names, comma-separated (default: lora-lint config)")
+    group.addoption("--lora-check-runtime", choices=("yes", "no"), default="yes",
+                    help="with --lora-check, also construct each static LoraConfig with the installed peft and "
+                         "apply it to its model's full-size skeleton on meta (default: yes, where peft is installed)")
     parser.addini("lora_check_select", type="args", default=[],
                   help="rules for --lora-check (codes, prefixes or names)")
     # --- fixtures/report options (model side) ---
