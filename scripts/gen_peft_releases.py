@@ -15,7 +15,16 @@ source the script takes:
 - ``TaskType`` members, and whether ``LoraConfig()`` rejects other ``task_type`` strings;
 - the ``"all-linear"`` shorthand constant, and whether it is compared case-insensitively;
 - the default ``target_modules`` per model type;
-- the class of the error raised when no module matches ``target_modules``.
+- the class of the error raised when no module matches ``target_modules``;
+- what ``__post_init__`` (of ``LoraConfig`` and the bases it reaches through ``super()``)
+  raises on: per ``raise``, the fields tested by the ``if`` statements around it;
+- what building the model does with values the config let through: ``r <= 0`` raises or
+  adds no LoRA weights, the dropout threshold below which no dropout layer is made, whether
+  an unknown ``init_lora_weights`` string raises, whether a ``target_modules`` string is a
+  regex (``re.fullmatch``), and what ``get_peft_model`` does with an unknown ``task_type``;
+- every attribute a ``LoraConfig`` instance has: fields (``init=False`` ones too), methods,
+  properties, class attributes, ``self.X`` set by its methods and ``config.X`` set by the
+  LoRA tuner, the bases outside peft it inherits from, and whether it has ``__getattr__``.
 
 Names are resolved the way Python would (a package directory wins over a stale ``.py``
 file of the same name, imports are followed), so leftovers in old wheels do not count.
@@ -418,6 +427,158 @@ def task_type_values(wheel: Wheel, config: tuple[str, ast.ClassDef]) -> dict:
     return {"members": members, "checked": checked}
 
 
+# --------------------------------------------------------------------------- validation
+
+
+def _self_fields(node: ast.AST) -> set[str]:
+    """The ``self.<name>`` attributes an expression reads."""
+    return {n.attr for n in ast.walk(node) if isinstance(n, ast.Attribute)
+            and isinstance(n.value, ast.Name) and n.value.id == "self"}
+
+
+def _raises_under(body: list[ast.stmt], tested: frozenset[str], fields: set[str], out: set) -> None:
+    """Each ``raise`` in ``body`` with the fields the ``if`` tests around it read (an
+    ``elif`` adds the tests before it: it runs only when they were false)."""
+    for stmt in body:
+        if isinstance(stmt, ast.Raise):
+            exc = stmt.exc.func if isinstance(stmt.exc, ast.Call) else stmt.exc
+            name = ast.unparse(exc) if exc is not None else "re-raise"
+            if name != "ImportError":  # a missing package, not a value
+                out.add((tuple(sorted(tested)), name))
+        elif isinstance(stmt, ast.If):
+            here = tested | (_self_fields(stmt.test) & fields)
+            _raises_under(stmt.body, here, fields, out)
+            _raises_under(stmt.orelse, here, fields, out)
+        elif isinstance(stmt, (ast.For, ast.While, ast.With, ast.Try)):
+            for block in ("body", "orelse", "finalbody"):
+                _raises_under(getattr(stmt, block, []), tested, fields, out)
+            for handler in getattr(stmt, "handlers", []):
+                _raises_under(handler.body, tested, fields, out)
+
+
+def config_checks(wheel: Wheel, config: tuple[str, ast.ClassDef], fields: list[str]) -> list[dict]:
+    """What ``LoraConfig()`` raises on: ``{"fields": [...], "raises": "ValueError"}`` per
+    ``raise`` in ``__post_init__``, following ``super().__post_init__()``."""
+    found: set = set()
+    names = set(fields)
+    for module, node in wheel.mro(*config):
+        post_init = wheel.method([(module, node)], "__post_init__")
+        if post_init is None:
+            continue
+        _raises_under(post_init.body, frozenset(), names, found)
+        if not any(isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)
+                   and n.func.attr == "__post_init__" for n in ast.walk(post_init)):
+            break
+    return [{"fields": list(f), "raises": r} for f, r in sorted(found)]
+
+
+def _compares(tree: ast.AST, var: str, op: type, value: object) -> list[ast.Compare]:
+    return [n for n in ast.walk(tree) if isinstance(n, ast.Compare) and len(n.ops) == 1
+            and isinstance(n.ops[0], op) and _names(n.left, var)
+            and isinstance(n.comparators[0], ast.Constant) and n.comparators[0].value == value]
+
+
+def _raising_ifs(tree: ast.AST) -> list[ast.If]:
+    return [n for n in ast.walk(tree) if isinstance(n, ast.If)
+            and any(isinstance(s, ast.Raise) for s in n.body)]
+
+
+def build_checks(wheel: Wheel, model: tuple[str, ast.ClassDef]) -> dict:
+    """What building the model does with values ``LoraConfig()`` let through."""
+    layer = wheel.cls("peft.tuners.lora", "LoraLayer")
+    if layer is None:
+        raise SystemExit("LoraLayer not found")
+    tree = wheel.tree(layer[0])
+    rank_raises = any(_compares(n.test, "r", ast.LtE, 0) for n in _raising_ifs(tree))
+    if not rank_raises and not _compares(tree, "r", ast.Gt, 0):
+        raise SystemExit("the layer code neither raises on r <= 0 nor tests r > 0")
+    thresholds = {c.comparators[0].value for c in ast.walk(tree) if isinstance(c, ast.Compare)
+                  and len(c.ops) == 1 and isinstance(c.ops[0], ast.Gt) and _names(c.left, "lora_dropout")
+                  and isinstance(c.comparators[0], ast.Constant)}
+    if len(thresholds) != 1:
+        raise SystemExit(f"lora_dropout thresholds: {sorted(thresholds)}")
+    init_raises = any(any(_names(m, "init_lora_weights") for m in ast.walk(f)) and _raising_ifs(f)
+                      and _compared_strings(f, "init_lora_weights") != (set(), set())
+                      for f in ast.walk(tree) if isinstance(f, ast.FunctionDef))
+    return {
+        "rank_not_positive": "raises" if rank_raises else "no_adapter",
+        "dropout_above": thresholds.pop(),
+        "unknown_init_raises": init_raises,
+        "target_regex": _target_regex(wheel),
+        "unknown_task_type": _unknown_task_type(wheel),
+    }
+
+
+def _target_regex(wheel: Wheel) -> str | None:
+    """The ``re`` function a ``target_modules`` string is matched with (None: not a regex)."""
+    found = {n.func.attr for name in sorted(wheel.files) for n in ast.walk(wheel.parsed(name))
+             if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and _names(n.func.value, "re")
+             and n.func.attr in ("fullmatch", "match", "search") and n.args
+             and (_names(n.args[0], "target_modules") or _names(n.args[0], "target_pattern"))}
+    if len(found) > 1:
+        raise SystemExit(f"target_modules matched with several functions: {sorted(found)}")
+    return found.pop() if found else None
+
+
+def _unknown_task_type(wheel: Wheel) -> str:
+    """What ``get_peft_model`` does with a ``task_type`` it has no model class for."""
+    hit = wheel.resolve("peft", "get_peft_model")
+    if hit is None or not isinstance(hit[1], ast.FunctionDef):
+        raise SystemExit("get_peft_model not found")
+    for node in ast.walk(hit[1]):
+        if isinstance(node, ast.If) and any(isinstance(c, ast.Compare) and isinstance(c.ops[0], ast.NotIn)
+                                            and _names(c.left, "task_type") for c in ast.walk(node.test)):
+            for stmt in node.body:
+                if isinstance(stmt, ast.Return) and isinstance(stmt.value, ast.Call):
+                    return ast.unparse(stmt.value.func)
+    if any(isinstance(n, ast.Subscript) and _names(n.slice, "task_type") for n in ast.walk(hit[1])):
+        return "KeyError"
+    raise SystemExit("get_peft_model: no handling of an unknown task_type found")
+
+
+# --------------------------------------------------------------------------- attributes
+
+
+def config_attributes(wheel: Wheel, config: tuple[str, ast.ClassDef]) -> dict:
+    """Every attribute a ``LoraConfig`` instance can have, as far as peft's source says."""
+    names: set[str] = set()
+    outside: set[str] = set()
+    hook = False
+    for module, node in wheel.mro(*config):
+        for base in node.bases:
+            if isinstance(base, ast.Name) and wheel.cls(module, base.id) is None:
+                outside.add(base.id)
+            elif not isinstance(base, ast.Name):
+                outside.add(ast.unparse(base))
+        for stmt in node.body:
+            if isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name):
+                names.add(stmt.target.id)
+            elif isinstance(stmt, ast.Assign):
+                names.update(t.id for t in stmt.targets if isinstance(t, ast.Name))
+            elif isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                names.add(stmt.name)
+                hook = hook or stmt.name in ("__getattr__", "__getattribute__")
+                names.update(_written(stmt, "self"))
+    for name in sorted(wheel.files):  # the LoRA tuner sets attributes on the configs it is given
+        if name.startswith("peft/tuners/lora/"):
+            for owner in ("config", "peft_config", "lora_config"):
+                names.update(_written(wheel.parsed(name), owner))
+    return {"names": sorted(names), "outside_peft": sorted(outside), "getattr_hook": hook}
+
+
+def _written(tree: ast.AST, owner: str) -> set[str]:
+    """Attributes assigned on the variable ``owner`` (``owner.x = ...``)."""
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        targets = node.targets if isinstance(node, ast.Assign) else \
+            [node.target] if isinstance(node, (ast.AnnAssign, ast.AugAssign)) else []
+        for target in targets:
+            for t in ast.walk(target):
+                if isinstance(t, ast.Attribute) and isinstance(t.value, ast.Name) and t.value.id == owner:
+                    found.add(t.attr)
+    return found
+
+
 # --------------------------------------------------------------------------- other facts
 
 
@@ -481,12 +642,16 @@ def extract(wheel: Wheel) -> dict:
                "task_type": task_type_values(wheel, config)}
     if "init_lora_weights" in fields:
         options["init_lora_weights"] = init_lora_weights_values(wheel, fields["init_lora_weights"])
+    attributes = config_attributes(wheel, config)
     return {
         "fields": fields,
         "options": options,
         "all_linear": all_linear(wheel),
         "default_target_modules": default_target_modules(wheel, model),
         "not_found_error": not_found_error(wheel, model),
+        "config_checks": config_checks(wheel, config, attributes["names"]),
+        "build_checks": build_checks(wheel, model),
+        "attributes": attributes,
     }
 
 
@@ -556,6 +721,9 @@ def assemble(index_url: str, picked: dict[str, dict], excluded: dict[str, str],
         "options": options,
         "all_linear": changes([(v, facts[v]["all_linear"]) for v in versions]),
         "not_found_error": changes([(v, facts[v]["not_found_error"]) for v in versions]),
+        "config_checks": changes([(v, facts[v]["config_checks"]) for v in versions]),
+        "build_checks": changes([(v, facts[v]["build_checks"]) for v in versions]),
+        "attributes": changes([(v, facts[v]["attributes"]) for v in versions]),
         "default_target_modules": targets,
     }
 

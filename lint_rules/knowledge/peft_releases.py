@@ -42,6 +42,9 @@ class _Releases:
     targets: dict[str, tuple[object, ...]]  # model_type -> per-release default target_modules
     all_linear: tuple[dict | None, ...]
     not_found: tuple[str | None, ...]
+    config_checks: tuple[list | None, ...]  # per release: what __post_init__ raises on
+    build_checks: tuple[dict | None, ...]  # per release: what building the model does
+    attributes: tuple[dict | None, ...]  # per release: a LoraConfig instance's attributes
     raw: dict
 
 
@@ -85,6 +88,9 @@ def _data() -> _Releases:
         targets={m: none_if_absent(_expand(c, parsed)) for m, c in raw["default_target_modules"].items()},
         all_linear=none_if_absent(_expand(raw["all_linear"], parsed)),
         not_found=none_if_absent(_expand(raw["not_found_error"], parsed)),
+        config_checks=none_if_absent(_expand(raw["config_checks"], parsed)),
+        build_checks=none_if_absent(_expand(raw["build_checks"], parsed)),
+        attributes=none_if_absent(_expand(raw["attributes"], parsed)),
         raw=raw,
     )
 
@@ -313,3 +319,43 @@ def default_target_modules(model_type: str, version: str | None = None) -> list[
 def not_found_error(version: str) -> str | None:
     """Class name raised when ``target_modules`` matches nothing; None: the release raises nothing."""
     return _data().not_found[_at(version)]
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def config_raises(version: str, fields: Iterable[str]) -> str | None:
+    """The exception ``LoraConfig()`` raises in ``__post_init__`` on a test of exactly these
+    fields (``{"lora_bias", "use_dora"}`` -> ``"ValueError"``); None: it tests no such thing."""
+    wanted = sorted(fields)
+    for check in _data().config_checks[_at(version)] or ():
+        if check["fields"] == wanted:
+            return check["raises"]
+    return None
+
+
+def build_checks(version: str) -> dict:
+    """What building the model does with values the config let through: ``rank_not_positive``
+    (``"raises"`` or ``"no_adapter"``), ``dropout_above`` (no dropout layer at or below it),
+    ``unknown_init_raises``, ``target_regex`` (the ``re`` function a ``target_modules`` string
+    is matched with, None: not a regex), ``unknown_task_type`` (what ``get_peft_model`` does:
+    ``"PeftModel"``, a plain PeftModel, or ``"KeyError"``)."""
+    return dict(_data().build_checks[_at(version)])
+
+
+# Public attributes of the bases outside peft that LoraConfig inherits (transformers'
+# PushToHubMixin, 4.x and 5.x; ``save_pretrained`` is peft's own override).
+_OUTSIDE_ATTRIBUTES = {"PushToHubMixin": frozenset({"push_to_hub", "save_pretrained"})}
+
+
+def config_attributes(version: str) -> frozenset[str] | None:
+    """Every attribute a ``LoraConfig`` instance of the release has (fields, methods,
+    properties, attributes peft sets on it); None when that cannot be known (a base outside
+    peft not described here, or ``__getattr__``)."""
+    record = _data().attributes[_at(version)]
+    if record is None or record["getattr_hook"] or any(b not in _OUTSIDE_ATTRIBUTES for b in record["outside_peft"]):
+        return None
+    names = set(record["names"])
+    for base in record["outside_peft"]:
+        names |= _OUTSIDE_ATTRIBUTES[base]
+    return frozenset(names)
