@@ -247,3 +247,44 @@ def test_task_type_and_not_found_as_peft_behaves(peft):
     error = getattr(peft, pr.not_found_error(peft.__version__))
     with pytest.raises(error):
         _build(peft, target_modules=["nope"])
+
+
+# --------------------------------------------------------------------------- validation and attributes
+
+
+def test_config_checks_by_release():
+    assert pr.config_raises("0.13.2", {"task_type"}) is None
+    assert pr.config_raises("0.14.0", {"task_type"}) == "ValueError"
+    assert pr.config_raises("0.14.0", {"use_dora", "lora_bias"}) == "ValueError"
+    assert pr.config_raises("0.21.2", {"r"}) is None  # peft never checks the rank in the config
+
+
+def test_build_checks_by_release():
+    assert pr.build_checks("0.5.0")["rank_not_positive"] == "no_adapter"
+    assert pr.build_checks("0.6.0")["rank_not_positive"] == "raises"
+    assert pr.build_checks("0.6.2")["unknown_init_raises"] is False
+    assert pr.build_checks("0.7.0")["unknown_init_raises"] is True
+    assert pr.build_checks("0.0.1")["unknown_task_type"] == "KeyError"
+    assert pr.build_checks("0.13.2")["unknown_task_type"] == "PeftModel"
+    assert pr.build_checks("0.1.0")["target_regex"] is None
+    assert pr.build_checks("0.21.2")["target_regex"] == "fullmatch"
+    assert {pr.build_checks(v)["dropout_above"] for v in pr.versions()} == {0.0}
+
+
+def test_config_attributes_by_release():
+    assert "use_dora" not in pr.config_attributes("0.8.2")
+    assert {"use_dora", "to_dict", "save_pretrained", "from_pretrained", "push_to_hub"} <= pr.config_attributes("0.9.0")
+    assert "rank" not in pr.config_attributes("0.21.2")
+
+
+def test_attributes_match_the_installed_config(peft):
+    names = pr.config_attributes(peft.__version__)
+    instance = peft.LoraConfig()
+    assert {a for a in dir(instance) if not a.startswith("_")} <= names
+    assert {f.name for f in dataclasses.fields(instance)} <= names
+
+
+def test_config_checks_as_peft_behaves(peft):
+    with pytest.raises(ValueError):
+        peft.LoraConfig(use_dora=True, lora_bias=True)
+    peft.LoraConfig(r=0, lora_dropout=2.0, bias="lora", init_lora_weights="bogus")  # only the build checks them

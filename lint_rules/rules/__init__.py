@@ -5,6 +5,7 @@ from . import (  # noqa: F401
     lora001_target_modules_not_found,
     lora002_target_modules_partial,
     lora003_unknown_argument,
+    lora004_invalid_value,
     lora007_head_not_trainable,
     lora012_tied_embedding_target,
     lora101_argument_too_new,
