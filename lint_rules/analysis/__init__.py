@@ -11,6 +11,7 @@ from __future__ import annotations
 import libcst as cst
 
 from ..rule import RuleContext
+from .attributes import attach_attribute_uses
 from .calls import LORA_CONFIG_NAMES, Keyword, LoraCall, build_call, imported_call, is_lora_config
 from .flow import Tracer
 from .index import FileIndex
@@ -46,6 +47,7 @@ def collect_calls(wrapper: cst.MetadataWrapper, ctx: RuleContext) -> Calls:
         call = build_call(index, site)
         _set_models(call, models_for(index, site, call, statements, applied.models.get(site.node), ctx))
         found.append(call)
+    attach_attribute_uses(index, Tracer(index), found)  # configs made in this file only
     for (node, anchor), (origin, uses) in applied.imported.items():
         other = origin.index.site_of(node)
         if other is None or not uses or origin.path is None:

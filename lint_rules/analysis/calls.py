@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import libcst as cst
 
 from .guards import version_test
-from .index import CallSite, FileIndex
+from .index import AttributeSite, CallSite, FileIndex
 from .values import UNKNOWN
 
 if TYPE_CHECKING:
@@ -59,6 +59,8 @@ class LoraCall:
     file (``from .config import LORA``): the call is then applied here, its keywords are
     reported at ``anchor`` (the expression here that applies it) and never fixed. ``index``
     and ``site``: where the call is in the index of the file that makes it (to follow names).
+    ``attributes``: reads and assignments ``name.attr`` in the file where ``name`` holds this
+    config on every path (see ``analysis.attributes``).
     """
 
     node: cst.Call
@@ -72,6 +74,7 @@ class LoraCall:
     anchor: cst.CSTNode | None = None
     index: FileIndex | None = None  # the index of the file that makes the call, and its site there
     site: CallSite | None = None
+    attributes: list[AttributeSite] = field(default_factory=list)
 
     def get(self, name: str) -> Keyword | None:
         return self.keywords.get(name)

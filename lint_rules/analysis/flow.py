@@ -260,6 +260,13 @@ class Tracer:
         self._passing = set()
         return self.trace(expr, self.index, Point.of(site), (), None)
 
+    def name_origins(self, name: str, at: Point) -> list[Origin]:
+        """Where the value ``name`` holds at ``at`` in this file can come from."""
+        self._steps = 0
+        self._same = None
+        self._passing = set()
+        return list(self._name(name, self.index, at, (), None, 0))
+
     def trace(self, expr: cst.BaseExpression, index: FileIndex, at: Point, env: Env,
               path: str | None, calls: int = 0) -> list[Origin]:
         """The origins of ``expr``; one unknown origin past the bounds on steps and nesting

@@ -29,6 +29,7 @@ _IN_PLACE = {"add", "append", "extend", "insert", "update", "setdefault", "pop",
 _CONTAINERS = {"dict", "list", "tuple", "set", "frozenset"}
 _SKIP_DECORATORS = {"skipif", "skipIf", "skipUnless"}  # pytest / unittest markers
 _EXIT_CALLS = {"exit", "_exit", "quit"}  # sys.exit(), os._exit(), exit()
+_ATTRIBUTE_ERRORS = {"AttributeError", "Exception", "BaseException"}  # what a missing attribute raises
 
 
 @dataclass(eq=False)
@@ -97,6 +98,27 @@ class Scope:
     exits: list[tuple[int, Block | None, Block]] = field(default_factory=list)  # (order, loop left,
     # where) of each return/raise/exit (loop None) and break/continue (the loop it leaves), in order
     returns: list[tuple[cst.Return, Block, int]] = field(default_factory=list)  # a function's own
+
+
+@dataclass(eq=False)
+class AttributeSite:
+    """``name.attribute`` read or assigned where ``name`` is a plain variable.
+
+    ``guarded``: under a runtime version check, or in a ``try`` whose handler catches
+    ``AttributeError`` (or broadly). ``probed``: the file asks ``hasattr(name, "attribute")``;
+    ``set_here``: the file also assigns this attribute on the name (or any, through
+    ``setattr``/``__dict__``), so a read may find it. The last two are filled in by the analysis.
+    """
+
+    node: cst.Attribute
+    name: str
+    scope: "Scope"
+    block: "Block | None"
+    order: int
+    write: bool
+    guarded: bool
+    probed: bool = False
+    set_here: bool = False
 
 
 @dataclass(eq=False)
@@ -210,6 +232,11 @@ class FileIndex(cst.CSTVisitor):
         self._loops: list[Block] = []
         self.function_scopes: dict[int, Scope] = {}  # id(FunctionDef) -> its scope
         self.calls: list[CallSite] = []
+        self.attribute_sites: list[AttributeSite] = []  # name.attr reads and assignments
+        self._stores: set[int] = set()  # id(Attribute) assigned to, not read
+        self._unused: set[int] = set()  # id(Attribute) neither read nor assigned (`del`, bare annotation)
+        self._safe_blocks: set[int] = set()  # try bodies whose handler catches AttributeError
+        self._safe_depth = 0
         self._sites: dict[int, CallSite] | None = None
         self.calls_by_name: dict[str, list[CallSite]] = {}
         self.name_counts: Counter[str] = Counter()
@@ -523,6 +550,8 @@ class FileIndex(cst.CSTVisitor):
             self._block = block
         if id(node) in self._guard_blocks:
             self._guard_depth += 1
+        if id(node) in self._safe_blocks:
+            self._safe_depth += 1
         if id(node) in self._fallback_handlers:
             self._fallback_depth += 1
         if id(node) in self._probe_handlers:
@@ -536,6 +565,8 @@ class FileIndex(cst.CSTVisitor):
             self._block = block.parent
         if id(node) in self._guard_blocks:
             self._guard_depth -= 1
+        if id(node) in self._safe_blocks:
+            self._safe_depth -= 1
         if id(node) in self._fallback_handlers:
             self._fallback_depth -= 1
         if id(node) in self._probe_handlers:
@@ -645,7 +676,21 @@ class FileIndex(cst.CSTVisitor):
         if isinstance(asname.name, cst.Name):
             self._bind(asname.name.value, "import", qualname=full, module=module, member=member)
 
+    def _mark(self, target: cst.CSTNode, into: set[int]) -> None:
+        if isinstance(target, cst.Attribute):
+            into.add(id(target))
+        elif isinstance(target, (cst.Tuple, cst.List)):
+            for element in target.elements:
+                self._mark(element.value, into)
+        elif isinstance(target, cst.StarredElement):
+            self._mark(target.value, into)
+
+    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+        self._mark(node.target, self._stores if node.value is not None else self._unused)
+
     def visit_Assign(self, node: cst.Assign) -> None:
+        for target in node.targets:
+            self._mark(target.target, self._stores)
         if isinstance(node.value, cst.Name):
             self.mutated.add(node.value.value)  # an alias may change the container
 
@@ -694,6 +739,7 @@ class FileIndex(cst.CSTVisitor):
             self._fallback_handlers.add(id(node.body))
 
     def visit_Del(self, node: cst.Del) -> None:
+        self._mark(node.target, self._unused)
         self._bind_all(node.target)
         self._write_attributes(node.target)
         if isinstance(node.target, cst.Subscript) and isinstance(node.target.value, cst.Name):
@@ -713,6 +759,11 @@ class FileIndex(cst.CSTVisitor):
     def visit_Attribute(self, node: cst.Attribute) -> None:
         if isinstance(node.value, cst.Name):
             self.mutated.add(node.value.value)
+            if id(node) not in self._unused and node.value.value not in ("self", "cls"):
+                self._order += 1
+                self.attribute_sites.append(AttributeSite(
+                    node, node.value.value, self._scope, self._block, self._order, id(node) in self._stores,
+                    self._safe_depth > 0 or self._guarded()))
             if node.attr.value == "__dict__":
                 self._attribute_write(node.value.value, "*")
 
@@ -772,6 +823,8 @@ class FileIndex(cst.CSTVisitor):
         self._try_blocks(node)
         if _imports_peft(node.body):
             self._probe_handlers.update(id(h.body) for h in node.handlers if _catches(h, _IMPORT_ERRORS))
+        if any(_catches(h, _ATTRIBUTE_ERRORS) for h in node.handlers):
+            self._safe_blocks.add(id(node.body))
         if any(_catches(h, _KEYWORD_ERRORS) or (
                 _catches(h, _BROAD_ERRORS) and self._builds_lora_config(h.body)) for h in node.handlers):
             self._guard_blocks.add(id(node.body))
@@ -802,13 +855,18 @@ class FileIndex(cst.CSTVisitor):
         if terminal_name(original_node.func) in _EXIT_CALLS:
             self._exit(None)  # sys.exit(main()): main() runs first
 
-    def visit_Call(self, node: cst.Call) -> None:
-        self._order += 1
+    def _guarded(self) -> bool:
+        """Whether code here runs only on some peft versions."""
         guarded = self._guard_depth > 0
         scope: Scope | None = self._scope
         while scope is not None and not guarded:
             guarded = scope.version_checked
             scope = scope.parent
+        return guarded
+
+    def visit_Call(self, node: cst.Call) -> None:
+        self._order += 1
+        guarded = self._guarded()
         site = CallSite(node, self._scope, self._order, guarded,
                         self._statements[-1] if self._statements else None, self._block)
         self.calls.append(site)

@@ -6,6 +6,7 @@ from . import (  # noqa: F401
     lora002_target_modules_partial,
     lora003_unknown_argument,
     lora004_invalid_value,
+    lora005_unknown_config_attribute,
     lora007_head_not_trainable,
     lora012_tied_embedding_target,
     lora101_argument_too_new,
