@@ -39,7 +39,7 @@ def test_fix_changes_only_the_fixed_text_hostile_d11(tmp_path, monkeypatch, caps
     """The D11 reproducer: metadata 1e400, an untouched CRLF string cell; every other byte stays."""
     text = ('{"cells": [{"cell_type": "code", "execution_count": null, "id": "a", "metadata": {"x": 1e400}, '
             '"outputs": [], "source": ["from peft import LoraConfig\\n", "LoraConfig(r=8, lora_alpha=16, '
-            'nit_lora_weights=\\"x\\")"]}, {"cell_type": "code", "execution_count": null, "id": "b", '
+            'nit_lora_weights=\\"gaussian\\")"]}, {"cell_type": "code", "execution_count": null, "id": "b", '
             '"metadata": {}, "outputs": [], "source": "x = 1\\r\\ny = 2\\r\\n"}], "metadata": {}, '
             '"nbformat": 4, "nbformat_minor": 5}\n')
     path = tmp_path / "n.ipynb"
