@@ -263,6 +263,7 @@ class Tracer:
     def name_origins(self, name: str, at: Point) -> list[Origin]:
         """Where the value ``name`` holds at ``at`` in this file can come from."""
         self._steps = 0
+        self._nesting = 0
         self._same = None
         self._passing = set()
         return list(self._name(name, self.index, at, (), None, 0))
