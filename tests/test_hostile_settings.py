@@ -59,5 +59,5 @@ def test_an_advised_alpha_too_large_for_a_float_is_no_finding(project, capsys, v
     (project / "pyproject.toml").write_text(f"[tool.lora-lint]\nalpha-ratio = {value}\n")
     (project / "a.py").write_text("from peft import LoraConfig\nLoraConfig(r=1e308, lora_alpha=8)\n"
                                   "LoraConfig(r=8, lora_alpha=16, rank_pattern={'q': 1e308}, alpha_pattern={'q': 8})\n")
-    for argv in (["a.py"], ["--fix", "--unsafe-fixes", "a.py"]):
-        assert lint(capsys, *argv) == (0, "", "All checks passed!\n")
+    for argv in (["a.py"], ["--fix", "--unsafe-fixes", "a.py"]):  # a float rank is LORA004's finding
+        assert lint(capsys, "--select", "LORA201", *argv) == (0, "", "All checks passed!\n")
