@@ -7,6 +7,11 @@ import pytest
 pytest.importorskip("peft")
 pytest.importorskip("torch")
 
+# Imported here, once: pytester drops the modules an in-process run imports, and a later run would
+# then mix a package kept from before (lint_rules) with fresh copies of its submodules and libcst.
+import lint_rules.engine  # noqa: E402, F401
+import pytest_lora.runtime_check as runtime_check  # noqa: E402
+
 TRAIN = '''\
 from peft import LoraConfig, get_peft_model
 from transformers import AutoModelForCausalLM
@@ -53,10 +58,6 @@ def test_target_entries_that_match_nothing_warn(pytester):
 
 
 def test_results_are_cached_by_content(pytester, monkeypatch):
-    import importlib
-
-    # the module sys.modules holds (pytester drops modules an earlier in-process run imported)
-    runtime_check = importlib.import_module("pytest_lora.runtime_check")
 
     pytester.makepyfile(train=TRAIN)
     calls = []
