@@ -120,17 +120,33 @@ def _modules(args: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="lora-lint modules",
                                      description="Print the module names LoRA can target in a model.")
     parser.add_argument("model", help="a Hugging Face model id, a local folder or a model_type")
-    parser.add_argument("--task", default="causal_lm", choices=("causal_lm", "seq2seq_lm", "sequence_classification", "base"))
+    parser.add_argument("--task", default=None, choices=architectures.TASKS,
+                        help="the model class (default: the checkpoint's own, from its config or the curated table)")
     parser.add_argument("--all", action="store_true", help="every full module name, not only the names to target")
     parsed = parser.parse_args(args)
     resolution = models.resolve_model(parsed.model)
-    if resolution is None:
-        raise ConfigError(f"cannot tell which architecture {parsed.model!r} is (not local, cached or known)")
-    arch = architectures.get_architecture(resolution.model_type, task=parsed.task)
+    if resolution is not None and resolution.source != "guess":
+        model_type, config, source = resolution.model_type, resolution.config, resolution.note
+        task = parsed.task or resolution.task
+    elif parsed.model in architectures.model_types():
+        model_type, config, source = parsed.model, None, f"the {parsed.model} model type's default config"
+        task = parsed.task or models.task_for_type(model_type)
+    else:
+        raise ConfigError(
+            f"cannot tell which checkpoint {parsed.model!r} is: not a local folder with a config.json, "
+            f"not in the Hugging Face cache, not a curated id"
+            + (f" (the name only looks like a {resolution.model_type} model)" if resolution else "")
+            + "; pass a model folder, a curated id or a model type")
+    task = task if task in architectures.TASKS else "base"
+    arch = architectures.get_architecture(model_type, task=task, config=config)
     if arch is None:
-        raise ConfigError(f"no module data for model type {resolution.model_type!r} ({parsed.task})")
-    print(f"# {parsed.model}: {resolution.model_type} ({arch.class_name}, transformers {arch.transformers}, "
-          f"from {resolution.source})", file=sys.stderr)
+        known = model_type in architectures.model_types()
+        raise ConfigError(f"no module data for model type {model_type!r}" if not known else
+                          f"{parsed.model!r}: the recorded {model_type} builds do not tell the module tree "
+                          f"this config makes (a structure no recorded build had)")
+    layers = f", {arch.num_layers} layers" if arch.num_layers is not None else ""
+    print(f"# {parsed.model}: {model_type} ({arch.class_name}, transformers {arch.transformers}{layers}; "
+          f"{source})", file=sys.stderr)
     targetable = arch.targetable()
     if parsed.all:
         for module in targetable:

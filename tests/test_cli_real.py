@@ -55,6 +55,42 @@ def test_modules_of_an_unknown_model_is_an_error(capsys):
     assert code == 2 and "no-such-model-xyz" in err
 
 
+def _counts(out: str) -> dict[str, str]:
+    return {line.split()[0]: line.split()[2] for line in out.splitlines()}
+
+
+@pytest.mark.parametrize(("model", "leaf", "count"), [
+    ("meta-llama/Llama-2-70b-hf", "q_proj", "x80"),  # the llama default has 32
+    ("Qwen/Qwen2.5-7B", "q_proj", "x28"),
+    ("microsoft/phi-2", "q_proj", "x32"),
+    ("google/flan-t5-base", "wi_0", "x24"),  # 12 encoder + 12 decoder blocks, gated
+])
+def test_modules_counts_are_the_checkpoints(capsys, model, leaf, count):
+    code, out, err = run(capsys, "modules", model)
+    assert code == 0 and _counts(out)[leaf] == count, out
+
+
+def test_modules_defaults_to_the_checkpoints_own_class(capsys):
+    _, _, err = run(capsys, "modules", "google/flan-t5-base")
+    assert "T5ForConditionalGeneration" in err and "12 layers" in err
+    _, _, err = run(capsys, "modules", "bert-base-uncased")
+    assert "BertModel" in err
+
+
+@pytest.mark.parametrize(("model_type", "leaf"), [("whisper", "q_proj"), ("vit", "projection"), ("granite", "q_proj"),
+                                                  ("olmo2", "q_proj"), ("albert", "query")])
+def test_modules_of_a_model_type_uses_that_types_default(capsys, model_type, leaf):
+    """Model types the data holds used to be refused ("cannot tell which architecture"), and albert read as bert."""
+    code, out, err = run(capsys, "modules", model_type)
+    assert code == 0 and leaf in _counts(out), (err, out)
+    assert f": {model_type} (" in err
+
+
+def test_modules_refuses_a_name_guess(capsys):
+    code, _, err = run(capsys, "modules", "acme/my-llama-finetune")
+    assert code == 2 and "only looks like a llama model" in err
+
+
 def test_pre_commit_hooks_file():
     text = (ROOT / ".pre-commit-hooks.yaml").read_text()
     yaml = pytest.importorskip("yaml")

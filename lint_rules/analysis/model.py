@@ -11,10 +11,13 @@ The flow is passed over when it names no model (a model built by a library call)
 A name is trusted only when ``resolve_model`` finds it in a local ``config.json``, the
 Hugging Face cache or the curated table. A *guess* from the name is not used: a
 fine-tune called "my-llama-ft" may be anything, and wrong module names would put an
-error on correct code. Unknown models leave the model-dependent rules silent.
+error on correct code. Unknown models leave the model-dependent rules silent, and so does a
+checkpoint whose config builds a tree the data cannot tell exactly (see
+``knowledge.checkpoint_trees``): its module names and counts are its own, never its type's defaults.
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Iterator
@@ -104,15 +107,19 @@ def _resolve(name: str) -> Any:
 
 
 @lru_cache(maxsize=256)
-def _architectures(model_type: str, task: str, transformers: str | None) -> tuple[Any, ...]:
-    """The model's architecture in each transformers data version allowed, newest first
-    (none for a task the data does not record, e.g. masked LM: the model stays unknown)."""
-    from ..knowledge.architectures import TASKS, get_architecture, transformers_in
+def _architectures(model_type: str, task: str, transformers: str | None, config: str) -> tuple[Any, ...]:
+    """The checkpoint's architecture (``config``: its config.json fields, as JSON) in each
+    transformers data version allowed, newest first; none when the data cannot tell the tree
+    that config builds in one of them (a module missing there might exist in the other), or
+    for a task the data does not record (e.g. masked LM): the model then stays unknown."""
+    from ..knowledge.architectures import TASKS, get_architecture, model_types, transformers_in
 
     if task not in TASKS:
         return ()
-    found = (get_architecture(model_type, task, transformers=v) for v in reversed(transformers_in(transformers)))
-    return tuple(arch for arch in found if arch is not None)
+    fields = json.loads(config)
+    found = tuple(get_architecture(model_type, task, transformers=v, config=fields)
+                  for v in reversed(transformers_in(transformers)) if model_type in model_types(v))
+    return () if None in found else found
 
 
 def models_for(index: FileIndex, site: CallSite | None, call: LoraCall, pragma_statements: set[int],
@@ -138,7 +145,8 @@ def _model_info(name: str, class_name: str | None, source: str, call: LoraCall, 
         task_type = call.value("task_type")
         task = _TASK_TYPES.get(task_type) if isinstance(task_type, str) else None
     task = task or resolution.task
-    archs = _architectures(resolution.model_type, task, ctx.transformers)
+    archs = _architectures(resolution.model_type, task, ctx.transformers,
+                           json.dumps(resolution.config, sort_keys=True, default=str))
     if not archs:
         return None
     return ModelInfo(name, resolution.model_type, task, source, archs[0], archs[1:], class_name)

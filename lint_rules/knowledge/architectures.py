@@ -218,7 +218,12 @@ def _data(transformers: str | None) -> dict:
 
 def model_types(transformers: str | None = None) -> list[str]:
     """Every model type with at least one class recorded, sorted."""
-    return sorted(_data(transformers)["models"])
+    return list(_model_types(pick_transformers(transformers)))
+
+
+@lru_cache(maxsize=None)
+def _model_types(version: str) -> tuple[str, ...]:
+    return tuple(sorted(_load(version)["models"]))
 
 
 def failures(transformers: str | None = None) -> dict[str, str]:
@@ -242,9 +247,8 @@ def _modules(rows: list[list], heads: set[str], prefix: str = "") -> list[Module
     return out
 
 
-@lru_cache(maxsize=1024)
-def _build(version: str, model_type: str, task: str) -> Architecture:
-    entry = _load(version)["models"][model_type]
+def _architecture(version: str, model_type: str, entry: dict, task: str) -> Architecture:
+    """The Architecture of ``task``'s class in one recorded tree (a type's default or a variant)."""
     item = entry[task]
     heads = set(item["heads"]) | ({item["classifier"]} if "classifier" in item else set())
     modules = _modules(item["modules"], heads)
@@ -252,18 +256,34 @@ def _build(version: str, model_type: str, task: str) -> Architecture:
     if prefix:
         at = next(n for n, m in enumerate(modules) if m.pattern == prefix) + 1
         modules[at:at] = _modules(entry["base"]["modules"], heads, prefix + ".")
+    default = _load(version)["models"][model_type]
     return Architecture(model_type, item["class"], version, entry["num_layers"], tuple(modules),
-                        task, item.get("classifier"), entry.get("conversion"))
+                        task, item.get("classifier"), default.get("conversion"))
+
+
+@lru_cache(maxsize=1024)
+def _build(version: str, model_type: str, task: str) -> Architecture:
+    return _architecture(version, model_type, _load(version)["models"][model_type], task)
+
+
+def _chosen_task(entry: dict, task: str) -> str | None:
+    order = (task, "base", "causal_lm", "seq2seq_lm", "sequence_classification")
+    return next((t for t in order if t in entry), None)
 
 
 def get_architecture(model_type: str, task: str = "causal_lm",
-                     transformers: str | None = None) -> Architecture | None:
+                     transformers: str | None = None, config: dict | None = None) -> Architecture | None:
     """The modules of ``model_type``'s class for ``task`` (see ``TASKS``), or None.
 
     When that task class does not exist (or failed to build) for the model type, the
     first recorded of base model, causal LM, seq2seq LM, sequence classification stands
     in, since the body's module names are what ``target_modules`` is matched against;
     ``Architecture.task`` tells which class was used.
+
+    ``config`` (a checkpoint's config.json fields) gives the tree transformers builds from
+    *that* config: its layer and expert counts, and the modules its structure fields
+    (``feed_forward_proj``, ``word_embed_proj_dim`` ...) choose. None when the data cannot
+    tell that tree exactly (a structure no recorded build had): never a default's guess.
     """
     if task not in TASKS:
         raise ValueError(f"unknown task {task!r}; expected one of {', '.join(TASKS)}")
@@ -271,6 +291,15 @@ def get_architecture(model_type: str, task: str = "causal_lm",
     entry = _load(version)["models"].get(model_type)
     if entry is None:
         return None
-    order = (task, "base", "causal_lm", "seq2seq_lm", "sequence_classification")
-    chosen = next((t for t in order if t in entry), None)
-    return None if chosen is None else _build(version, model_type, chosen)
+    if config is None:
+        chosen = _chosen_task(entry, task)
+        return None if chosen is None else _build(version, model_type, chosen)
+    return _tailored(version, model_type, task, json.dumps(config, sort_keys=True, default=str))
+
+
+@lru_cache(maxsize=256)
+def _tailored(version: str, model_type: str, task: str, config_json: str) -> Architecture | None:
+    from .checkpoint_trees import tailor
+
+    return tailor(_load(version)["models"][model_type], json.loads(config_json), task,
+                  lambda entry, chosen: _architecture(version, model_type, entry, chosen))
