@@ -75,6 +75,8 @@ def test_modules_defaults_to_the_checkpoints_own_class(capsys):
     assert "T5ForConditionalGeneration" in err and "12 layers" in err
     _, _, err = run(capsys, "modules", "bert-base-uncased")
     assert "BertModel" in err
+    _, _, err = run(capsys, "modules", "whisper")  # an encoder-decoder, not its decoder-only class
+    assert "WhisperForCausalLM" not in err and "Whisper" in err
 
 
 @pytest.mark.parametrize(("model_type", "leaf"), [("whisper", "q_proj"), ("vit", "projection"), ("granite", "q_proj"),

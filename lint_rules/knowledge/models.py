@@ -25,7 +25,7 @@ _ENCODER_TYPES = frozenset(
 )
 _SEQ2SEQ_TYPES = frozenset(
     {"t5", "mt5", "umt5", "longt5", "bart", "mbart", "pegasus", "marian", "led",
-     "blenderbot", "prophetnet", "switch_transformers"}
+     "blenderbot", "prophetnet", "switch_transformers", "whisper"}
 )
 
 # (pattern searched in the lower-cased name, model_type); the first match wins, so a
