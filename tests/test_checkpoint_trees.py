@@ -224,3 +224,14 @@ def test_a_local_config_with_a_structure_no_build_had_leaves_the_rules_silent(tm
     (folder / "config.json").write_text(json.dumps({"model_type": "t5", "feed_forward_proj": "gated-gelu",
                                                     "num_layers": 4, "architectures": ["T5ForConditionalGeneration"]}))
     assert [c for c, _ in _codes(str(folder), "AutoModelForSeq2SeqLM", ["wi"])] == ["LORA001"]
+
+
+def test_target_rules_keep_running_with_layers_to_transform():
+    """Was silent: any call with layers_to_transform skipped LORA001/LORA002."""
+    from lint_rules.engine import lint_source
+
+    source = LINTED.format(model_id="meta-llama/Llama-2-7b-hf", cls="AutoModelForCausalLM",
+                           targets=["q_proj", "w1"]).replace("))\n", ", layers_to_transform=[0, 1]))\n")
+    assert [v.code for v in lint_source(source, select=["LORA001", "LORA002", "LORA006"])] == ["LORA002"]
+    source = source.replace("[0, 1]", "[0, 90]")
+    assert sorted(v.code for v in lint_source(source, select=["LORA001", "LORA002", "LORA006"])) == ["LORA002", "LORA006"]

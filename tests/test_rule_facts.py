@@ -38,3 +38,34 @@ def test_hints_name_the_config_that_has_them(config, names):
 def test_unknown_keyword_raises_type_error():
     with pytest.raises(TypeError):
         peft.LoraConfig(r=8, nit_lora_weights="gaussian")
+
+
+def _tiny_llama():
+    from pytest_lora.tiny_models import build_tiny_model
+
+    return build_tiny_model("llama", "causal_lm")  # two layers
+
+
+def _adapted_layers(model) -> set[int]:
+    import re
+
+    return {int(re.search(r"\.layers\.(\d+)\.", name).group(1)) for name, _ in model.named_modules()
+            if name.endswith("q_proj.lora_A")}
+
+
+def test_layers_to_transform_beyond_the_model_is_skipped_silently():
+    """LORA006's silent case: an index the model does not have adapts nothing, without a word."""
+    model = peft.get_peft_model(_tiny_llama(), peft.LoraConfig(target_modules=["q_proj"], layers_to_transform=[0, 5]))
+    assert _adapted_layers(model) == {0}
+
+
+def test_layers_to_transform_with_no_index_left_raises():
+    """LORA006's raising case: no layer left, so no target module, after the model is built."""
+    with pytest.raises(ValueError):
+        peft.get_peft_model(_tiny_llama(), peft.LoraConfig(target_modules=["q_proj"], layers_to_transform=[5]))
+
+
+def test_layers_pattern_naming_no_list_raises():
+    with pytest.raises(ValueError):
+        peft.get_peft_model(_tiny_llama(), peft.LoraConfig(target_modules=["q_proj"], layers_to_transform=[0],
+                                                           layers_pattern="layer"))

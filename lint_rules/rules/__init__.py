@@ -7,6 +7,7 @@ from . import (  # noqa: F401
     lora003_unknown_argument,
     lora004_invalid_value,
     lora005_unknown_config_attribute,
+    lora006_layers_out_of_range,
     lora007_head_not_trainable,
     lora012_tied_embedding_target,
     lora101_argument_too_new,

@@ -59,11 +59,13 @@ def matches(call: LoraCall, ctx: RuleContext) -> list[Targets]:
 
 
 def _options(call: LoraCall) -> dict[str, Any] | None:
-    """The call's other keywords that peft's matching reads; ``None`` when one is unknown."""
+    """The call's other keywords that peft's matching reads; ``None`` when one is unknown.
+
+    ``layers_to_transform``/``layers_pattern`` are left out: an entry is judged by the names
+    it matches in any layer (which layers are selected is LORA006's question)."""
     extra = {name: call.value(name, {name: None}) for name in ("exclude_modules", "modules_to_save")}
     task_type = call.value("task_type", {"task_type": None})
-    if UNKNOWN in (*extra.values(), task_type) or call.value("layers_to_transform", {
-            "layers_to_transform": None}) is not None:
+    if UNKNOWN in (*extra.values(), task_type):
         return None
     return {**extra, "task_type": task_type if isinstance(task_type, str) else None}
 
