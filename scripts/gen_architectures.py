@@ -550,10 +550,13 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out or DATA / f"transformers-{transformers.__version__}.json"
     failures: dict[str, str] = {}
     models: dict[str, dict] = {}
+    recorded = {model_id for t in types for model_id, _ in checkpoints.get(t, ())}
     if args.update:
         old = json.loads(out.read_text(encoding="utf-8"))
         models = {k: v for k, v in old["models"].items() if k not in types}
         failures = {k: v for k, v in old["failures"].items() if k.split("/")[0] not in types}
+        recorded |= {model_id for model_id in old.get("checkpoints", ())
+                     if curated().get(model_id, {}).get("model_type") not in types}
     for n, model_type in enumerate(types, 1):
         tasks = [t for t, m in mappings.items() if model_type in m]
         if not tasks:
@@ -568,6 +571,7 @@ def main(argv: list[str] | None = None) -> int:
         "torch": torch.__version__.split("+")[0],
         "generated_by": "scripts/gen_architectures.py",
         "models": dict(sorted(models.items())),
+        "checkpoints": sorted(recorded),  # the curated ids whose trees were checked (and kept as variants)
         "failures": dict(sorted(failures.items())),
     }
     out.parent.mkdir(parents=True, exist_ok=True)
