@@ -163,7 +163,7 @@ def test_the_data_was_generated_with_every_curated_id(version):
     recorded = set(architectures._load(version).get("checkpoints", ()))
     missing = sorted(set(curated()) - recorded)
     types = sorted({curated()[m]["model_type"] for m in missing})
-    assert not missing, (f"regenerate the transformers {version} data for {missing[:5]}...: "
+    assert not missing, (f"regenerate the data, with transformers {version} installed, for {missing[:5]}...: "
                          f"python scripts/gen_architectures.py --update --only {' '.join(types)}")
 
 
