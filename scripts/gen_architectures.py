@@ -219,6 +219,21 @@ def first_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[0][:200] if text else ''}".rstrip(": ")
 
 
+def with_value(fields: dict, path: str, value) -> dict:
+    """``fields`` with ``path`` (dotted for a sub-config) set to ``value``. A list as long as
+    the count it replaces (``layer_types``) is dropped, for the config to derive it again."""
+    out = dict(fields)
+    head, _, rest = path.partition(".")
+    if rest:
+        out[head] = with_value(dict(out.get(head) or {}), rest, value)
+        return out
+    old = out.get(head)
+    if isinstance(old, int) and not isinstance(old, bool):
+        out = {k: v for k, v in out.items() if not (isinstance(v, list) and len(v) == old and v)}
+    out[head] = value
+    return out
+
+
 def make_config(model_type: str, overrides: dict, timeout: int):
     """The type's default config with ``overrides`` (dotted paths reach sub-configs)."""
     cls = configuration_auto.CONFIG_MAPPING[model_type]
@@ -226,12 +241,15 @@ def make_config(model_type: str, overrides: dict, timeout: int):
     try:
         if not overrides:
             return cls()
-        kwargs = {k: v for k, v in overrides.items() if "." not in k}
-        default = cls()
+        default = cls().to_dict()
+        kwargs: dict = {}
         for path, value in overrides.items():
+            head = path.split(".", 1)[0]
             if "." in path:
-                sub, name = path.split(".", 1)
-                kwargs.setdefault(sub, getattr(default, sub).to_dict())[name] = value
+                kwargs[head] = with_value(kwargs.get(head) or dict(default.get(head) or {}),
+                                          path.split(".", 1)[1], value)
+            else:
+                kwargs[path] = value
         return cls(**kwargs)
     finally:
         signal.alarm(0)
@@ -450,19 +468,22 @@ def fit(model_type: str, entry: dict, config, tasks: list[str], timeout: int, fa
         keep(entry, variants)
         if built is None or all(_same(entry, built, fields, t) for t in TASKS if t in built):
             continue
-        for key, value in fields.items():
-            if (key in names or key.startswith("_") or lookup_default(default_dict, key) == value
+        for key, value in flat(fields).items():
+            default = lookup_default(default_dict, key)
+            if (key in names or key.split(".")[-1].startswith("_") or default == value
                     or any(key in p for p in counts.values())):
                 continue
             try:
-                alone = rows_of(model_type, make_config(model_type, {key: value}, timeout), task, timeout)
+                probe = make_config(model_type, {key: value}, timeout)
+                alone = {"num_layers": num_layers(probe), task: {"class": "", "heads": [],
+                                                                 "modules": rows_of(model_type, probe, task, timeout)}}
             except Exception:  # noqa: BLE001
-                names[key] = lookup_default(default_dict, key)  # cannot tell alone: treat as structural
+                names[key] = default  # cannot tell alone: treat as structural
                 continue
-            if alone != rows:
-                names[key] = lookup_default(default_dict, key)
-        make = (lambda extra, f=fields, lbl=label: checkpoint_config(model_type, {**f, **extra}, timeout)
-                if lbl in dict(checkpoints) else make_config(model_type, {**f, **extra}, timeout))
+            if not _same(entry, alone, with_value({}, key, value), task, heads=False):
+                names[key] = default
+        make = (lambda extra, f=fields, lbl=label: checkpoint_config(model_type, merged(f, extra), timeout)
+                if lbl in dict(checkpoints) else make_config(model_type, merged(f, extra), timeout))
         first = first_task(built)
         if (rules := group_rules(model_type, built[first]["modules"], first, counts, make, timeout)):
             built["groups"] = rules
@@ -504,12 +525,36 @@ def lookup_default(config_dict: dict, key: str):
     return trees.lookup(config_dict, key, None)
 
 
-def _same(entry: dict, built: dict, fields: dict, task: str) -> bool:
-    """Whether the lint side derives ``built``'s ``task`` tree from ``fields``."""
+def flat(fields: dict) -> dict:
+    """``fields`` with each sub-config's fields as dotted paths (``text_config.hidden_size``)."""
+    out = {}
+    for key, value in fields.items():
+        if isinstance(value, dict) and key.endswith("_config"):
+            out.update({f"{key}.{k}": v for k, v in value.items()})
+        else:
+            out[key] = value
+    return out
+
+
+def merged(fields: dict, extra: dict) -> dict:
+    out = dict(fields)
+    for path, value in extra.items():
+        out = with_value(out, path, value)
+    return out
+
+
+def _same(entry: dict, built: dict, fields: dict, task: str, heads: bool = True) -> bool:
+    """Whether the lint side derives ``built``'s ``task`` tree from ``fields`` (its module
+    patterns, kinds, counts and parameters; with ``heads``, also its class and heads)."""
     derived = trees.tailor(entry, fields, task, lambda e, t: _arch(entry, e, t))
     actual = _arch(entry, built, task)
-    return derived is not None and derived.modules == actual.modules and derived.num_layers == actual.num_layers \
-        and derived.class_name == actual.class_name
+    if derived is None or derived.num_layers != actual.num_layers:
+        return False
+    if not heads:
+        def shape(arch):
+            return [(m.pattern, m.cls, m.specs, m.params) for m in arch.modules]
+        return shape(derived) == shape(actual)
+    return derived.modules == actual.modules and derived.class_name == actual.class_name
 
 
 def _arch(default: dict, entry: dict, task: str):
