@@ -53,7 +53,7 @@ WRONG_FIELDS = ['{"model_type": "llama", "architectures": 5}',
                 '{"model_type": "llama", "architectures": [5, null, "LlamaForCausalLM"]}',
                 '{"model_type": "llama", "architectures": {"LlamaForCausalLM": 1}}',
                 '{"model_type": "llama", "architectures": "LlamaForCausalLM"}',
-                '{"model_type": "llama", "num_hidden_layers": "32", "hidden_size": [4096]}',
+                '{"model_type": "llama", "hidden_size": [4096]}',
                 '{"model_type": "llama", "text_config": [1, 2], "vision_config": "none"}',
                 '{"model_type": "llama", "text_config": {"model_type": 7, "architectures": 3}}']
 
@@ -88,6 +88,24 @@ def test_wrong_typed_fields_are_ignored_and_the_model_still_known(project, capsy
     code, out, err = lint(capsys, "a.py")
     assert code == 1 and "internal error" not in err
     assert out.startswith("a.py:4:") and "LORA001" in out and "LlamaForCausalLM" in out
+
+
+@pytest.mark.parametrize("layers", ['"32"', "3.5", "-1", "true", "[32]", "1e400"])
+@pytest.mark.parametrize("where", ["local", "cache"])
+def test_a_layer_count_that_is_no_count_leaves_the_tree_unknown(project, capsys, layers, where):
+    """The module tree follows the checkpoint's layer count; one that is not a sane int tells no
+    tree, so the model rules stay silent (and nothing crashes)."""
+    config = '{"model_type": "llama", "num_hidden_layers": %s}' % layers
+    if where == "local":
+        (project / "m").mkdir()
+        (project / "m" / "config.json").write_text(config)
+        name = "./m"
+    else:
+        cached(Path(os.environ["HF_HUB_CACHE"]), REPO_ID, config)
+        name = REPO_ID
+    assert resolve_model(name).model_type == "llama"
+    (project / "a.py").write_text(program(name))
+    assert lint(capsys, "a.py") == (0, "", "All checks passed!\n")
 
 
 def test_task_from_config_ignores_wrong_types():
