@@ -1,7 +1,7 @@
 """Small helpers the rules share: version wording, lists in messages, fix building."""
 from __future__ import annotations
 
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 import libcst as cst
 from packaging.version import Version
@@ -55,6 +55,18 @@ def keyword_node(keyword: Any) -> cst.CSTNode:
     if isinstance(keyword.arg, cst.DictElement):
         return keyword.arg.key
     return keyword.report_node
+
+
+def written_element(keyword: Any, test: Callable[[str], bool]) -> cst.CSTNode | None:
+    """The first string element of a list, tuple or set written in the call whose value passes
+    ``test`` (None for a value from elsewhere, or no such element)."""
+    if keyword is None or keyword.arg is None or not isinstance(keyword.node, (cst.List, cst.Tuple, cst.Set)):
+        return None
+    for element in keyword.node.elements:
+        value = element.value
+        if isinstance(value, cst.SimpleString) and isinstance(value.evaluated_value, str) and test(value.evaluated_value):
+            return value
+    return None
 
 
 def value_node(keyword: Any) -> cst.CSTNode:

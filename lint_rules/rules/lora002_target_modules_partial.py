@@ -3,13 +3,11 @@ from __future__ import annotations
 
 from typing import Iterator
 
-import libcst as cst
-
 from ..analysis import LoraCall
 from ..knowledge.matching import suggest_equivalent
 from ..analysis.model import APPLYING
 from ..rule import Finding, Invalid, Rule, RuleContext, Valid
-from ._common import value_node
+from ._common import value_node, written_element
 from ._targets import matches, model_words, targetable
 
 
@@ -82,15 +80,5 @@ class TargetModulesPartial(Rule):
                 message += f"; the equivalent here is {suggestion!r}"
             else:
                 message += "; remove them or name the intended modules"
-            yield Finding(_element(found.keyword, unmatched[0]) or value_node(found.keyword), message)
+            yield Finding(written_element(found.keyword, lambda v: v == unmatched[0]) or value_node(found.keyword), message)
             return  # once, against the first model it is applied to
-
-
-def _element(keyword, entry: str) -> cst.CSTNode | None:
-    """The list element holding ``entry`` when the list is written in the call."""
-    if keyword.arg is None or not isinstance(keyword.node, (cst.List, cst.Tuple, cst.Set)):
-        return None
-    for element in keyword.node.elements:
-        if isinstance(element.value, cst.SimpleString) and element.value.evaluated_value == entry:
-            return element.value
-    return None

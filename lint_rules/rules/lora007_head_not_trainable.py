@@ -12,7 +12,7 @@ from ..knowledge import peft_releases
 from ..knowledge.architectures import transformers_in
 from ..knowledge.matching import pattern_key_test, saved_names
 from ..rule import Finding, Invalid, Rule, RuleContext, Valid
-from ._common import keyword_node, value_node
+from ._common import keyword_node, value_node, written_element
 from ._models import classifier, described, known, module_names, new_head, safe_regex, strings
 from ._targets import targetable
 
@@ -200,7 +200,7 @@ class HeadNotTrainable(Rule):
         heads = [model.architecture.classifier] if model.architecture.classifier else []
         if heads and classifier(model):
             message += f"; the model's head is `{heads[0]}`"
-        return Finding(_element(keyword, missing[0]) or value_node(keyword), message)
+        return Finding(written_element(keyword, lambda v: v == missing[0]) or value_node(keyword), message)
 
     def _unmatched_keys(self, call: LoraCall, option: str, names: list[set[str]],
                         ctx: RuleContext) -> Iterator[Finding]:
@@ -277,15 +277,6 @@ def _older(version: str) -> bool:
     from packaging.version import Version
 
     return Version(version) < Version(_PATTERN_SEMANTICS_CHANGE)
-
-
-def _element(keyword, entry: str) -> cst.CSTNode | None:
-    if keyword.arg is None or not isinstance(keyword.node, (cst.List, cst.Tuple, cst.Set)):
-        return None
-    for element in keyword.node.elements:
-        if isinstance(element.value, cst.SimpleString) and element.value.evaluated_value == entry:
-            return element.value
-    return None
 
 
 def _key_node(keyword, key: str) -> cst.CSTNode | None:

@@ -3,8 +3,6 @@ from __future__ import annotations
 
 from typing import Iterator
 
-import libcst as cst
-
 from ..analysis import LoraCall, ModelInfo
 from ..analysis.model import APPLYING, checkpoint
 from ..knowledge import peft_releases
@@ -12,7 +10,7 @@ from ..knowledge.architectures import transformers_in
 from ..knowledge.matching import saved_names
 from ..knowledge.tying import INPUT_EMBEDDINGS, ties_embeddings
 from ..rule import Finding, Invalid, Rule, RuleContext, Valid
-from ._common import allowed, lowest, newer, value_node
+from ._common import allowed, lowest, newer, value_node, written_element
 from ._models import known, strings
 from ._targets import matches, model_words
 
@@ -130,7 +128,8 @@ class TiedEmbeddingTarget(Rule):
         message = (f"{model_words(call, model)} ties {pair} (tie_word_embeddings=True {how}); "
                    + "; ".join(parts) + "; " + _remedy(ctx, [*adapted, *saved]))
         keyword = call.get("target_modules" if adapted else "modules_to_save")
-        node = _element(keyword, [*adapted, *saved]) or value_node(keyword)
+        named = [*adapted, *saved]
+        node = written_element(keyword, lambda v: any(n == v or n.endswith("." + v) for n in named)) or value_node(keyword)
         return Finding(node, message)
 
 
@@ -157,15 +156,3 @@ def _untied_here(call: LoraCall) -> bool:
         return True
     return any(arg.keyword is not None and arg.keyword.value == "tie_word_embeddings"
                for site in index.calls for arg in site.node.args)
-
-
-def _element(keyword, names: list[str]) -> cst.CSTNode | None:
-    """The list element naming one of ``names`` (by its last segments), when written in the call."""
-    if keyword is None or keyword.arg is None or not isinstance(keyword.node, (cst.List, cst.Tuple, cst.Set)):
-        return None
-    for element in keyword.node.elements:
-        value = element.value
-        if isinstance(value, cst.SimpleString) and isinstance(value.evaluated_value, str) and any(
-                n == value.evaluated_value or n.endswith("." + value.evaluated_value) for n in names):
-            return value
-    return None
