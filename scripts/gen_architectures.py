@@ -546,8 +546,8 @@ def merged(fields: dict, extra: dict) -> dict:
 def _same(entry: dict, built: dict, fields: dict, task: str, heads: bool = True) -> bool:
     """Whether the lint side derives ``built``'s ``task`` tree from ``fields`` (its module
     patterns, kinds, counts and parameters; with ``heads``, also its class and heads)."""
-    derived = trees.tailor(entry, fields, task, lambda e, t: _arch(entry, e, t))
-    actual = _arch(entry, built, task)
+    derived = trees.tailor(entry, fields, task, _arch)
+    actual = _arch(built, task)
     if derived is None or derived.num_layers != actual.num_layers:
         return False
     if not heads:
@@ -557,17 +557,12 @@ def _same(entry: dict, built: dict, fields: dict, task: str, heads: bool = True)
     return derived.modules == actual.modules and derived.class_name == actual.class_name
 
 
-def _arch(default: dict, entry: dict, task: str):
+def _arch(tree: dict, task: str):
     from lint_rules.knowledge import architectures
 
-    item = entry[task]
-    heads = set(item["heads"]) | ({item["classifier"]} if "classifier" in item else set())
-    modules = architectures._modules(item["modules"], heads)
-    prefix = item.get("prefix")
-    if prefix:
-        at = next(n for n, m in enumerate(modules) if m.pattern == prefix) + 1
-        modules[at:at] = architectures._modules(entry["base"]["modules"], heads, prefix + ".")
-    return architectures.Architecture("", item["class"], "", entry["num_layers"], tuple(modules), task)
+    item = tree[task]
+    return architectures.Architecture("", item["class"], "", tree["num_layers"],
+                                      architectures.tree_modules(tree, task), task)
 
 
 def on_alarm(signum, frame):

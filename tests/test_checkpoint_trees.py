@@ -59,9 +59,8 @@ def _tailor(entry, config, task="base"):
 
 
 def _arch(tree, task):
-    item = tree[task]
-    return architectures.Architecture("m", item["class"], "x", tree["num_layers"],
-                                      tuple(architectures._modules(item["modules"], set())), task)
+    return architectures.Architecture("m", tree[task]["class"], "x", tree["num_layers"],
+                                      architectures.tree_modules(tree, task), task)
 
 
 def test_counts_come_from_the_config_and_aliases_are_understood():

@@ -58,16 +58,20 @@ WRONG_FIELDS = ['{"model_type": "llama", "architectures": 5}',
                 '{"model_type": "llama", "text_config": {"model_type": 7, "architectures": 3}}']
 
 
-@pytest.mark.parametrize("config", WRONG_MODEL_TYPES)
-@pytest.mark.parametrize("where", ["local", "cache"])
-def test_a_model_type_that_is_not_a_name_leaves_the_model_unknown(project, capsys, config, where):
+def placed(project, where: str, config: str) -> str:
+    """The model name under which ``config`` is found: a local folder or an HF cache entry."""
     if where == "local":
         (project / "m").mkdir()
         (project / "m" / "config.json").write_text(config)
-        name = "./m"
-    else:
-        cached(Path(os.environ["HF_HUB_CACHE"]), REPO_ID, config)
-        name = REPO_ID
+        return "./m"
+    cached(Path(os.environ["HF_HUB_CACHE"]), REPO_ID, config)
+    return REPO_ID
+
+
+@pytest.mark.parametrize("config", WRONG_MODEL_TYPES)
+@pytest.mark.parametrize("where", ["local", "cache"])
+def test_a_model_type_that_is_not_a_name_leaves_the_model_unknown(project, capsys, config, where):
+    name = placed(project, where, config)
     assert resolve_model(name) is None
     (project / "a.py").write_text(program(name))
     assert lint(capsys, "a.py") == (0, "", "All checks passed!\n")
@@ -76,13 +80,7 @@ def test_a_model_type_that_is_not_a_name_leaves_the_model_unknown(project, capsy
 @pytest.mark.parametrize("config", WRONG_FIELDS)
 @pytest.mark.parametrize("where", ["local", "cache"])
 def test_wrong_typed_fields_are_ignored_and_the_model_still_known(project, capsys, config, where):
-    if where == "local":
-        (project / "m").mkdir()
-        (project / "m" / "config.json").write_text(config)
-        name = "./m"
-    else:
-        cached(Path(os.environ["HF_HUB_CACHE"]), REPO_ID, config)
-        name = REPO_ID
+    name = placed(project, where, config)
     assert resolve_model(name).model_type == "llama"
     (project / "a.py").write_text(program(name))
     code, out, err = lint(capsys, "a.py")
@@ -96,13 +94,7 @@ def test_a_layer_count_that_is_no_count_leaves_the_tree_unknown(project, capsys,
     """The module tree follows the checkpoint's layer count; one that is not a sane int tells no
     tree, so the model rules stay silent (and nothing crashes)."""
     config = '{"model_type": "llama", "num_hidden_layers": %s}' % layers
-    if where == "local":
-        (project / "m").mkdir()
-        (project / "m" / "config.json").write_text(config)
-        name = "./m"
-    else:
-        cached(Path(os.environ["HF_HUB_CACHE"]), REPO_ID, config)
-        name = REPO_ID
+    name = placed(project, where, config)
     assert resolve_model(name).model_type == "llama"
     (project / "a.py").write_text(program(name))
     assert lint(capsys, "a.py") == (0, "", "All checks passed!\n")

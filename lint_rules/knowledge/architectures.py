@@ -21,6 +21,8 @@ from typing import Iterator, Union
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
+from .checkpoint_trees import fallback_task, tailor
+
 DATA = Path(__file__).parent / "data" / "architectures"
 TASKS = ("causal_lm", "seq2seq_lm", "sequence_classification", "base")
 # the module kinds peft can wrap in a LoRA layer (its default dispatch)
@@ -247,28 +249,30 @@ def _modules(rows: list[list], heads: set[str], prefix: str = "") -> list[Module
     return out
 
 
-def _architecture(version: str, model_type: str, entry: dict, task: str) -> Architecture:
-    """The Architecture of ``task``'s class in one recorded tree (a type's default or a variant)."""
-    item = entry[task]
+def tree_modules(tree: dict, task: str) -> tuple[Module, ...]:
+    """The modules of ``task``'s class in one recorded tree (a type's default or a variant),
+    with the base model's modules spliced in under the class's prefix."""
+    item = tree[task]
     heads = set(item["heads"]) | ({item["classifier"]} if "classifier" in item else set())
     modules = _modules(item["modules"], heads)
     prefix = item.get("prefix")
     if prefix:
         at = next(n for n, m in enumerate(modules) if m.pattern == prefix) + 1
-        modules[at:at] = _modules(entry["base"]["modules"], heads, prefix + ".")
+        modules[at:at] = _modules(tree["base"]["modules"], heads, prefix + ".")
+    return tuple(modules)
+
+
+def _architecture(version: str, model_type: str, entry: dict, task: str) -> Architecture:
+    """The Architecture of ``task``'s class in one recorded tree of ``model_type``."""
+    item = entry[task]
     default = _load(version)["models"][model_type]
-    return Architecture(model_type, item["class"], version, entry["num_layers"], tuple(modules),
+    return Architecture(model_type, item["class"], version, entry["num_layers"], tree_modules(entry, task),
                         task, item.get("classifier"), default.get("conversion"))
 
 
 @lru_cache(maxsize=1024)
 def _build(version: str, model_type: str, task: str) -> Architecture:
     return _architecture(version, model_type, _load(version)["models"][model_type], task)
-
-
-def _chosen_task(entry: dict, task: str) -> str | None:
-    order = (task, "base", "causal_lm", "seq2seq_lm", "sequence_classification")
-    return next((t for t in order if t in entry), None)
 
 
 def get_architecture(model_type: str, task: str = "causal_lm",
@@ -292,14 +296,12 @@ def get_architecture(model_type: str, task: str = "causal_lm",
     if entry is None:
         return None
     if config is None:
-        chosen = _chosen_task(entry, task)
+        chosen = fallback_task(entry, task)
         return None if chosen is None else _build(version, model_type, chosen)
     return _tailored(version, model_type, task, json.dumps(config, sort_keys=True, default=str))
 
 
 @lru_cache(maxsize=256)
 def _tailored(version: str, model_type: str, task: str, config_json: str) -> Architecture | None:
-    from .checkpoint_trees import tailor
-
     return tailor(_load(version)["models"][model_type], json.loads(config_json), task,
                   lambda entry, chosen: _architecture(version, model_type, entry, chosen))

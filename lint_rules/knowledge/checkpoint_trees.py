@@ -89,6 +89,13 @@ def counts(entry: dict, config: dict) -> dict[str, int] | None:
     return out
 
 
+def fallback_task(tree: dict, task: str) -> str | None:
+    """``task`` if the tree records its class, else the first recorded of base model, causal
+    LM, seq2seq LM, sequence classification (their bodies carry the names targets match)."""
+    order = (task, "base", "causal_lm", "seq2seq_lm", "sequence_classification")
+    return next((t for t in order if t in tree), None)
+
+
 def tailor(entry: dict, config: dict, task: str, build: Callable[[dict, str], Any]) -> Any:
     """The Architecture of ``task`` that ``config`` makes of this model type, or None.
 
@@ -101,8 +108,7 @@ def tailor(entry: dict, config: dict, task: str, build: Callable[[dict, str], An
     tree = None if lengths is None else choose(entry, config, lengths)
     if tree is None:
         return None
-    order = (task, "base", "causal_lm", "seq2seq_lm", "sequence_classification")
-    chosen = next((t for t in order if t in tree), None)
+    chosen = fallback_task(tree, task)
     if chosen is None:
         return None
     arch = build(tree, chosen)
