@@ -1,4 +1,4 @@
-"""Rendering violations: concise, full, json, sarif, github."""
+"""Rendering violations: concise, full, json, sarif, github, gitlab."""
 from __future__ import annotations
 
 from typing import Mapping, Sequence
@@ -6,7 +6,7 @@ from typing import Mapping, Sequence
 from ..violation import Violation, fixable
 
 __all__ = ["FORMATS", "fixable", "position", "render"]
-FORMATS = ("concise", "full", "json", "sarif", "github")
+FORMATS = ("concise", "full", "json", "sarif", "github", "gitlab")
 
 
 def position(violation: Violation) -> str:
@@ -34,4 +34,7 @@ def render(fmt: str, violations: Sequence[Violation], *, sources: Mapping[str, s
     if fmt == "github":
         from .github import render as impl
         return impl(violations)
+    if fmt == "gitlab":
+        from .gitlab import render as impl
+        return impl(violations, sources)
     raise ValueError(f"unknown output format {fmt!r}")
