@@ -14,7 +14,7 @@ BENCH_ARGS ?=
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -c constraints.txt -e '.[models,test]'
+	$(PY) -m pip install -q -c constraints.txt -e '.[models,test,lsp]'
 	touch $(STAMP)
 
 demo: $(STAMP)

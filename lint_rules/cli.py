@@ -1,4 +1,5 @@
-"""The ``lora-lint`` command: ``check`` (the default), ``rules``, ``rule CODE``, ``modules MODEL``.
+"""The ``lora-lint`` command: ``check`` (the default), ``rules``, ``rule CODE``, ``modules MODEL``,
+``server`` (the language server, ``lint_rules.lsp``).
 
 Options follow ruff's names. Exit status: 0 nothing at the failing severity, 1 findings that
 fail (or files a ``--diff`` would change), 2 usage, config or internal errors.
@@ -16,7 +17,7 @@ from typing import Any, Sequence, TextIO
 
 from . import __version__
 
-SUBCOMMANDS = ("check", "rules", "rule", "modules")
+SUBCOMMANDS = ("check", "rules", "rule", "modules", "server")
 
 
 def _codes(value: str) -> list[str]:
@@ -78,6 +79,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _rule(args)
         if command == "modules":
             return _modules(args)
+        if command == "server":
+            from .lsp import main as serve
+
+            return serve(args)
         return _check(_check_parser().parse_args(args))
     except SystemExit as exc:  # argparse: --help (0) or a usage error (2)
         return exc.code if isinstance(exc.code, int) else 2

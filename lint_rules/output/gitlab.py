@@ -13,6 +13,7 @@ import json
 from collections import Counter
 from typing import Any, Mapping, Sequence
 
+from ..notebook_lines import json_line
 from ..violation import Violation
 
 _SEVERITY = {"error": "major", "warning": "minor", "info": "info"}
@@ -26,40 +27,13 @@ def _path(filename: str) -> str:
     return path
 
 
-def _notebook_line(text: str | None, cell: int, row: int) -> int:
-    """The line of the notebook's JSON text where the cell's ``row`` is written (nbformat 4, its
-    source a list of lines as Jupyter writes it), else where the cell's source starts; 1 when the
-    text cannot be read."""
-    if not text:
-        return 1
-    from ..errors import FixError
-    from ..notebook_json import locate
-
-    try:
-        spots = locate(text, "source", in_worksheets=False)
-    except FixError:
-        return 1
-    spot = spots[cell - 1] if 0 < cell <= len(spots) else None
-    if spot is None:
-        return 1
-    start = spot.start
-    if spot.items:
-        seen = 0
-        for item_start, item_end in spot.items:
-            seen += json.loads(text[item_start:item_end]).count("\n")
-            start = item_start
-            if seen >= row:
-                break
-    return text.count("\n", 0, start) + 1
-
-
 def _issue(v: Violation, rank: int, sources: Mapping[str, str]) -> dict[str, Any]:
     path = _path(v.filename)
     cell = v.extra.get("cell")
     begin, end = v.location.row, v.end_location.row
     description = f"{v.code} {v.message}"
     if cell is not None:
-        begin = end = _notebook_line(sources.get(v.filename), cell, v.location.row)
+        begin = end = json_line(sources.get(v.filename), cell, v.location.row)
         description = f"cell {cell}: {description}"
     key = json.dumps([path, v.code, v.message, cell, rank])
     return {
