@@ -244,3 +244,16 @@ def test_without_pygls_the_server_says_which_extra_to_install():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, stdin=subprocess.DEVNULL)
     assert done.returncode == 2
     assert "pip install 'pytest-lora[lsp]'" in done.stderr
+
+
+def test_a_client_that_chooses_utf8_gets_byte_offsets(project):
+    client = start(project)
+    capabilities = {"general": {"positionEncodings": ["utf-8", "utf-16"]}}
+    try:
+        assert client.initialize(project, FAST, capabilities)["capabilities"]["positionEncoding"] == "utf-8"
+        document = client.open(project / "train.py", TYPO)
+        [diagnostic] = client.diagnostics(document, 1)
+        prefix = TYPO.splitlines()[2].split("lora_alpah")[0]
+        assert diagnostic["range"]["start"] == {"line": 2, "character": len(prefix.encode())}
+    finally:
+        client.close()
