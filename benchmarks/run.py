@@ -3,7 +3,9 @@ printed and written to JSON (``.bench-cache/bench.json`` unless ``--json`` says 
 
 Rows come from ``bench_cold.rows()`` (cold runs, memory, the quadratic case, pytest with the
 plugin unused) and, where that module is present, ``bench_warm.rows()`` (warm cache, startup,
-``pytest --lora-check`` cached). ruff and Fixit come from ``.bench-venv`` (``make bench`` installs
+``pytest --lora-check`` cached) and ``bench_lsp.rows()`` (the language server's latency from
+``didChange`` to diagnostics on a 500-line file, against a fresh ``lora-lint -``; needs the
+``lsp`` extra). ruff and Fixit come from ``.bench-venv`` (``make bench`` installs
 them there from ``benchmarks/requirements.txt``); the corpora are fetched by ``corpora.py``.
 Afterwards ``bench_skeletons`` prints its own lines (not a comparison).
 """
@@ -36,6 +38,16 @@ def warm_rows(repeats: int) -> list[Row]:
     return [Row(r.name, r.ours, r.peer, "", r.target) for r in found]
 
 
+def lsp_rows(repeats: int) -> list[Row]:
+    """``bench_lsp.rows()``, if pygls (the ``lsp`` extra) is installed."""
+    if importlib.util.find_spec("pygls") is None:
+        print("(lsp rows left out: pygls is not installed; pip install 'pytest-lora[lsp]')")
+        return []
+    import bench_lsp
+
+    return bench_lsp.rows(repeats)
+
+
 def table(rows: list[Row]) -> list[str]:
     width = max(len(r.name) for r in rows)
     peer_width = max(len(r.peer_name) for r in rows)
@@ -59,6 +71,8 @@ def main(argv: list[str]) -> int:
     rows = bench_cold.rows(args.repeats, args.only)
     if not args.no_warm and not args.only:
         rows += warm_rows(args.repeats)
+    if not args.only or args.only in "lsp":
+        rows += lsp_rows(args.repeats)
     print("\n".join(table(rows)), flush=True)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps({
