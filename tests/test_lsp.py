@@ -257,3 +257,20 @@ def test_a_client_that_chooses_utf8_gets_byte_offsets(project):
         assert diagnostic["range"]["start"] == {"line": 2, "character": len(prefix.encode())}
     finally:
         client.close()
+
+
+def test_changes_in_a_burst_are_linted_once_after_the_last(project):
+    client = start(project)
+    client.initialize(project, {"debounce": 1.0})
+    try:
+        document = client.open(project / "train.py", TYPO)
+        client.diagnostics(document, 1)
+        mark = client.mark()
+        for version in (2, 3, 4):
+            client.change(document, version, TYPO + "#" * version + "\n")
+        assert [d["code"] for d in client.diagnostics(document, 4, mark)] == ["LORA003"]
+        published = [n["params"].get("version") for n in client.notifications[mark:]
+                     if n["method"] == "textDocument/publishDiagnostics"]
+        assert published == [4]
+    finally:
+        client.close()

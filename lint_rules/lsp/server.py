@@ -8,7 +8,7 @@ opened or saved, and ``debounce`` seconds after the last change (``initializatio
 from __future__ import annotations
 
 import asyncio
-import logging
+import threading
 import traceback
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -30,7 +30,6 @@ from .projects import Projects
 
 DEBOUNCE = 0.25  # seconds after the last change
 FIX_ALL = f"{types.CodeActionKind.SourceFixAll.value}.lora-lint"
-_log = logging.getLogger(__name__)
 
 
 class LoraLintServer(LanguageServer):
@@ -46,9 +45,18 @@ class LoraLintServer(LanguageServer):
         self.debounce = DEBOUNCE
         self._pending: dict[str, asyncio.Task] = {}
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lora-lint")
+        self._loop: asyncio.AbstractEventLoop | None = None  # the event loop's, set when initialized
+        self._loop_thread: int | None = None
+
+    def _on_loop(self, send: Callable[[Any], None], params: Any) -> None:
+        """``send(params)`` from the event loop's thread (the worker never writes to stdout itself)."""
+        if self._loop is None or threading.get_ident() == self._loop_thread:
+            send(params)
+        else:
+            self._loop.call_soon_threadsafe(send, params)
 
     def warn(self, message: str) -> None:
-        self.window_show_message(types.ShowMessageParams(types.MessageType.Warning, message))
+        self._on_loop(self.window_show_message, types.ShowMessageParams(types.MessageType.Warning, message))
 
     @property
     def encoding(self) -> str:
@@ -168,7 +176,7 @@ class LoraLintServer(LanguageServer):
         return None
 
     def log(self, message: str) -> None:
-        self.window_log_message(types.LogMessageParams(types.MessageType.Log, message))
+        self._on_loop(self.window_log_message, types.LogMessageParams(types.MessageType.Log, message))
 
     async def current(self, uri: str) -> Linted | None:
         """The findings of the document as it is now: the published ones, or (stale) linted again."""
@@ -193,6 +201,7 @@ def _overlaps(a: types.Range, b: types.Range) -> bool:
 
 @server.feature(types.INITIALIZE)
 def _initialize(ls: LoraLintServer, params: types.InitializeParams) -> None:
+    ls._loop, ls._loop_thread = asyncio.get_running_loop(), threading.get_ident()
     options = params.initialization_options
     if isinstance(options, dict) and isinstance(options.get("debounce"), (int, float)):
         ls.debounce = max(0.0, float(options["debounce"]))
