@@ -107,7 +107,7 @@ def too_large(text: str, notebook: bool) -> str | None:
 def lint_text(projects: Projects, path: Path, text: str) -> list[Violation]:
     """The violations in ``text``, linted as the file at ``path`` (which need not exist)."""
     project = projects.for_folder(path.parent)
-    if project.discovery.excluded(path):
+    if project.excluded(path):
         return []
     return project.linter.lint(text, str(path), relpath=project.relpath(path))
 

@@ -30,18 +30,15 @@ class Project:
     linter: Linter
     discovery: Discovery
     stamp: tuple
-    problem: str | None = None  # why the config file could not be used (defaults were)
-
-    @property
-    def root(self) -> Path:
-        return self.discovery.root
 
     def relpath(self, path: Path) -> str:
+        """The path as ``per-file-ignores`` matches it (relative to the project root)."""
         return self.discovery.relpath(path)
 
-    def left_out(self, path: Path) -> bool:
-        """``exclude`` (or ``.gitignore``) leaves the file out, as ``--force-exclude`` would."""
-        return self.discovery.left_out(path)
+    def excluded(self, path: Path) -> bool:
+        """``exclude``/``extend-exclude`` name the file (``.gitignore`` does not count: a file
+        open in the editor is one its user works on)."""
+        return self.discovery.excluded(path)
 
 
 def _stamp(folder: Path) -> tuple:
@@ -85,6 +82,6 @@ class Projects:
             self._report(problem)
         root = Path(settings.root or folder)
         project = Project(settings, Linter(settings), Discovery(root, settings.exclude, settings.respect_gitignore),
-                          stamp, problem)
+                          stamp)
         self._folders[folder] = project
         return project
