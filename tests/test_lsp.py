@@ -274,3 +274,12 @@ def test_changes_in_a_burst_are_linted_once_after_the_last(project):
         assert published == [4]
     finally:
         client.close()
+
+
+def test_saving_pyproject_in_the_editor_lints_the_open_files_again(client, project):
+    document = client.open(project / "train.py", TYPO)
+    assert [d["code"] for d in client.diagnostics(document, 1)] == ["LORA003"]
+    (project / "pyproject.toml").write_text('[tool.lora-lint]\nignore = ["LORA003"]\n')
+    mark = client.mark()
+    client.notify("textDocument/didSave", {"textDocument": {"uri": uri(project / "pyproject.toml")}})
+    assert client.diagnostics(document, 1, mark) == []
