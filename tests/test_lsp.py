@@ -50,7 +50,8 @@ def actions(client: Client, document: str, diagnostic: dict) -> list[dict]:
 
 
 def quick_fixes(found: list[dict]) -> list[dict]:
-    return [a for a in found if a["kind"] == "quickfix"]
+    """The fixes among the code actions (not the ``# noqa`` ones)."""
+    return [a for a in found if a["kind"] == "quickfix" and not a["title"].startswith("Suppress")]
 
 
 def test_diagnostic_at_its_utf16_range_then_the_quick_fix_clears_it(client, project):
@@ -76,6 +77,18 @@ def test_diagnostic_at_its_utf16_range_then_the_quick_fix_clears_it(client, proj
 
     mark = client.mark()
     client.change(document, 2, fixed)
+    assert client.diagnostics(document, 2, mark) == []
+
+
+def test_a_finding_can_be_suppressed_with_a_noqa_comment(client, project):
+    document = client.open(project / "train.py", TYPO)
+    [diagnostic] = client.diagnostics(document, 1)
+    [suppress] = [a for a in actions(client, document, diagnostic) if a["title"].startswith("Suppress")]
+    assert suppress["title"] == "Suppress LORA003 on this line (# noqa)" and suppress["isPreferred"] is False
+    quiet = apply_edits(TYPO, suppress["edit"]["documentChanges"][0]["edits"])
+    assert quiet == TYPO.replace('"q_proj"])\n', '"q_proj"])  # noqa: LORA003\n')
+    mark = client.mark()
+    client.change(document, 2, quiet)
     assert client.diagnostics(document, 2, mark) == []
 
 

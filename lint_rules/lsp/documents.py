@@ -15,6 +15,7 @@ from typing import Iterable
 
 from lsprotocol import types
 
+from ..add_noqa import add_noqa
 from ..discovery import SUFFIXES
 from ..notebook_lines import json_line
 from ..reading import FILE_LIMIT, SOURCE_LIMIT, size_text
@@ -54,6 +55,7 @@ class Linted:
     text: str
     findings: list[Finding] = field(default_factory=list)
     fixable: bool = True  # a whole-document fix is possible (a Python file, not a notebook cell)
+    suppressible: bool = True  # Python text, where a "# noqa" comment can be added (not a notebook's JSON)
 
     def diagnostics(self) -> list[types.Diagnostic]:
         return [f.diagnostic() for f in self.findings]
@@ -95,6 +97,19 @@ def findings_in_notebook_json(text: str, violations: Iterable[Violation], encodi
         start = Location(row, len(line) - len(line.lstrip()) + 1)
         found.append(Finding(v, _range(lines, start, Location(row, len(line.rstrip()) + 1))))
     return found
+
+
+def noqa_edit(text: str, violation: Violation, encoding: str) -> types.TextEdit | None:
+    """The edit that adds ``# noqa: CODE`` for the finding (to the first of its lines that can
+    take a comment, as ``--add-noqa`` does), or ``None`` where no line can."""
+    new, added = add_noqa(text, [violation])
+    if not added:
+        return None
+    old_rows, new_rows = Lines(text, encoding).rows, Lines(new, encoding).rows
+    row = next(i for i, (a, b) in enumerate(zip(old_rows, new_rows)) if a != b)
+    lines = Lines(text, encoding)
+    return types.TextEdit(_range(lines, Location(row + 1, 1), Location(row + 1, len(old_rows[row]) + 1)),
+                          new_rows[row])
 
 
 def too_large(text: str, notebook: bool) -> str | None:

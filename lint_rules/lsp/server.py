@@ -23,8 +23,8 @@ from ..catalog import all_rules
 from ..errors import LintError
 from ..ruledoc import explain
 from ..violation import Location
-from .documents import (CONFIG_FILES, Linted, findings_in, findings_in_notebook_json, lint_text, notebook_json,
-                        too_large, wants)
+from .documents import (CONFIG_FILES, Linted, findings_in, findings_in_notebook_json, lint_text, noqa_edit,
+                        notebook_json, too_large, wants)
 from .positions import Lines
 from .projects import Projects
 
@@ -136,7 +136,8 @@ class LoraLintServer(LanguageServer):
         if violations is None:
             return Linted(uri, version, text, fixable=False)
         convert = findings_in_notebook_json if notebook else findings_in
-        return Linted(uri, version, text, convert(text, violations, encoding), fixable=not notebook)
+        return Linted(uri, version, text, convert(text, violations, encoding), fixable=not notebook,
+                      suppressible=not notebook)
 
     async def _refresh_notebook(self, uri: str) -> None:
         notebook = self.workspace.get_notebook_document(notebook_uri=uri)
@@ -287,15 +288,21 @@ async def _code_actions(ls: LoraLintServer, params: types.CodeActionParams) -> l
     actions = []
     if not only or any(types.CodeActionKind.QuickFix.value.startswith(kind) for kind in only):
         for finding in linted.findings:
-            fix = finding.violation.fix
-            if fix is None or finding.edits is None or not _overlaps(finding.range, params.range):
+            if not _overlaps(finding.range, params.range):
                 continue
-            safe = fix.applicability == "safe"
-            code = finding.violation.code
-            actions.append(types.CodeAction(
-                title=f"{fix.message} ({code})" if safe else f"{fix.message} ({code}, unsafe fix: check the result)",
-                kind=types.CodeActionKind.QuickFix, diagnostics=[finding.diagnostic()], is_preferred=safe,
-                edit=_edit(ls, uri, linted.version, finding.edits)))
+            fix, code = finding.violation.fix, finding.violation.code
+            if fix is not None and finding.edits is not None:
+                safe = fix.applicability == "safe"
+                actions.append(types.CodeAction(
+                    title=f"{fix.message} ({code})" if safe else f"{fix.message} ({code}, unsafe fix: check the result)",
+                    kind=types.CodeActionKind.QuickFix, diagnostics=[finding.diagnostic()], is_preferred=safe,
+                    edit=_edit(ls, uri, linted.version, finding.edits)))
+            noqa = noqa_edit(linted.text, finding.violation, ls.encoding) if linted.suppressible else None
+            if noqa is not None:
+                actions.append(types.CodeAction(
+                    title=f"Suppress {code} on this line (# noqa)", kind=types.CodeActionKind.QuickFix,
+                    diagnostics=[finding.diagnostic()], is_preferred=False,
+                    edit=_edit(ls, uri, linted.version, [noqa])))
     if linted.fixable and (not only or any(FIX_ALL.startswith(kind) for kind in only)) \
             and any(f.violation.fix is not None and f.violation.fix.applicability == "safe" for f in linted.findings):
         fixed = await ls.run(lambda: ls.guarded(ls.path_of(uri, ".py"), lambda: _fix_all(ls, uri, linted.text)))
