@@ -199,8 +199,9 @@ class Settings:
     config_path: str | None = None
     reasons: Mapping[str, str] = field(default_factory=dict, compare=False)
 
-    def severity(self, code: str) -> str:
-        return self.severities.get(code) or all_rules()[code].SEVERITY
+    def severity(self, code: str, finding: str | None = None) -> str:
+        """The configured severity of ``code``, else the finding's own, else the rule's."""
+        return self.severities.get(code) or finding or all_rules()[code].SEVERITY
 
     def fails(self, violations: Iterable[Violation]) -> bool:
         """Whether any of the violations is at least as severe as ``fail-on``."""

@@ -183,7 +183,7 @@ class Linter:
                 violation = self._violation(
                     rule.CODE, finding.message, filename,
                     Location(where.start.line, where.start.column + 1),
-                    Location(where.end.line, where.end.column + 1), fix)
+                    Location(where.end.line, where.end.column + 1), fix, finding.severity)
                 replaced = tuple(((positions[n].start.line, positions[n].start.column),
                                   (positions[n].end.line, positions[n].end.column)) for n in finding.replacements)
                 found.append(_Found(violation, finding.replacements if fix else {}, replaced))
@@ -223,9 +223,9 @@ class Linter:
         return self.settings.ignored_for(relpath if relpath is not None else filename.replace("\\", "/"))
 
     def _violation(self, code: str, message: str, filename: str, start: Location, end: Location,
-                   fix: FixInfo | None = None) -> Violation:
+                   fix: FixInfo | None = None, severity: str | None = None) -> Violation:
         rule = all_rules()[code]
-        return Violation(code=code, name=rule.NAME, severity=self.settings.severity(code), message=message,
+        return Violation(code=code, name=rule.NAME, severity=self.settings.severity(code, severity), message=message,
                          filename=filename, location=start, end_location=end, fix=fix, url=rule.url())
 
 

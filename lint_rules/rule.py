@@ -57,12 +57,15 @@ class Finding:
 
     ``node`` gives the position. ``replacements`` maps nodes of the parsed module to their
     new versions (libcst nodes, or ``libcst.RemovalSentinel.REMOVE``); empty means no fix.
+    ``severity`` lowers this finding below the rule's ``SEVERITY`` (a rule reporting a
+    certain failure and a likely mistake); a severity configured for the rule still wins.
     """
 
     node: "cst.CSTNode"
     message: str
     replacements: Mapping["cst.CSTNode", Any] = field(default_factory=dict)
     fix_message: str | None = None
+    severity: str | None = None
 
 
 @dataclass(frozen=True)

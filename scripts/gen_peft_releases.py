@@ -22,6 +22,9 @@ source the script takes:
   adds no LoRA weights, the dropout threshold below which no dropout layer is made, whether
   an unknown ``init_lora_weights`` string raises, whether a ``target_modules`` string is a
   regex (``re.fullmatch``), and what ``get_peft_model`` does with an unknown ``task_type``;
+- the module kinds LoRA can wrap: the ``torch.nn`` classes (and transformers' ``Conv1D``) the
+  LoRA layer dispatch tests with ``isinstance`` (a matched module of another kind raises
+  "Target module ... is not supported");
 - every attribute a ``LoraConfig`` instance has: fields (``init=False`` ones too), methods,
   properties, class attributes, ``self.X`` set by its methods and ``config.X`` set by the
   LoRA tuner, the bases outside peft it inherits from, and whether it has ``__getattr__``.
@@ -631,6 +634,34 @@ def not_found_error(wheel: Wheel, model: tuple[str, ast.ClassDef]) -> str | None
     return found.pop() if found else None
 
 
+LAYER_KINDS = ("Linear", "Conv1D", "Embedding", "Conv1d", "Conv2d", "Conv3d", "MultiheadAttention")
+_DISPATCH = {"dispatch_default", "_create_new_module", "_find_and_replace"}
+
+
+def layer_kinds(wheel: Wheel) -> list[str]:
+    """The module kinds LoRA's layer dispatch wraps: ``isinstance`` tests against ``torch.nn``
+    classes or ``Conv1D`` inside the LoRA tuner's dispatch functions."""
+    found: set[str] = set()
+    for name in sorted(wheel.files):
+        if not (name.startswith("peft/tuners/lora/") or name == "peft/tuners/lora.py"):
+            continue
+        for function in ast.walk(wheel.parsed(name)):
+            if not (isinstance(function, ast.FunctionDef) and function.name in _DISPATCH):
+                continue
+            for node in ast.walk(function):
+                if not (isinstance(node, ast.Call) and _names(node.func, "isinstance") and len(node.args) == 2):
+                    continue
+                tested = node.args[1]
+                for cls in (tested.elts if isinstance(tested, ast.Tuple) else [tested]):
+                    text = ast.unparse(cls)
+                    kind = text.rsplit(".", 1)[-1]
+                    if kind in LAYER_KINDS and (text == "Conv1D" or text.startswith(("torch.nn.", "nn."))):
+                        found.add(kind)
+    if "Linear" not in found:
+        raise SystemExit("the LoRA layer dispatch was not found")
+    return sorted(found)
+
+
 def extract(wheel: Wheel) -> dict:
     """Everything recorded for one release."""
     config = wheel.cls("peft", "LoraConfig")
@@ -652,6 +683,7 @@ def extract(wheel: Wheel) -> dict:
         "config_checks": config_checks(wheel, config, attributes["names"]),
         "build_checks": build_checks(wheel, model),
         "attributes": attributes,
+        "layer_kinds": layer_kinds(wheel),
     }
 
 
@@ -724,6 +756,7 @@ def assemble(index_url: str, picked: dict[str, dict], excluded: dict[str, str],
         "config_checks": changes([(v, facts[v]["config_checks"]) for v in versions]),
         "build_checks": changes([(v, facts[v]["build_checks"]) for v in versions]),
         "attributes": changes([(v, facts[v]["attributes"]) for v in versions]),
+        "layer_kinds": changes([(v, facts[v]["layer_kinds"]) for v in versions]),
         "default_target_modules": targets,
     }
 

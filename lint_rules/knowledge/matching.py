@@ -16,8 +16,9 @@ peft walks ``model.named_modules()`` and adapts every module whose full name mat
 number after ``layers_pattern``, or after the first ``<name>.<n>.`` in the name) is
 listed; peft < 0.20 read the last such number instead, an expert's index in MoE models.
 
-A matched module that peft cannot wrap (a norm, an attention block) makes peft raise
-"Target module ... is not supported"; matching nothing raises the "not found" error.
+A matched module that peft cannot wrap (a norm, an attention block, a ``Conv3d`` before
+0.14.0: ``peft_releases.layer_kinds``) makes peft raise "Target module ... is not
+supported"; matching nothing raises the "not found" error.
 With transformers 5, peft >= 0.19.0 rewrites ``target_modules`` of the MoE models whose
 experts were fused (Mixtral and the models transformers converts like it or like
 Qwen2-MoE) into ``target_parameters`` on the fused expert weights.
@@ -37,6 +38,7 @@ from typing import Any, Callable, Iterable
 from packaging.version import Version
 
 from .architectures import LINEAR, Architecture, Module
+from .peft_releases import layer_kinds
 
 ALL_LINEAR = "all-linear"
 # the heads peft appends to modules_to_save per task type (QUESTION_ANS from 0.4.0)
@@ -482,7 +484,8 @@ def _match(target_modules: str | Iterable[str], whole: str | None, arch: Archite
                               exclude_modules=exclude_modules, modules_to_save=modules_to_save)
     hit = {n for found in matched.values() for n in found}
     targeted = [n for n in names if n in hit and n not in excluded]
-    unsupported = [n for n in targeted if not owner[n].targetable]
+    wrappable = layer_kinds(peft_version)
+    unsupported = [n for n in targeted if owner[n].cls not in wrappable]
     if whole is not None and entries is not None:  # report a string as one entry
         matched = {whole: [n for n in names if n in hit]}
         converted = {whole: sorted(parameters)} if converted else {}

@@ -45,6 +45,7 @@ class _Releases:
     config_checks: tuple[list | None, ...]  # per release: what __post_init__ raises on
     build_checks: tuple[dict | None, ...]  # per release: what building the model does
     attributes: tuple[dict | None, ...]  # per release: a LoraConfig instance's attributes
+    layer_kinds: tuple[frozenset[str], ...]  # per release: the module kinds LoRA wraps
     raw: dict
 
 
@@ -91,6 +92,7 @@ def _data() -> _Releases:
         config_checks=none_if_absent(_expand(raw["config_checks"], parsed)),
         build_checks=none_if_absent(_expand(raw["build_checks"], parsed)),
         attributes=none_if_absent(_expand(raw["attributes"], parsed)),
+        layer_kinds=tuple(frozenset(k) for k in _expand(raw["layer_kinds"], parsed)),
         raw=raw,
     )
 
@@ -341,6 +343,27 @@ def build_checks(version: str) -> dict:
     is matched with, None: not a regex), ``unknown_task_type`` (what ``get_peft_model`` does:
     ``"PeftModel"``, a plain PeftModel, or ``"KeyError"``)."""
     return dict(_data().build_checks[_at(version)])
+
+
+def layer_kinds(version: str | None = None) -> frozenset[str]:
+    """The module kinds (``Linear``, ``Conv1D``, ``Conv3d``, ...) LoRA can wrap in ``version``
+    (None: the newest release; a version between releases: the release before it); a matched
+    module of another kind makes ``get_peft_model`` raise "Target module ... is not supported"."""
+    data = _data()
+    if version is None:
+        return data.layer_kinds[-1]
+    try:
+        wanted = Version(version)
+    except InvalidVersion:
+        return data.layer_kinds[-1]
+    at = max((i for v, i in data.index.items() if v <= wanted), default=0)
+    return data.layer_kinds[at]
+
+
+def layer_kind_since(kind: str) -> str | None:
+    """The first release whose LoRA wraps modules of ``kind``; None: none does."""
+    data = _data()
+    return next((v for v, kinds in zip(data.versions, data.layer_kinds) if kind in kinds), None)
 
 
 # Public attributes of the bases outside peft that LoraConfig inherits (transformers'

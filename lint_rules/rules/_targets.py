@@ -44,26 +44,27 @@ def matches(call: LoraCall, ctx: RuleContext) -> list[Targets]:
         return []
     if call.get("target_parameters") is not None:
         return []
-    options = _options(call)
-    if options is None:
+    keep = options(call)
+    if keep is None:
         return []
     value = keyword.value if isinstance(keyword.value, str) else sorted(keyword.value) \
         if isinstance(keyword.value, set) else list(keyword.value)
     found = []
     for model in call.models:
-        results = [match_target_modules(value, arch, peft_version=highest(ctx), **options)
+        results = [match_target_modules(value, arch, peft_version=highest(ctx), **keep)
                    for arch in (model.architecture, *model.others)]
         if not any(result.error for result in results):
             found.append(Targets(keyword, value, model, results[0], tuple(results[1:])))
     return found
 
 
-def _options(call: LoraCall) -> dict[str, Any] | None:
+def options(call: LoraCall, layers: bool = False) -> dict[str, Any] | None:
     """The call's other keywords that peft's matching reads; ``None`` when one is unknown.
 
-    ``layers_to_transform``/``layers_pattern`` are left out: an entry is judged by the names
-    it matches in any layer (which layers are selected is LORA006's question)."""
-    extra = {name: call.value(name, {name: None}) for name in ("exclude_modules", "modules_to_save")}
+    ``layers_to_transform``/``layers_pattern`` only with ``layers``: LORA001/002 judge an entry
+    by the names it matches in any layer (which layers are selected is LORA006's question)."""
+    names = ("exclude_modules", "modules_to_save", *(("layers_to_transform", "layers_pattern") if layers else ()))
+    extra = {name: call.value(name, {name: None}) for name in names}
     task_type = call.value("task_type", {"task_type": None})
     if UNKNOWN in (*extra.values(), task_type):
         return None
@@ -73,9 +74,9 @@ def _options(call: LoraCall) -> dict[str, Any] | None:
 def would_match(call: LoraCall, ctx: RuleContext, model: ModelInfo, value: list[str]) -> bool:
     """Whether ``target_modules=value`` would adapt something on ``model``, the call's other
     keywords (``exclude_modules``, ``modules_to_save``, ``task_type``) unchanged."""
-    options = _options(call)
-    return options is not None and match_target_modules(
-        value, model.architecture, peft_version=highest(ctx), **options).any_match
+    keep = options(call)
+    return keep is not None and match_target_modules(
+        value, model.architecture, peft_version=highest(ctx), **keep).any_match
 
 
 def targetable(model: ModelInfo) -> str:
