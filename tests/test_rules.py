@@ -79,3 +79,13 @@ def test_seed_program_gets_the_c_attn_suggestion():
 def test_fixed_seed_program_is_clean():
     with open("examples/seed_gpt2_fixed.py", encoding="utf-8") as handle:
         assert lint_source(handle.read(), filename="examples/seed_gpt2_fixed.py") == []
+
+
+def test_a_configured_severity_wins_over_the_findings_own():
+    source = ("from peft import LoraConfig, get_peft_model\nfrom transformers import AutoModel\n\n"
+              "model = AutoModel.from_pretrained('Qwen/Qwen2-VL-2B-Instruct')\n"
+              "model = get_peft_model(model, LoraConfig(target_modules='all-linear'))\n")
+    for settings, expected in (({}, "warning"), ({"severity": {"LORA014": "error"}}, "error"),
+                               ({"severity": {"LORA014": "info"}}, "info")):
+        found = lint_source(source, filename="case.py", select=["LORA014"], settings=settings)
+        assert [v.severity for v in found] == [expected]

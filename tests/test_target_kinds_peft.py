@@ -88,3 +88,4 @@ def test_all_linear_reaches_the_vision_tower_and_the_suggested_regex_does_not():
     language = adapted(target_modules=regex)
     assert language and all(".language_model." in f".{n}" for n in language)
     assert language == {n for n in everything if n.startswith("language_model.")}
+

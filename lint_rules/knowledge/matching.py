@@ -369,6 +369,13 @@ def _conversion(arch: Architecture, peft: Version | None) -> str | None:
     return pattern if pattern in MOE_REMAP else None
 
 
+def conversion(arch: Architecture, peft_version: str | None = None) -> str | None:
+    """The MoE remap pattern (a ``MOE_REMAP`` key) peft ``peft_version`` applies to ``arch``'s
+    ``target_modules``, or None: its experts are reached only by their own names or
+    ``target_parameters``."""
+    return _conversion(arch, _parse(peft_version))
+
+
 def _resolve_string(target: str, arch: Architecture, pattern: str, peft_version: str | None,
                     task_type: str | None) -> list[str]:
     """peft >= 0.20: a string on a remapped model becomes the last segments it reaches."""

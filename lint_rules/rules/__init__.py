@@ -10,6 +10,7 @@ from . import (  # noqa: F401
     lora006_layers_out_of_range,
     lora007_head_not_trainable,
     lora012_tied_embedding_target,
+    lora013_moe_experts_not_targeted,
     lora014_target_kind_unsupported,
     lora101_argument_too_new,
     lora102_value_too_new,
