@@ -66,6 +66,9 @@ class MoeExpertsNotTargeted(Rule):
         Valid(_load("target_modules=['q_proj', 'v_proj']", model="meta-llama/Llama-2-7b-hf")),
         Valid(_load("target_modules=['q_proj', 'v_proj']", model="my-org/private-moe")),
         Valid(_load("target_modules=TARGETS")),
+        Valid(_load("target_modules=[f'{p}_proj' for p in ('q', 'v')]")),
+        # a version-guarded value: which one runs is not known statically
+        Valid(_load("target_modules=['q_proj', 'v_proj'] if OLD else ['q_proj', 'gate_proj', 'up_proj', 'down_proj']")),
         Valid(_load("target_modules=['q_proj', 'v_proj']").replace(
             "from peft import LoraConfig, get_peft_model", "from peft import get_peft_model\nfrom swift import LoraConfig")),
         # with transformers 4 each expert is a list of Linear layers, reached by name
@@ -77,6 +80,8 @@ class MoeExpertsNotTargeted(Rule):
                 message="reach no routed expert of Qwen/Qwen3-30B-A3B", line=5, column=56),
         Invalid(_load("target_modules=['q_proj', 'v_proj']"),
                 message="add 'gate_proj', 'up_proj', 'down_proj' to target_modules", line=5, column=56),
+        # a regex reaching attention only
+        Invalid(_load(r"target_modules=r'.*\.(q_proj|v_proj)'"), message="reach no routed expert", line=5, column=56),
         # Llama's MLP names on Mixtral: its experts are w1/w2/w3
         Invalid(_load("target_modules=['q_proj', 'gate_proj', 'up_proj', 'down_proj']",
                       model="mistralai/Mixtral-8x7B-v0.1"),

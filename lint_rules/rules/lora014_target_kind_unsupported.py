@@ -77,6 +77,12 @@ class TargetKindUnsupported(Rule):
                     cls="AutoModelForCausalLM")),
         # dynamic values, an unknown model, another library's LoraConfig
         Valid(_load("target_modules=TARGETS", model="meta-llama/Llama-2-7b-hf", cls="AutoModelForCausalLM")),
+        Valid(_load("target_modules=[n for n in ('q_proj', 'mlp') if n != 'mlp']", model="meta-llama/Llama-2-7b-hf",
+                    cls="AutoModelForCausalLM")),
+        # a version-guarded value
+        Valid(_load("target_modules=['proj'] if NEW_PEFT else ['qkv']")
+              .replace("from peft import", "import peft\nNEW_PEFT = peft.__version__ >= '0.14'\nfrom peft import"),
+              **{"target-peft-version": ">=0.12"}),
         Valid(_load("target_modules=['mlp']", model="my-org/private-model", cls="AutoModelForCausalLM")),
         Valid(_load("target_modules=['mlp']", model="meta-llama/Llama-2-7b-hf", cls="AutoModelForCausalLM")
               .replace("from peft import LoraConfig, get_peft_model",
