@@ -2,6 +2,8 @@
 the installed peft and applied to its model's full-size skeleton on meta."""
 from __future__ import annotations
 
+import json
+
 import pytest
 
 pytest.importorskip("peft")
@@ -71,3 +73,20 @@ def test_results_are_cached_by_content(pytester, monkeypatch):
     pytester.makepyfile(train=TRAIN.replace("r=16", "r=8"))
     pytester.runpytest(*ONLY_TYPOS).stdout.fnmatch_lines(["train.py:5 * 4,194,304 *"])
     assert len(calls) == 2
+
+
+
+def test_under_xdist_the_controller_prints_every_row_and_keeps_the_cache(pytester):
+    pytest.importorskip("xdist")
+    pytester.makepyfile(train=TRAIN, other=TRAIN.replace("r=16", "r=8"))
+    rows = ["*lora-check: configs applied with the installed peft on meta*",
+            "other.py:5 * 4,194,304 *", "train.py:5 * 8,388,608 *"]
+    first = pytester.runpytest_subprocess(*ONLY_TYPOS, "-n", "2", "-p", "xdist")
+    first.assert_outcomes(passed=2)
+    first.stdout.fnmatch_lines(rows)
+    # the rows the workers computed reached the controller, which stored them for the next run
+    stored = json.loads(pytester.path.joinpath(".pytest_cache", "v", "lora_check", "runtime").read_text())
+    assert sorted(row["trainable"] for rows_ in stored["files"].values() for row in rows_) == [4194304, 8388608]
+    second = pytester.runpytest_subprocess(*ONLY_TYPOS, "-n", "2", "-p", "xdist")
+    second.assert_outcomes(passed=2)
+    second.stdout.fnmatch_lines(rows)
