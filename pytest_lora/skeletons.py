@@ -139,8 +139,9 @@ def build_skeleton(name_or_path, task: str | None = None, dtype=None, *, config=
     return build_resolved(resolution, task, dtype)
 
 
-def build_resolved(resolution: Resolution, task: str | None = None, dtype=None):
-    """The meta-device model of a resolution (see ``build_skeleton``)."""
+def build_resolved(resolution: Resolution, task: str | None = None, dtype=None, device="meta"):
+    """The meta-device model of a resolution (see ``build_skeleton``); on another ``device``
+    (``"cuda"``), the same model with transformers' random initialisation there."""
     task = task or resolution.task
     if task not in AUTO_CLASSES:
         raise ValueError(f"unknown task {task!r}; expected one of {', '.join(AUTO_CLASSES)}")
@@ -156,7 +157,7 @@ def build_resolved(resolution: Resolution, task: str | None = None, dtype=None):
         except ValueError as exc:
             raise ValueError(f"{resolution.name}: {exc}") from None
         auto_class = getattr(transformers, AUTO_CLASSES[task])
-        with torch.device("meta"):
+        with torch.device(device):
             model = auto_class.from_config(config, dtype=dtype or torch.float32)
             if resolution.config.get("tie_word_embeddings") is False:
                 _untie_output_embeddings(model)

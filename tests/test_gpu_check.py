@@ -51,4 +51,23 @@ def test_report_when_the_gpus_are_there_but_nothing_ran(tmp_path):
     assert done.returncode == 1
     assert "2 CUDA device(s): Fake GPU, Fake GPU" in done.stdout
     assert "skipped  test_misplaced_adapter_fails_with_module_names  -- gpu: no CUDA device" in done.stdout
-    assert "0 passed, 0 failed, 5 skipped" in done.stdout and "no GPU check passed" in done.stdout
+    assert "0 passed, 0 failed, 8 skipped" in done.stdout and "no GPU check passed" in done.stdout
+
+
+def test_the_report_shows_what_each_check_recorded(tmp_path):
+    import importlib.machinery
+    import importlib.util
+
+    loader = importlib.machinery.SourceFileLoader("gpu_check", str(SCRIPT))
+    module = importlib.util.module_from_spec(importlib.util.spec_from_loader("gpu_check", loader))
+    loader.exec_module(module)
+    junit = tmp_path / "gpu.xml"
+    junit.write_text(
+        '<testsuites><testsuite><testcase name="test_memory"><properties>'
+        '<property name="memory" value="held 2,900.0 MiB vs estimated 2,890.5 MiB"/></properties></testcase>'
+        '<testcase name="test_qlora"><skipped message="could not import \'bitsandbytes\'"/></testcase>'
+        '</testsuite></testsuites>')
+    assert module.results(junit) == [
+        ("test_memory", "passed", "", ["memory: held 2,900.0 MiB vs estimated 2,890.5 MiB"]),
+        ("test_qlora", "skipped", "could not import 'bitsandbytes'", []),
+    ]
