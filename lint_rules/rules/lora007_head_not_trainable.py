@@ -13,6 +13,7 @@ from ..knowledge.architectures import transformers_in
 from ..knowledge.matching import pattern_key_test, saved_names
 from ..rule import Finding, Invalid, Rule, RuleContext, Valid
 from ._common import keyword_node, value_node, written_element
+from ._examples import applied
 from ._models import classifier, described, known, module_names, new_head, safe_regex, strings
 from ._targets import targetable
 
@@ -21,16 +22,12 @@ _IN_PLACE = frozenset({"append", "extend", "insert", "remove", "sort", "reverse"
 _WRONG_TASKS = ("CAUSAL_LM", "SEQ_2_SEQ_LM", "QUESTION_ANS")  # on a classifier: LORA203 reports them
 _PATTERN_SEMANTICS_CHANGE = "0.15.0"
 
-_LOAD = ("from peft import LoraConfig, get_peft_model\nfrom transformers import {cls}\n\n"
-         "model = {cls}.from_pretrained({model!r}, num_labels=2)\n"
-         "config = LoraConfig(r=8, lora_alpha=16, target_modules={targets}{extra})\n"
-         "model = get_peft_model(model, config)\n")
 _SEQ = "AutoModelForSequenceClassification"
 
 
 def _load(extra: str = "", model: str = "meta-llama/Llama-2-7b-hf", cls: str = _SEQ,
           targets: str = "['q_proj', 'v_proj']") -> str:
-    return _LOAD.format(cls=cls, model=model, targets=targets, extra=extra)
+    return applied(f"target_modules={targets}{extra}", model, cls, load=", num_labels=2")
 
 
 class HeadNotTrainable(Rule):

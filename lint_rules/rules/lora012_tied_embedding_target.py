@@ -11,19 +11,14 @@ from ..knowledge.matching import saved_names
 from ..knowledge.tying import INPUT_EMBEDDINGS, ties_embeddings
 from ..rule import Finding, Invalid, Rule, RuleContext, Valid
 from ._common import allowed, lowest, newer, value_node, written_element
+from ._examples import applied
 from ._models import known, strings
 from ._targets import matches, model_words
 
 _PEFT_TIES = ("embed_tokens", "lm_head")  # the names peft's ensure_weight_tying recognises
 
-_LOAD = ("from peft import LoraConfig, get_peft_model\nfrom transformers import AutoModelForCausalLM\n\n"
-         "model = AutoModelForCausalLM.from_pretrained({model!r}{load})\n"
-         "config = LoraConfig(r=8, lora_alpha=16, {keywords})\n"
-         "model = get_peft_model(model, config)\n")
-
-
 def _load(keywords: str, model: str = "google/gemma-2-2b", load: str = "") -> str:
-    return _LOAD.format(model=model, keywords=keywords, load=load)
+    return applied(keywords, model, load=load)
 
 
 class TiedEmbeddingTarget(Rule):

@@ -10,19 +10,14 @@ from ..knowledge.architectures import Architecture, Module
 from ..knowledge.matching import ALL_LINEAR, MOE_REMAP, MatchResult, conversion, match_target_modules
 from ..rule import Finding, Invalid, Rule, RuleContext, Valid
 from ._common import allowed, highest, listing, lowest, newer, value_node
+from ._examples import applied
 from ._targets import Targets, matches, model_words, options
 
 _EXPERTS = "experts"  # the routed experts' module; shared ones are ``shared_expert(s)``
 _CONVERTING = "0.19.0"  # the first peft that maps target_modules onto fused expert weights
 
-_LOAD = ("from peft import LoraConfig, get_peft_model\nfrom transformers import AutoModelForCausalLM\n\n"
-         "model = AutoModelForCausalLM.from_pretrained({model!r})\n"
-         "config = LoraConfig(r=8, lora_alpha=16, {keywords})\n"
-         "model = get_peft_model(model, config)\n")
-
-
 def _load(keywords: str, model: str = "Qwen/Qwen3-30B-A3B") -> str:
-    return _LOAD.format(model=model, keywords=keywords)
+    return applied(keywords, model)
 
 
 class MoeExpertsNotTargeted(Rule):

@@ -12,6 +12,7 @@ from ..knowledge.architectures import Architecture
 from ..knowledge.matching import ALL_LINEAR, MatchResult, match_target_modules
 from ..rule import Finding, Invalid, Rule, RuleContext, Valid
 from ._common import allowed, highest, listing, lowest, value_node, written_element
+from ._examples import applied
 from ._targets import Targets, matches, model_words, options
 
 # where a vision-language model keeps its image encoder, and its language model
@@ -19,14 +20,8 @@ _TOWER = frozenset({"vision_tower", "visual", "vision_model", "vision_encoder", 
                     "image_model", "high_res_vision_model"})
 _LANGUAGE = frozenset({"language_model", "text_model"})
 
-_LOAD = ("from peft import LoraConfig, get_peft_model\nfrom transformers import {cls}\n\n"
-         "model = {cls}.from_pretrained({model!r})\n"
-         "config = LoraConfig(r=8, lora_alpha=16, {keywords})\n"
-         "model = get_peft_model(model, config)\n")
-
-
 def _load(keywords: str, model: str = "Qwen/Qwen2-VL-2B-Instruct", cls: str = "AutoModel") -> str:
-    return _LOAD.format(cls=cls, model=model, keywords=keywords)
+    return applied(keywords, model, cls)
 
 
 class TargetKindUnsupported(Rule):

@@ -9,6 +9,7 @@ from ..analysis import LoraCall, ModelInfo
 from ..analysis.model import APPLYING
 from ..rule import Finding, Invalid, Rule, RuleContext, Valid
 from ._common import value_node
+from ._examples import applied
 from ._models import classifier, described, known, loaded_task
 
 _PEFT_CLASS = {"CAUSAL_LM": "PeftModelForCausalLM", "SEQ_2_SEQ_LM": "PeftModelForSeq2SeqLM",
@@ -17,14 +18,8 @@ _PEFT_CLASS = {"CAUSAL_LM": "PeftModelForCausalLM", "SEQ_2_SEQ_LM": "PeftModelFo
 _GENERATIVE = ("CAUSAL_LM", "SEQ_2_SEQ_LM")
 _CLASSIFYING = ("SEQ_CLS", "TOKEN_CLS", "QUESTION_ANS")
 
-_LOAD = ("from peft import LoraConfig, get_peft_model\nfrom transformers import {cls}\n\n"
-         "model = {cls}.from_pretrained({model!r})\n"
-         "config = LoraConfig(r=8, lora_alpha=16, target_modules=['q_proj', 'v_proj'], task_type={task})\n"
-         "model = get_peft_model(model, config)\n")
-
-
 def _load(task: str, cls: str = "AutoModelForCausalLM", model: str = "meta-llama/Llama-2-7b-hf") -> str:
-    return _LOAD.format(cls=cls, model=model, task=task)
+    return applied(f"target_modules=['q_proj', 'v_proj'], task_type={task}", model, cls)
 
 
 class TaskTypeMismatch(Rule):
