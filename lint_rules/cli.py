@@ -281,6 +281,7 @@ def _check(ns: argparse.Namespace) -> int:
 
 
 def _add_noqa(tasks: list[Any], settings: Any, ns: argparse.Namespace) -> int:
+    from . import sources
     from .add_noqa import add_noqa
     from .engine import SYNTAX_ERROR, Linter
     from .runner import refuse_link_out_of_tree, run, write_atomic
@@ -293,7 +294,7 @@ def _add_noqa(tasks: list[Any], settings: Any, ns: argparse.Namespace) -> int:
         findings = [v for v in file.violations if v.code != SYNTAX_ERROR]
         if file.error or not findings:
             continue
-        if task.filename.endswith(".ipynb"):
+        if sources.for_name(task.filename).KIND != "python":  # no place for a # noqa comment
             skipped += len(findings)
             continue
         new_source, added = add_noqa(task.text, findings)

@@ -10,7 +10,7 @@ from typing import Iterable, Iterator
 
 from .gitignore import IgnoreFile, chain_for, ignore_file, is_ignored
 
-SUFFIXES = (".py", ".pyi", ".ipynb")
+SUFFIXES = (".py", ".pyi", ".ipynb", ".json")  # what lora-lint reads (``sources``)
 DEFAULT_EXCLUDE = (
     ".bzr", ".direnv", ".eggs", ".git", ".hg", ".ipynb_checkpoints", ".mypy_cache", ".nox",
     ".pytest_cache", ".ruff_cache", ".lora_lint_cache", ".svn", ".tox", ".venv", "__pycache__",
@@ -119,6 +119,8 @@ class Discovery:
                     yield file
 
     def _walk(self, top: Path) -> Iterator[str]:
+        from .sources import walked  # (sources read the settings module, which reads this one)
+
         chain = chain_for(top, self.root, self._ignore_file) if self.respect_gitignore else []
         stack = [(top, chain)]
         while stack:
@@ -135,7 +137,7 @@ class Discovery:
                 chain = chain + [extra] if extra is not None else chain
             for entry in entries:
                 is_dir = entry.is_dir(follow_symlinks=False)
-                if not is_dir and not entry.name.endswith(SUFFIXES):
+                if not is_dir and not walked(entry.name):
                     continue
                 rel = self._below_root(entry.path)  # below a resolved folder: no need to resolve
                 if self._excluded_rel(rel if rel is not None else entry.path, is_dir):

@@ -8,14 +8,14 @@ from __future__ import annotations
 import ast
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any, Callable, Iterator, Mapping, Sequence, TypeVar
 
 import libcst as cst
 from libcst.metadata import MetadataWrapper
 
-from . import analysis, config, project
+from . import analysis, config, project, sources
 from .catalog import all_rules
 from .config import SYNTAX_ERROR
 from .errors import FixError, LintError
@@ -24,6 +24,7 @@ from .parsing import in_thread, nesting_error, parse
 from .positions import Positions
 from .prefilter import Prefilter
 from .rule import RuleContext
+from .sources import FixResult
 from .suppression import ALL, NoqaMap, file_exemptions
 from .violation import FixInfo, Location, Violation, fixable
 
@@ -36,17 +37,6 @@ class _Found:
     violation: Violation
     replacements: Mapping[cst.CSTNode, Any]
     spans: tuple[tuple[tuple[int, int], tuple[int, int]], ...]  # replaced node ranges
-
-
-@dataclass
-class FixResult:
-    source: str
-    violations: list[Violation]  # what is left
-    fixed: list[Violation] = field(default_factory=list)  # what the applied fixes took away
-
-    @property
-    def applied(self) -> int:
-        return len(self.fixed)
 
 
 class Linter:
@@ -73,27 +63,22 @@ class Linter:
                                           transformers=not s.transformers_explicit)
 
     def lint(self, source: str, filename: str = "<stdin>", relpath: str | None = None) -> list[Violation]:
-        """Violations in a Python source or (by its ``.ipynb`` name) a notebook's JSON text."""
-        if filename.endswith(".ipynb"):
-            from . import notebook
+        """Violations in one file's text, read as the kind of input its name says (``sources``)."""
+        return sources.for_name(filename).lint(self, source, filename, relpath)
 
-            return notebook.lint(self, source, filename, relpath)
-        return self.lint_python(source, filename, relpath)
-
-    def lint_python(self, source: str, filename: str, relpath: str | None = None) -> list[Violation]:
+    def lint_python(self, source: str, filename: str, relpath: str | None = None, *,
+                    kind: str = "python") -> list[Violation]:
+        """Violations in Python source; ``kind`` other than ``python``: the program a config
+        file's settings make (``sources.config_program``), checked by the rules for that kind."""
         try:
-            return _deep(lambda: [found.violation for found in self._check(source, filename, relpath)[1]])
+            return _deep(lambda: [found.violation for found in self._check(source, filename, relpath, kind)[1]])
         finally:
             self._parsed = None
 
     def fix(self, source: str, filename: str = "<stdin>", *, unsafe: bool = False,
             relpath: str | None = None) -> FixResult:
-        """Fixed source (Python or notebook JSON), the violations left and how many fixes were applied."""
-        if filename.endswith(".ipynb"):
-            from . import notebook
-
-            return notebook.fix(self, source, filename, relpath, unsafe=unsafe)
-        return self.fix_python(source, filename, unsafe=unsafe, relpath=relpath)
+        """Fixed text (of any source), the violations left and how many fixes were applied."""
+        return sources.for_name(filename).fix(self, source, filename, relpath, unsafe=unsafe)
 
     def fix_python(self, source: str, filename: str, *, unsafe: bool = False,
                    relpath: str | None = None) -> FixResult:
@@ -128,7 +113,8 @@ class Linter:
             fixed.extend(f.violation for f in chosen)
         return FixResult(current, [f.violation for f in self._check(current, filename, relpath)[1]], fixed)
 
-    def _check(self, source: str, filename: str, relpath: str | None) -> tuple[cst.Module | None, list[_Found]]:
+    def _check(self, source: str, filename: str, relpath: str | None,
+               kind: str = "python") -> tuple[cst.Module | None, list[_Found]]:
         if not self.prefilter.mentions(source):
             return None, []
         off = file_exemptions(source) | self._ignored(filename, relpath)
@@ -152,10 +138,17 @@ class Linter:
                                                  Location(start.row, start.column + 1)), {}, ())]
         wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
         ctx = self.context(filename, source)
+        if kind != "python":
+            ctx = replace(ctx, source_kind=kind)
         if self.per_file and not self.config_prefilter.mentions(source):
             calls = analysis.index_only(module)
         else:
             calls = analysis.collect_calls(wrapper, ctx)
+        if kind != "python":
+            for call in calls:  # a config file lists its settings: the keywords are exactly those
+                call.keywords = {name: kw for name, kw in call.keywords.items() if kw.name == name
+                                 and (kw.arg is None or kw.arg.keyword is None or kw.arg.keyword.value == name)}
+                call.open_ended = False
         if not calls and not self.per_file:
             return module, []
         positions: Positions | None = None  # computed at the first finding
@@ -163,7 +156,7 @@ class Linter:
         edits: Edits | None = None
         found: list[_Found] = []
         for rule in self.rules:
-            if rule.CODE in off:
+            if rule.CODE in off or (rule.SOURCES is not None and kind not in rule.SOURCES):
                 continue
             for call, finding in _findings(rule, calls, ctx):
                 positions = positions or Positions(module, source)

@@ -66,8 +66,13 @@ UNDECODABLE = (SyntaxError, LookupError, UnicodeDecodeError)
 
 def decode(data: bytes, suffix: str = ".py") -> tuple[str, str]:
     """The text and its encoding: a source decoded as Python does (PEP 263 coding cookie, BOM), a
-    notebook as UTF-8. Raises one of ``UNDECODABLE`` for bytes that cannot be read so."""
-    encoding = "utf-8" if suffix == ".ipynb" else tokenize.detect_encoding(io.BytesIO(data).readline)[0]
+    notebook as UTF-8, a JSON or YAML config as UTF-8 with or without a BOM (kept when written
+    back). Raises one of ``UNDECODABLE`` for bytes that cannot be read so."""
+    suffix = suffix.lower()
+    if suffix in (".json", ".yaml", ".yml"):
+        encoding = "utf-8-sig" if data.startswith(b"\xef\xbb\xbf") else "utf-8"
+    else:
+        encoding = "utf-8" if suffix == ".ipynb" else tokenize.detect_encoding(io.BytesIO(data).readline)[0]
     return data.decode(encoding), encoding
 
 

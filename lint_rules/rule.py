@@ -22,6 +22,12 @@ _NAME_RE = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 DOCS_URL = "https://github.com/pytest-lora/pytest-lora/blob/main/docs/rules/{code}.md"
 
 REGISTRY: dict[str, type["Rule"]] = {}
+# What a file can be (``lint_rules.sources``): Python (notebooks included), a saved adapter's
+# adapter_config.json, an axolotl or a LLaMA-Factory YAML config.
+KINDS = ("python", "adapter_config", "axolotl", "llamafactory")
+# A config written by the program that reads it back (not by hand): what a keyword too new,
+# removed or unknown means there is LORA104's question.
+NOT_SAVED_CONFIGS = tuple(kind for kind in KINDS if kind != "adapter_config")
 
 
 @dataclass(frozen=True)
@@ -40,15 +46,18 @@ class Case:
     line: int | None = None
     column: int | None = None
     fixed: str | None = None
+    filename: str = "case.py"  # its name says what kind of file it is (``lint_rules.sources``)
 
 
-def Valid(code: str, **settings: Any) -> Case:
-    return Case(code=code, settings=settings)
+def Valid(code: str, *, filename: str = "case.py", **settings: Any) -> Case:
+    return Case(code=code, settings=settings, filename=filename)
 
 
 def Invalid(code: str, *, message: str | None = None, line: int | None = None,
-            column: int | None = None, fixed: str | None = None, **settings: Any) -> Case:
-    return Case(code=code, settings=settings, message=message, line=line, column=column, fixed=fixed)
+            column: int | None = None, fixed: str | None = None, filename: str = "case.py",
+            **settings: Any) -> Case:
+    return Case(code=code, settings=settings, message=message, line=line, column=column, fixed=fixed,
+                filename=filename)
 
 
 @dataclass
@@ -79,6 +88,7 @@ class RuleContext:
     model: str | None = None  # `model` from [tool.lora-lint]
     transformers: str | None = None  # specifier or version choosing the architecture data
     options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # by rule code
+    source_kind: str = "python"  # what the file is: "python" (notebooks too) or a config file's KINDS entry
 
     def option(self, rule: type["Rule"] | "Rule", key: str) -> Any:
         """A per-rule option: the configured value, else the rule's default."""
@@ -105,6 +115,8 @@ class Rule:
     # A rule about other calls than LoraConfig's (``from_pretrained``): the engine calls its
     # ``check_file`` once per parsed file instead of ``check`` per config.
     PER_FILE: ClassVar[bool] = False
+    # The kinds of file (``KINDS``) whose settings the rule checks; None: every kind.
+    SOURCES: ClassVar[tuple[str, ...] | None] = None
     VALID: ClassVar[list[Case]] = []
     INVALID: ClassVar[list[Case]] = []
 
@@ -118,6 +130,8 @@ class Rule:
             raise ValueError(f"{cls.__name__}: TRIGGERS {cls.TRIGGERS!r} is not a tuple of names")
         if isinstance(cls.LOAD_TRIGGERS, str) or not all(t.isidentifier() for t in cls.LOAD_TRIGGERS):
             raise ValueError(f"{cls.__name__}: LOAD_TRIGGERS {cls.LOAD_TRIGGERS!r} is not a tuple of names")
+        if cls.SOURCES is not None and not set(cls.SOURCES) <= set(KINDS):
+            raise ValueError(f"{cls.__name__}: SOURCES {cls.SOURCES!r} names a kind not in {KINDS}")
         if cls.SEVERITY not in SEVERITIES:
             raise ValueError(f"{cls.__name__}: unknown severity {cls.SEVERITY!r}")
         other = REGISTRY.get(cls.CODE)

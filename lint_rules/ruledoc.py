@@ -16,8 +16,14 @@ def _settings(case: Case) -> str:
     return f"With settings `{pairs}`:\n\n"
 
 
-def _block(code: str) -> str:
-    return f"```python\n{code.rstrip()}\n```\n"
+_LANGUAGES = {".json": "json", ".yaml": "yaml", ".yml": "yaml"}
+
+
+def _block(case: Case, code: str | None = None) -> str:
+    """A fenced block in the case's language, titled with its file name when that is not Python."""
+    language = next((lang for suffix, lang in _LANGUAGES.items() if case.filename.endswith(suffix)), "python")
+    title = f"`{case.filename}`:\n\n" if language != "python" else ""
+    return f"{title}```{language}\n{(case.code if code is None else code).rstrip()}\n```\n"
 
 
 def _doc(rule: type[Rule]) -> str:
@@ -45,10 +51,10 @@ def explain(rule: type[Rule]) -> str:
     if rule.INVALID:
         parts.append("## Flagged\n")
         for case in rule.INVALID:
-            parts.append(_settings(case) + _block(case.code))
+            parts.append(_settings(case) + _block(case))
             if case.fixed is not None:
-                parts.append("Fixed:\n\n" + _block(case.fixed))
+                parts.append("Fixed:\n\n" + _block(case, case.fixed))
     if rule.VALID:
         parts.append("## Not flagged\n")
-        parts.extend(_settings(case) + _block(case.code) for case in rule.VALID)
+        parts.extend(_settings(case) + _block(case) for case in rule.VALID)
     return "\n".join(parts)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
-from . import consulted
+from . import consulted, sources
 from .cache import Cache, content_hash, settled
 from .config import Settings
 from .errors import FixError, LintError
@@ -129,7 +129,8 @@ def read_task(path: Path, filename: str, relpath: str) -> Task | FileResult:
 def task_from_bytes(task: Task, data: bytes, suffix: str) -> Task | FileResult:
     """``task`` with the text of ``data`` (a file's or stdin's bytes) decoded as a file is; bytes
     that cannot be decoded are reported as ``LORA000``; a source over its size limit is an error."""
-    if len(data) > SOURCE_LIMIT and suffix != ".ipynb" and (b"peft" in data or b"LoraConfig" in data):
+    if len(data) > SOURCE_LIMIT and sources.for_name(task.filename or suffix).KIND == "python" \
+            and (b"peft" in data or b"LoraConfig" in data):
         return FileResult(task.filename, error=f"{task.filename}: not linted: {size_text(len(data))}, over the "
                                                f"{size_text(SOURCE_LIMIT)} limit for a source file that uses peft")
     try:
@@ -193,7 +194,7 @@ def run(tasks: list[Task | FileResult], settings: Settings, *, fix: bool = False
                 hits += 1
                 continue
         prefilter = prefilter or Prefilter.for_codes(settings.enabled)
-        if task.unreadable is None and not task.path.endswith(".ipynb") and not prefilter.mentions(task.text):
+        if task.unreadable is None and not sources.for_name(task.path).worth_linting(task.text, prefilter):
             results[index] = FileResult(task.filename)
             passed_over.append((index, task))
         else:

@@ -231,7 +231,7 @@ def test_cells_marked_as_another_language_are_skipped():
 
 def test_a_cell_only_libcst_refuses_is_lora000_too(monkeypatch):
     """Where CPython compiles a cell that libcst cannot parse, the engine's LORA000 names the cell."""
-    from lint_rules import notebook as nb
+    from lint_rules.sources import notebook as nb
 
     monkeypatch.setattr(nb, "_compile_error", lambda cell: None)
     text = notebook(IMPORT, "x = (\n", TYPO)

@@ -25,7 +25,7 @@ else:
 ROOT = Path(__file__).resolve().parents[1]
 MANIFEST = ROOT / ".pre-commit-hooks.yaml"
 # identify's tag for each suffix lora-lint lints (identify/extensions.py)
-IDENTIFY_TAG = {".py": "python", ".pyi": "pyi", ".ipynb": "jupyter"}
+IDENTIFY_TAG = {".py": "python", ".pyi": "pyi", ".ipynb": "jupyter", ".json": "json"}
 TYPO = 'from peft import LoraConfig\n\nconfig = LoraConfig(r=8, lora_alpha=16, nit_lora_weights="gaussian")\n'
 
 
@@ -53,7 +53,7 @@ def test_manifest_fields(hooks):
 def test_types_or_match_the_files_lora_lint_lints(hooks):
     assert set(IDENTIFY_TAG) == set(SUFFIXES)
     for hook in hooks.values():
-        assert sorted(hook["types_or"]) == sorted(IDENTIFY_TAG[s] for s in SUFFIXES)
+        assert sorted(hook["types_or"]) == sorted({IDENTIFY_TAG[s] for s in SUFFIXES})
 
 
 def test_entries_are_the_console_script_with_valid_options(hooks):

@@ -24,12 +24,12 @@ def _of(rule, violations):
 
 @pytest.mark.parametrize("rule, case", list(_cases("VALID")))
 def test_valid(rule, case: Case):
-    assert _of(rule, lint_source(case.code, filename="case.py", settings=case.settings, select=[rule.CODE])) == []
+    assert _of(rule, lint_source(case.code, filename=case.filename, settings=case.settings, select=[rule.CODE])) == []
 
 
 @pytest.mark.parametrize("rule, case", list(_cases("INVALID")))
 def test_invalid(rule, case: Case):
-    found = _of(rule, lint_source(case.code, filename="case.py", settings=case.settings, select=[rule.CODE]))
+    found = _of(rule, lint_source(case.code, filename=case.filename, settings=case.settings, select=[rule.CODE]))
     assert len(found) == 1, found
     violation = found[0]
     if case.message is not None:
@@ -42,12 +42,12 @@ def test_invalid(rule, case: Case):
         assert violation.fix is None
         return
     assert violation.fix is not None and violation.fix.applicability == rule.FIX
-    fixed, remaining = fix_source(case.code, filename="case.py", settings=case.settings,
+    fixed, remaining = fix_source(case.code, filename=case.filename, settings=case.settings,
                                   select=[rule.CODE], unsafe=True)
     assert fixed == case.fixed
     assert _of(rule, remaining) == []
     cst.parse_module(fixed)
-    again, _ = fix_source(fixed, filename="case.py", settings=case.settings, select=[rule.CODE], unsafe=True)
+    again, _ = fix_source(fixed, filename=case.filename, settings=case.settings, select=[rule.CODE], unsafe=True)
     assert again == fixed
 
 

@@ -208,6 +208,18 @@ def all_field_names() -> set[str]:
     return set(_data().raw["fields"])
 
 
+# The first release whose ``PeftConfig.from_peft_type`` catches ``unexpected keyword argument``,
+# drops those keys with a warning and builds the config from the rest; 0.13.2 and earlier let
+# the TypeError out (peft/config.py in the 0.13.2 and 0.14.0 wheels;
+# tests/test_adapter_config_peft.py loads such a config with the installed peft).
+DROPS_UNKNOWN_CONFIG_KEYS_SINCE = "0.14.0"
+
+
+def drops_unknown_config_keys(version: str) -> bool:
+    """Whether loading a saved config with keys the release lacks only warns (else TypeError)."""
+    return Version(version) >= Version(DROPS_UNKNOWN_CONFIG_KEYS_SINCE)
+
+
 def field_span(name: str) -> tuple[str, str] | None:
     """(first, last) release having the keyword; None if none ever had it."""
     record = _data().raw["fields"].get(name)

@@ -16,7 +16,7 @@ def _lines(filename: str, cell: int | None, sources: Mapping[str, str]) -> list[
         return None
     if cell is None:
         return split_rows(text)
-    from ..notebook import cell_text
+    from ..sources.notebook import cell_text
 
     source = cell_text(text, cell)
     return None if source is None else split_rows(source)

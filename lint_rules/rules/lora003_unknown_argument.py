@@ -8,7 +8,7 @@ import libcst as cst
 from ..analysis import Keyword, LoraCall
 from ..knowledge import peft_releases
 from ..knowledge.misspellings import candidates
-from ..rule import Finding, Invalid, Rule, RuleContext, Valid
+from ..rule import NOT_SAVED_CONFIGS, Finding, Invalid, Rule, RuleContext, Valid
 from ._common import keyword_node
 
 class UnknownArgument(Rule):
@@ -29,6 +29,7 @@ class UnknownArgument(Rule):
     SEVERITY = "error"
     SUMMARY = "A keyword that no peft release's LoraConfig accepts"
     TRIGGERS = ("LoraConfig",)
+    SOURCES = NOT_SAVED_CONFIGS  # in a saved adapter_config.json: LORA104
     FIX = "safe"
 
     VALID = [

@@ -5,7 +5,7 @@ from typing import Iterator
 
 from ..analysis import LoraCall
 from ..knowledge import peft_releases
-from ..rule import Finding, Invalid, Rule, RuleContext, Valid
+from ..rule import NOT_SAVED_CONFIGS, Finding, Invalid, Rule, RuleContext, Valid
 from ._common import allowed, keyword_node, lowest, newer
 
 
@@ -28,6 +28,7 @@ class ArgumentTooNew(Rule):
     SEVERITY = "error"
     SUMMARY = "A LoraConfig keyword newer than the lowest peft version the project allows"
     TRIGGERS = ("LoraConfig",)
+    SOURCES = NOT_SAVED_CONFIGS  # in a saved adapter_config.json: LORA104
 
     VALID = [
         Valid("from peft import LoraConfig\n\nLoraConfig(r=8, use_dora=True)\n",

@@ -7,7 +7,7 @@ import libcst as cst
 
 from ..analysis import LoraCall
 from ..knowledge import peft_releases
-from ..rule import Finding, Invalid, Rule, RuleContext, Valid
+from ..rule import NOT_SAVED_CONFIGS, Finding, Invalid, Rule, RuleContext, Valid
 from ._common import allowed, highest, keyword_node, newer, remove_element
 
 _REPLACED_BY = {"merge_weights": "; call merge_and_unload() on the PeftModel to merge instead"}
@@ -30,6 +30,7 @@ class ArgumentRemoved(Rule):
     SEVERITY = "error"
     SUMMARY = "A keyword removed from peft while the allowed range includes later releases"
     TRIGGERS = ("LoraConfig",)
+    SOURCES = NOT_SAVED_CONFIGS  # in a saved adapter_config.json: LORA104
     FIX = "safe"
 
     VALID = [

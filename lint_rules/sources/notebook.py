@@ -20,14 +20,27 @@ from dataclasses import dataclass, replace
 from difflib import SequenceMatcher
 from typing import TYPE_CHECKING, Any
 
-from . import notebook_json
-from .config import SYNTAX_ERROR
-from .errors import FixError
-from .ipython import Row, python_rows
-from .violation import FixInfo, Location, TextEdit, Violation, split_rows
+from .. import notebook_json
+from ..config import SYNTAX_ERROR
+from ..errors import FixError
+from ..ipython import Row, python_rows
+from ..violation import FixInfo, Location, TextEdit, Violation, split_rows
+from .base import Checker, FixResult
 
 if TYPE_CHECKING:
-    from .engine import FixResult, Linter
+    from ..prefilter import Prefilter
+
+KIND = "notebook"
+SUFFIXES = (".ipynb",)
+
+def walked(name: str) -> bool:
+    return name.endswith(SUFFIXES)
+
+
+def worth_linting(text: str, prefilter: "Prefilter") -> bool:
+    """Always read: a notebook that is no JSON is LORA000 (the cells' text decides the rest)."""
+    return True
+
 
 _PYTHON = re.compile(r"i?python[\d.]*", re.IGNORECASE)
 _MARKER = "# lora-lint: cell boundary"
@@ -199,7 +212,7 @@ def _map(violation: Violation, program: _Program) -> Violation:
                    extra={**violation.extra, "cell": cell.number})
 
 
-def _analyse(linter: "Linter", cells: list[_Cell], filename: str,
+def _analyse(linter: Checker, cells: list[_Cell], filename: str,
              relpath: str | None) -> tuple[_Program, list[Violation]]:
     """Lint the cells that parse; ``LORA000`` for each cell that does not."""
     for cell in cells:
@@ -222,7 +235,7 @@ def _analyse(linter: "Linter", cells: list[_Cell], filename: str,
     return program, found
 
 
-def _prepare(linter: "Linter", text: str) -> tuple[_Notebook, list[_Cell]]:
+def _prepare(linter: Checker, text: str) -> tuple[_Notebook, list[_Cell]]:
     notebook = _load(text)
     cells = _code_cells(notebook)
     if not linter.prefilter.mentions("".join(cell.text for cell in cells)):  # as a .py file: not parsed
@@ -230,7 +243,7 @@ def _prepare(linter: "Linter", text: str) -> tuple[_Notebook, list[_Cell]]:
     return notebook, cells
 
 
-def lint(linter: "Linter", text: str, filename: str, relpath: str | None) -> list[Violation]:
+def lint(linter: Checker, text: str, filename: str, relpath: str | None) -> list[Violation]:
     try:
         _, cells = _prepare(linter, text)
     except ValueError as exc:
@@ -238,9 +251,7 @@ def lint(linter: "Linter", text: str, filename: str, relpath: str | None) -> lis
     return _analyse(linter, cells, filename, relpath)[1] if cells else []
 
 
-def fix(linter: "Linter", text: str, filename: str, relpath: str | None, *, unsafe: bool) -> "FixResult":
-    from .engine import FixResult
-
+def fix(linter: Checker, text: str, filename: str, relpath: str | None, *, unsafe: bool) -> FixResult:
     try:
         notebook, cells = _prepare(linter, text)
     except ValueError as exc:  # nothing to fix

@@ -1,0 +1,29 @@
+"""Python sources (``.py``, ``.pyi`` and any file of another name): checked as they are."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .base import Checker, FixResult
+
+if TYPE_CHECKING:
+    from ..prefilter import Prefilter
+    from ..violation import Violation
+
+KIND = "python"
+SUFFIXES = (".py", ".pyi")
+
+
+def walked(name: str) -> bool:
+    return name.endswith(SUFFIXES)
+
+
+def worth_linting(text: str, prefilter: "Prefilter") -> bool:
+    return prefilter.mentions(text)
+
+
+def lint(checker: Checker, text: str, filename: str, relpath: str | None) -> "list[Violation]":
+    return checker.lint_python(text, filename, relpath)
+
+
+def fix(checker: Checker, text: str, filename: str, relpath: str | None, *, unsafe: bool) -> FixResult:
+    return checker.fix_python(text, filename, unsafe=unsafe, relpath=relpath)
