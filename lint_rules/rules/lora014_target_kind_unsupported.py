@@ -82,6 +82,10 @@ class TargetKindUnsupported(Rule):
         Valid(_load("target_modules=['mlp']", model="meta-llama/Llama-2-7b-hf", cls="AutoModelForCausalLM")
               .replace("from peft import LoraConfig, get_peft_model",
                        "from peft import get_peft_model\nfrom swift import LoraConfig")),
+        # `c_attn` names nothing in OPT (LORA001); peft 0.1 would read the string as its
+        # characters and reach every `self_attn`, but that is not this rule's finding
+        Valid(_load("target_modules='c_attn'", model="facebook/opt-350m", cls="AutoModelForCausalLM"),
+              **{"target-peft-version": "<0.10"}),
         # the layers selected hold no container named so
         Valid(_load("target_modules=['q_proj', 'v_proj'], layers_to_transform=[0, 1]",
                     model="meta-llama/Llama-2-7b-hf", cls="AutoModelForCausalLM")),
@@ -124,15 +128,16 @@ class TargetKindUnsupported(Rule):
 
     def _unsupported(self, found: Targets, ctx: RuleContext, keep: dict) -> Finding | None:
         """The first entry that reaches a module the lowest allowed peft cannot wrap, in every
-        allowed transformers version."""
+        allowed transformers version; not one the newest allowed peft finds no module for."""
         low = lowest(ctx)
         results = [match_target_modules(found.value, arch, peft_version=low, **keep)
                    for arch in (found.model.architecture, *(a for a in found.model.others))]
         if any(r.error for r in results):
             return None
         bad = [_bad_entries(r, arch, low) for r, arch in zip(results, (found.model.architecture, *found.model.others))]
+        unmatched = set(found.unmatched)  # LORA001/002 report those, judged by the newest peft
         for entry, (name, cls) in bad[0].items():
-            if all(entry in other for other in bad[1:]):
+            if entry not in unmatched and all(entry in other for other in bad[1:]):
                 return Finding(_node(found, entry), _message(found, entry, name, cls, ctx))
         return None
 
