@@ -9,7 +9,8 @@ BENCH_VENV := .bench-venv
 BENCH_STAMP := $(BENCH_VENV)/.installed
 BENCH_ARGS ?=
 
-.PHONY: demo test bench fuzz ecosystem lint-data clean
+.PHONY: demo test docs dist bench fuzz ecosystem lint-data clean
+DOCS_STAMP := $(VENV)/.installed-docs
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -23,6 +24,21 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The documentation site (mkdocs.yml): strict, so a broken link or a page left out of the nav
+# fails. The LoRA settings page's chart is drawn from estimate_lora_memory (needs [models]).
+$(DOCS_STAMP): $(STAMP)
+	$(PY) -m pip install -q -c constraints.txt -e '.[models,docs]'
+	touch $(DOCS_STAMP)
+
+docs: $(DOCS_STAMP)
+	$(VENV)/bin/mkdocs build --strict --site-dir site
+
+# sdist and wheel into dist/, checked with twine (tests/test_install.py installs the wheel).
+dist: $(STAMP)
+	rm -rf dist
+	$(PY) -m build --outdir dist .
+	$(PY) -m twine check --strict dist/*
 
 # The peers (ruff, Fixit) live in their own environment, pinned in benchmarks/requirements.txt.
 $(BENCH_STAMP): benchmarks/requirements.txt
@@ -42,4 +58,4 @@ ecosystem: $(STAMP)
 	$(PY) ecosystem/run.py
 
 clean:
-	rm -rf $(VENV) $(BENCH_VENV) .pytest_cache .lora_lint_cache .ecosystem-cache
+	rm -rf $(VENV) $(BENCH_VENV) .pytest_cache .lora_lint_cache .ecosystem-cache site dist build
