@@ -39,7 +39,8 @@ def test_every_page_is_in_the_nav_once_the_rules_are_listed():
     config = {"nav": _config()["nav"], "docs_dir": str(DOCS)}
     listed = _nav_files(hooks.on_config(config)["nav"])
     pages = sorted(p.relative_to(DOCS).as_posix() for p in DOCS.rglob("*.md"))
-    assert sorted(listed) == pages
+    assert not set(pages) - set(listed), f"pages missing from mkdocs.yml's nav: {sorted(set(pages) - set(listed))}"
+    assert sorted(listed) == pages, f"nav entries without a page: {sorted(set(listed) - set(pages))}"
     assert [p for p in listed if p.startswith("rules/LORA")] == sorted(p for p in pages if p.startswith("rules/LORA"))
 
 
