@@ -89,7 +89,7 @@ def table() -> str:
               f"{_gib(base)} GiB in bfloat16, does not change with r.", "",
               f"With activations (batch {ACTIVATIONS['batch_size']}, {ACTIVATIONS['seq_len']} tokens, no gradient "
               f"checkpointing), r=16 on every linear layer:", "", "```text", str(act), "```", "",
-              f"![Memory of LoRA training on {MODEL} by rank: the frozen base dominates]({CHART})"]
+              f"![Memory of LoRA training on {MODEL} by rank: frozen base and adapter training state]({CHART})"]
     return "\n".join(lines)
 
 
