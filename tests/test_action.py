@@ -9,6 +9,7 @@ import json
 import os
 import re
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -181,3 +182,26 @@ def test_the_documented_workflow_uses_this_action():
     assert steps[0]["uses"].startswith("actions/checkout@")
     ours = [s for s in steps if s.get("uses", "").startswith("pytest-lora/pytest-lora@")]
     assert len(ours) == 1 and set(ours[0].get("with", {})) <= set(ACTION["inputs"])
+    assert re.fullmatch(r"[0-9a-f]{40}", _documented_ref()), "pin the action to a full commit"
+
+
+def _documented_ref() -> str:
+    text = (ROOT / "docs" / "ci.md").read_text("utf-8")
+    (ref,) = set(re.findall(r"uses: pytest-lora/pytest-lora@(\S+)", text))
+    return ref
+
+
+def test_the_documented_commit_holds_this_action():
+    """The pinned commit is in this history (so on main once merged) and has action.yml with the
+    inputs the workflow passes."""
+    ref = _documented_ref()
+    git = shutil.which("git")
+    if git is None or not (ROOT / ".git").exists():
+        pytest.skip("no git history in this checkout (an sdist)")
+    if subprocess.run([git, "cat-file", "-e", f"{ref}^{{commit}}"], cwd=ROOT, capture_output=True).returncode:
+        pytest.skip(f"this checkout's history does not reach {ref} (a shallow clone)")
+    assert subprocess.run([git, "merge-base", "--is-ancestor", ref, "HEAD"], cwd=ROOT).returncode == 0
+    pinned = yaml.safe_load(subprocess.run([git, "show", f"{ref}:action.yml"], cwd=ROOT, capture_output=True,
+                                           text=True, check=True).stdout)
+    assert pinned["runs"]["using"] == "composite"
+    assert set(pinned["inputs"]) >= {"paths", "upload-sarif"}
