@@ -296,3 +296,19 @@ def test_saving_pyproject_in_the_editor_lints_the_open_files_again(client, proje
     mark = client.mark()
     client.notify("textDocument/didSave", {"textDocument": {"uri": uri(project / "pyproject.toml")}})
     assert client.diagnostics(document, 1, mark) == []
+
+
+def test_an_adapter_config_json_gets_diagnostics_where_its_keys_are(client, project):
+    text = json.dumps({"base_model_name_or_path": "gpt2", "lora_alpha": 16, "peft_type": "LORA", "r": 8,
+                       "target_modules": ["q_proj", "v_proj"], "task_type": "CAUSAL_LM"}, indent=2, sort_keys=True)
+    document = client.open(project / "adapter" / "adapter_config.json", text, language="json")
+    [diagnostic] = client.diagnostics(document, 1)
+    assert diagnostic["code"] == "LORA001"
+    start, end = diagnostic["range"]["start"], diagnostic["range"]["end"]
+    lines = text.splitlines()
+    assert lines[start["line"]][:start["character"]] == '  "target_modules": '
+    assert lines[end["line"]][:end["character"]] == "  ]"
+    hover = client.request("textDocument/hover", {"textDocument": {"uri": document}, "position": start})
+    assert hover["contents"]["value"].startswith("# LORA001 target-modules-not-found")
+    other = client.open(project / "package.json", '{"name": "x", "r": 0}', language="json")
+    assert client.diagnostics(other, 1) == []
