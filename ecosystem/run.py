@@ -1,8 +1,9 @@
 """`make ecosystem`: lint real LoRA users' code and compare with the reviewed baseline.
 
 Downloads the pinned source distributions of ``requirements.txt`` (pip, hashes required; kept in
-``.ecosystem-cache/``), runs lora-lint with every rule over each, and compares the findings with
-``baseline.json``, where each finding a person reviewed is marked true or false with a reason.
+``.ecosystem-cache/``), runs lora-lint with every rule over each (its Python, notebooks, and the
+axolotl and LLaMA-Factory YAML configs of their ``examples/`` folders), and compares the findings
+with ``baseline.json``, where each finding a person reviewed is marked true or false with a reason.
 
 Fails (exit 1) on: lora-lint crashing or reporting an internal error; a LORA000 on a Python file
 CPython compiles; an error-severity finding marked false (fix the rule, never the baseline) or
@@ -137,7 +138,7 @@ def main(argv: list[str]) -> int:
     print(f"{'package':<28} {'files':>6} {'findings':>9} {'seconds':>8}")
     for name, folder in folders.items():
         found, trouble, seconds = lint(name, folder)
-        files = sum(1 for p in folder.rglob("*") if p.suffix in (".py", ".pyi", ".ipynb"))
+        files = sum(1 for p in folder.rglob("*") if p.suffix in (".py", ".pyi", ".ipynb", ".yaml", ".yml", ".json"))
         print(f"{folder.name:<28} {files:>6} {len(found):>9} {seconds:>8.1f}")
         findings += found
         problems += trouble

@@ -10,7 +10,7 @@ from typing import Iterable, Iterator
 
 from .gitignore import IgnoreFile, chain_for, ignore_file, is_ignored
 
-SUFFIXES = (".py", ".pyi", ".ipynb", ".json")  # what lora-lint reads (``sources``)
+SUFFIXES = (".py", ".pyi", ".ipynb", ".json", ".yaml", ".yml")  # what lora-lint reads (``sources``)
 DEFAULT_EXCLUDE = (
     ".bzr", ".direnv", ".eggs", ".git", ".hg", ".ipynb_checkpoints", ".mypy_cache", ".nox",
     ".pytest_cache", ".ruff_cache", ".lora_lint_cache", ".svn", ".tox", ".venv", "__pycache__",

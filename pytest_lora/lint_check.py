@@ -160,7 +160,8 @@ class LoraCheckPlugin:
             warnings.warn(pytest.PytestWarning(f"--lora-check: {problem}"), stacklevel=1)
 
     def pytest_collect_file(self, file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
-        if file_path.suffix != ".py" or self.discovery.left_out(file_path):
+        source = _source(file_path)
+        if source is None or self.discovery.left_out(file_path):
             return None
         key, info = str(file_path), _stat(file_path)
         verdict = self.verdict(key, info)
@@ -175,7 +176,7 @@ class LoraCheckPlugin:
             if verdict is not None:  # touched, not changed: record its new stat
                 self.new[key] = [settled(info, read_at), task.digest, verdict, (self.new.get(key) or self.known[key])[3]]
             else:
-                if not self.linter.prefilter.mentions(task.text):
+                if not source.worth_linting(task.text, self.linter.prefilter):
                     verdict = "skip"
                     self.new[key] = [settled(info, read_at), task.digest, verdict, []]
         if verdict == "skip":
@@ -209,6 +210,17 @@ class LoraCheckPlugin:
             if signature is not None:
                 self.cache.set(RUNTIME_CACHE_KEY, {**value, "mac": signature})
 
+
+
+def _source(path: Path) -> Any:
+    """What reads the file when ``--lora-check`` collects it: a ``.py`` file, or a LoRA config
+    that ``lora-lint .`` would walk (``adapter_config.json``, axolotl or LLaMA-Factory YAML)."""
+    from lint_rules import sources
+
+    if path.suffix == ".py":
+        return sources.python
+    source = sources.for_name(path.name)
+    return source if source is not sources.notebook and source.walked(path.name) else None
 
 class LoraCheckFile(pytest.File):
     def collect(self):

@@ -25,7 +25,7 @@ else:
 ROOT = Path(__file__).resolve().parents[1]
 MANIFEST = ROOT / ".pre-commit-hooks.yaml"
 # identify's tag for each suffix lora-lint lints (identify/extensions.py)
-IDENTIFY_TAG = {".py": "python", ".pyi": "pyi", ".ipynb": "jupyter", ".json": "json"}
+IDENTIFY_TAG = {".py": "python", ".pyi": "pyi", ".ipynb": "jupyter", ".json": "json", ".yaml": "yaml", ".yml": "yaml"}
 TYPO = 'from peft import LoraConfig\n\nconfig = LoraConfig(r=8, lora_alpha=16, nit_lora_weights="gaussian")\n'
 
 
@@ -105,6 +105,17 @@ def test_lint_hook_fails_on_findings_and_passes_clean_or_excluded_files(hooks, p
     assert _call(hook, capsys, "clean.py")[0] == 0
     assert _call(hook, capsys, "generated/bad.py") == (0, "")  # every file excluded: silent pass
     assert (project / "bad.py").read_text() == TYPO
+
+
+def test_hooks_check_trainer_yaml_and_adapter_configs_and_pass_other_json_and_yaml(hooks, project, capsys):
+    (project / "train.yml").write_text("base_model: gpt2\nadapter: lora\nlora_target_modules: [q_proj]\n")
+    (project / "adapter_config.json").write_text(json.dumps({"peft_type": "LORA", "target_modules": ["q_proj"],
+                                                            "base_model_name_or_path": "gpt2"}))
+    (project / "ci.yaml").write_text("on: push\n")
+    (project / "package.json").write_text('{"name": "x"}')
+    code, output = _call(hooks["lora-lint"], capsys, "train.yml", "adapter_config.json", "ci.yaml", "package.json")
+    assert code == 1 and "train.yml:3:22: LORA001" in output and "adapter_config.json:1:" in output
+    assert _call(hooks["lora-lint"], capsys, "ci.yaml", "package.json")[0] == 0
 
 
 def test_fix_hook_rewrites_files_and_exits_0_when_nothing_is_left(hooks, project, capsys):

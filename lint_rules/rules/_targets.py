@@ -44,6 +44,9 @@ def matches(call: LoraCall, ctx: RuleContext) -> list[Targets]:
         return []
     if call.get("target_parameters") is not None:
         return []
+    if isinstance(keyword.value, str) and ctx.source_kind != "python":
+        return []  # a regex names whole module paths, whose prefix depends on the class that loads the
+        # model: a config file does not say which (Qwen2-VL's `model.language_model.` is ForConditionalGeneration's)
     keep = options(call)
     if keep is None:
         return []

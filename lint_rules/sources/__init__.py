@@ -4,8 +4,9 @@ Every source turns a file into what the rules check, with positions in the file 
 
 - ``python``: ``.py``/``.pyi`` (and a file of any other name) is checked as it is;
 - ``notebook``: a notebook's code cells are joined into one program, reported per cell;
-- ``adapter_config``: a saved adapter's ``adapter_config.json`` becomes one ``LoraConfig(...)``
-  call (``config_program``) whose keywords point back at the keys written in the file.
+- ``adapter_config``: a saved adapter's ``adapter_config.json``, and ``trainer_yaml``: an axolotl
+  or LLaMA-Factory YAML file, each become one ``LoraConfig(...)`` call (``config_program``) whose
+  keywords point back at the keys written in the file.
 
 A source module has ``KIND``, ``SUFFIXES`` (the names it claims), ``walked(name)`` (whether a
 folder walk picks a file of that name), ``worth_linting(text, prefilter)`` (a test on the text
@@ -17,10 +18,10 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from . import adapter_config, notebook, python
+from . import adapter_config, notebook, python, trainer_yaml
 from .base import FixResult
 
-SOURCES: tuple[ModuleType, ...] = (notebook, adapter_config)  # python: every other name
+SOURCES: tuple[ModuleType, ...] = (notebook, adapter_config, trainer_yaml)  # python: every other name
 
 __all__ = ["SOURCES", "FixResult", "for_name", "suffixes", "walked"]
 

@@ -86,6 +86,7 @@ class Document:
     settings: list[Setting]
     anchor: Span  # what a finding about the whole config points at
     reread: Callable[[str], Any]  # parses a fixed text; raises ValueError when it is broken
+    model_key: str = "base_model_name_or_path"  # the file's key for the model, as messages name it
     program: str = ""
     rows: list[_Row] = field(default_factory=list)
 
@@ -129,8 +130,9 @@ class Document:
         if fix is not None:
             edits = self._edits(fix.edits)
             fix = FixInfo(fix.applicability, fix.message, edits) if edits else None
-        return replace(violation, location=self._index.location(start), end_location=self._index.location(end),
-                       fix=fix)
+        message = violation.message.replace("from base_model_name_or_path", f"from {self.model_key}")
+        return replace(violation, message=message, location=self._index.location(start),
+                       end_location=self._index.location(end), fix=fix)
 
     # -- fixes -------------------------------------------------------------------------
 
