@@ -164,7 +164,7 @@ def _load(text: str) -> tuple[Any, dict] | None:
     ``ValueError`` for text that is not YAML."""
     import yaml
 
-    loader = yaml.SafeLoader(config_program.without_bom(text))
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)(config_program.without_bom(text))
     try:
         root = loader.get_single_node()
         if root is None or not isinstance(root, yaml.MappingNode):
@@ -204,7 +204,7 @@ def _comma_items(text: str, node: Any, names: Any) -> list[tuple[int, int]] | No
     """Where each name of a plain comma-separated scalar is written."""
     import yaml
 
-    if not isinstance(names, list) or not isinstance(node, yaml.ScalarNode) or node.style is not None:
+    if not isinstance(names, list) or not isinstance(node, yaml.ScalarNode) or node.style:
         return None
     start, end = _span(node)
     spans, pos = [], start
