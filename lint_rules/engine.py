@@ -20,7 +20,7 @@ from .catalog import all_rules
 from .config import SYNTAX_ERROR
 from .errors import FixError, LintError
 from .fixes import Edits, apply
-from .parsing import in_thread, nesting_error, parse
+from .parsing import in_thread, nesting_error, parse, parse_pieces, split
 from .positions import Positions
 from .prefilter import Prefilter
 from .rule import RuleContext
@@ -118,13 +118,18 @@ class Linter:
         if not self.prefilter.mentions(source):
             return None, []
         off = file_exemptions(source) | self._ignored(filename, relpath)
-        if ALL in off or not self.prefilter.calls(source):
+        if ALL in off:
             return None, []
-        too_deep = nesting_error(source)  # before libcst, whose native parser would overflow the stack
+        scan = self.prefilter.scan()
+        cuts = split(source, scan.add)  # None: CPython rejects the text
+        if not (scan.found() if cuts is not None else self.prefilter.calls(source)):
+            return None, []
+        # before libcst, whose native parser would overflow the stack (text CPython accepts nests little)
+        too_deep = nesting_error(source) if cuts is None else None
         failure = (too_deep[0], Location(too_deep[1], too_deep[2])) if too_deep is not None else None
         if failure is None:
             try:
-                module = self._parse(source)
+                module = self._parse(source, cuts)
             except cst.ParserSyntaxError as exc:
                 failure = _syntax_error(source, exc)
                 if failure is None:  # valid Python: no LORA000, and nothing else can be said
@@ -151,45 +156,49 @@ class Linter:
                 call.open_ended = False
         if not calls and not self.per_file:
             return module, []
-        positions: Positions | None = None  # computed at the first finding
+        findings = [(rule, call, finding) for rule in self.rules
+                    if rule.CODE not in off and (rule.SOURCES is None or kind in rule.SOURCES)
+                    for call, finding in _findings(rule, calls, ctx)]
+        if not findings:
+            return module, []
+        wanted = {node for _, call, finding in findings
+                  for node in (finding.node, getattr(call, "node", None), *finding.replacements) if node is not None}
+        positions = Positions(module, source, wanted)  # only the statements that hold a finding
         noqa: NoqaMap | None = None
         edits: Edits | None = None
         found: list[_Found] = []
-        for rule in self.rules:
-            if rule.CODE in off or (rule.SOURCES is not None and kind not in rule.SOURCES):
+        for rule, call, finding in findings:
+            where = positions[finding.node]
+            spans = [(where.start.line, where.end.line)]
+            call_node = getattr(call, "node", None)
+            if call_node is not None and call_node in positions:  # the call's lines count too
+                spans.append((positions[call_node].start.line, positions[call_node].end.line))
+            noqa = noqa or NoqaMap.from_source(source)
+            if any(noqa.suppresses(rule.CODE, first, last) for first, last in spans):
                 continue
-            for call, finding in _findings(rule, calls, ctx):
-                positions = positions or Positions(module, source)
-                where = positions[finding.node]
-                spans = [(where.start.line, where.end.line)]
-                call_node = getattr(call, "node", None)
-                if call_node is not None and call_node in positions:  # the call's lines count too
-                    spans.append((positions[call_node].start.line, positions[call_node].end.line))
-                noqa = noqa or NoqaMap.from_source(source)
-                if any(noqa.suppresses(rule.CODE, first, last) for first, last in spans):
-                    continue
-                fix = None
-                if finding.replacements and rule.FIX:
-                    edits = edits or Edits(module, source, positions)
-                    fix = FixInfo(rule.FIX, finding.fix_message or f"Fix {rule.NAME}",
-                                  edits.for_replacements(finding.replacements))
-                violation = self._violation(
-                    rule.CODE, finding.message, filename,
-                    Location(where.start.line, where.start.column + 1),
-                    Location(where.end.line, where.end.column + 1), fix, finding.severity)
-                replaced = tuple(((positions[n].start.line, positions[n].start.column),
-                                  (positions[n].end.line, positions[n].end.column)) for n in finding.replacements)
-                found.append(_Found(violation, finding.replacements if fix else {}, replaced))
+            fix = None
+            if finding.replacements and rule.FIX:
+                edits = edits or Edits(module, source, positions)
+                fix = FixInfo(rule.FIX, finding.fix_message or f"Fix {rule.NAME}",
+                              edits.for_replacements(finding.replacements))
+            violation = self._violation(
+                rule.CODE, finding.message, filename,
+                Location(where.start.line, where.start.column + 1),
+                Location(where.end.line, where.end.column + 1), fix, finding.severity)
+            replaced = tuple(((positions[n].start.line, positions[n].start.column),
+                              (positions[n].end.line, positions[n].end.column)) for n in finding.replacements)
+            found.append(_Found(violation, finding.replacements if fix else {}, replaced))
         found.sort(key=lambda f: (f.violation.location.row, f.violation.location.column, f.violation.code))
         return module, found
 
-    def _parse(self, source: str) -> cst.Module:
-        """``parse``, once per text: when the analysis of a long chain (``1 + 1 + ...``) overflows
-        the recursion limit and ``_deep`` runs it again, the module parsed first is reused (parsing
-        such a chain costs more than the rest)."""
+    def _parse(self, source: str, cuts: list[int] | None) -> cst.Module:
+        """``parse`` (piece by piece at ``cuts``, when ``split`` could cut the text), once per text:
+        when the analysis of a long chain (``1 + 1 + ...``) overflows the recursion limit and
+        ``_deep`` runs it again, the module parsed first is reused (parsing such a chain costs more
+        than the rest)."""
         if self._parsed is not None and self._parsed[0] is source:
             return self._parsed[1]
-        module = parse(source)
+        module = parse(source) if cuts is None else parse_pieces(source, cuts)
         self._parsed = (source, module)
         return module
 

@@ -14,10 +14,16 @@ brackets on an 8 MB stack. So:
   LORA000 instead of being handed to libcst. Python's own parser is protected against deep
   input, and costs about a tenth of libcst's: it is asked only about text whose bracket depth
   or stack bound is high.
+- ``split`` cuts a long text into pieces of whole top-level statements (about ``PIECE``
+  characters each) that CPython parses on their own, and ``parse_pieces`` parses them one at a
+  time and joins them into the module ``parse`` would give. libcst's parser needs several
+  hundred bytes of memory per source byte while it runs but keeps about forty in the tree: one
+  piece at a time, the peak is the tree plus one piece's work, not the whole file's.
 """
 from __future__ import annotations
 
 import ast
+import bisect
 import re
 import sys
 import threading
@@ -47,6 +53,12 @@ _NOT_BRACKET = re.compile(r"[^()\[\]{}]+")
 _BRACKET = re.compile(r"[()\[\]{}]")
 _NESTING_MESSAGES = ("too many nested", "too many levels", "too complex", "too deeply")
 
+PIECE = 64 * KB
+# a line that may start a top-level statement: not indented, blank, a comment, a closing bracket,
+# a continued line or a clause of the statement before (a cut anywhere else is rejected by CPython)
+_STATEMENT_START = re.compile(r"^(?![\s#)\]}\\]|(?:else|elif|except|finally)\b)", re.M)
+_UNPARSABLE = (SyntaxError, ValueError, RecursionError, MemoryError)
+
 _T = TypeVar("_T")
 _stack_lock = threading.Lock()
 
@@ -66,6 +78,75 @@ def parse(source: str) -> cst.Module:
     if need <= CALLER_STACK:
         return cst.parse_module(source)
     return in_thread(lambda: cst.parse_module(source), min(need, MAX_STACK))
+
+
+def split(source: str, each: Callable[[ast.Module], object] | None = None) -> list[int] | None:
+    """Where ``source`` is cut into pieces (the start offset of each) of whole top-level
+    statements, each about ``PIECE`` characters or longer and parsed by CPython on its own; each
+    piece's tree goes to ``each`` and is let go. ``None`` when a piece does not parse: CPython
+    rejects the text (or a cut would need more than it allows), which then goes on whole."""
+    starts = [match.start() for match in _STATEMENT_START.finditer(source, PIECE)]
+    cuts: list[int] = []
+    begin, size = 0, PIECE
+    while begin < len(source) or not cuts:
+        at = bisect.bisect_left(starts, begin + size)
+        end = starts[at] if at < len(starts) else len(source)
+        try:
+            with warnings.catch_warnings():  # invalid escape sequences and the like: not ours to report
+                warnings.simplefilter("ignore")
+                tree = compile(source[begin:end], "<piece>", "exec", ast.PyCF_ONLY_AST, dont_inherit=True)
+        except _UNPARSABLE:
+            if end == len(source):
+                return None
+            size = 2 * (end - begin)  # the cut fell inside a statement (a string, brackets): a longer piece
+            continue
+        if each is not None:
+            each(tree)
+        del tree
+        cuts.append(begin)
+        begin, size = end, PIECE
+    return cuts
+
+
+def parse_pieces(source: str, cuts: list[int]) -> cst.Module:
+    """The module ``parse(source)`` gives, parsed piece by piece at ``cuts`` (from ``split``)."""
+    if len(cuts) <= 1:
+        return parse(source)
+    ends = [*cuts[1:], len(source)]
+    body: list[cst.BaseStatement] = []
+    between: list[cst.EmptyLine] = []  # lines after a piece's last statement: the next one's leading lines
+    first = indent = None
+    for begin, end in zip(cuts, ends):
+        try:
+            piece = parse(source[begin:end])
+        except cst.ParserSyntaxError:  # libcst's limits, where CPython accepts: its error on the whole text
+            return parse(source)
+        statements = list(piece.body)
+        if not statements:  # a first piece of only comments: they belong to the module's header
+            return parse(source)
+        if first is None:
+            first = piece
+        elif statements and between:
+            statements[0] = statements[0].with_changes(leading_lines=(*between, *statements[0].leading_lines))
+            between = []
+        if indent is None and any(_opens_block(statement) for statement in statements):
+            indent = piece.default_indent
+        body.extend(statements)
+        between.extend(piece.footer)
+        last = piece
+    assert first is not None
+    return first.with_changes(body=tuple(body), footer=tuple(between), default_indent=indent or first.default_indent,
+                              has_trailing_newline=last.has_trailing_newline)
+
+
+def _opens_block(node: cst.CSTNode) -> bool:
+    """Whether a statement holds an indented block (libcst takes a module's ``default_indent``
+    from the first one)."""
+    if isinstance(node, cst.IndentedBlock):
+        return True
+    if isinstance(node, (cst.BaseExpression, cst.SimpleStatementLine, cst.SimpleStatementSuite)):
+        return False
+    return any(_opens_block(child) for child in node.children)
 
 
 def nesting_error(source: str) -> tuple[str, int, int] | None:

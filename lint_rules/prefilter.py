@@ -76,68 +76,83 @@ class Prefilter:
                 tree = compile(source, "<prefilter>", "exec", ast.PyCF_ONLY_AST, dont_inherit=True)
         except _UNPARSABLE:
             return True
-        return calls_any(tree, self.names) or (bool(self.loads) and loads_any(tree, self.loads))
+        scan = self.scan()
+        scan.add(tree)
+        return scan.found()
 
-
-def calls_any(tree: ast.AST, names: frozenset[str]) -> bool:
-    """Whether a call's callee (``a.b.c(...)``: ``a``, ``b`` or ``c``) or keyword (``peft_config=``)
-    is one of ``names``, or the callee an import alias of one (``from peft import LoraConfig as LC``)."""
-    called: set[str] = set()
-    aliases: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Call):
-            func = node.func
-            while isinstance(func, ast.Attribute):
-                called.add(func.attr)
-                func = func.value
-            if isinstance(func, ast.Name):
-                called.add(func.id)
-            called.update(keyword.arg for keyword in node.keywords if keyword.arg)
-        elif isinstance(node, ast.alias) and node.asname and node.name.rpartition(".")[2] in names:
-            aliases.add(node.asname)
-    return not called.isdisjoint(names) or not called.isdisjoint(aliases)
+    def scan(self) -> "Scan":
+        """What ``calls`` looks for, gathered over the trees of a text's pieces (``parsing.split``)."""
+        return Scan(self.names, self.loads)
 
 
 _NOT_MODELS = ("Tokenizer", "Processor", "Extractor", "Config")
 
 
-def loads_any(tree: ast.AST, keywords: frozenset[str]) -> bool:
-    """Whether a ``X.from_pretrained(<id>, <keyword>=...)`` call loads a model (``X`` names no
-    tokenizer, processor or config) from an id that may be static (a string, or a name the file
-    binds to a string or gives a string default), passing one of ``keywords`` as ``True`` or a name."""
-    loads = [node for node in ast.walk(tree) if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-             and node.func.attr == "from_pretrained" and any(
-                 k.arg in keywords and (isinstance(k.value, ast.Name) or (
-                     isinstance(k.value, ast.Constant) and k.value.value is True)) for k in node.keywords)]
-    loads = [node for node in loads if not any(word in ast.unparse(node.func.value) for word in _NOT_MODELS)]
-    if not loads:
-        return False
-    strings: set[str] | None = None
-    for node in loads:
+class Scan:
+    """The calls of one text, seen piece by piece: ``found()`` when a call's callee
+    (``a.b.c(...)``: ``a``, ``b`` or ``c``) or keyword (``peft_config=``) is a trigger or an import
+    alias of one (``from peft import LoraConfig as LC``), or a ``from_pretrained`` call loads a model
+    with a load keyword (``loads``)."""
+
+    def __init__(self, names: frozenset[str] | None, loads: frozenset[str] = frozenset()) -> None:
+        self.names, self.loads = names, loads
+        self.called: set[str] = set()
+        self.aliases: set[str] = set()
+        self.loads_static = False  # a model loaded with a load keyword from a string
+        self.load_names: set[str] = set()  # ... or from a name: static if the text binds it to a string
+        self.strings: set[str] = set()  # names the text binds to a string or gives a string default
+
+    def add(self, tree: ast.AST) -> None:
+        names = self.names or frozenset()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call):
+                func = node.func
+                while isinstance(func, ast.Attribute):
+                    self.called.add(func.attr)
+                    func = func.value
+                if isinstance(func, ast.Name):
+                    self.called.add(func.id)
+                self.called.update(keyword.arg for keyword in node.keywords if keyword.arg)
+                if self.loads:
+                    self._load(node)
+            elif isinstance(node, ast.alias) and node.asname and node.name.rpartition(".")[2] in names:
+                self.aliases.add(node.asname)
+            elif self.loads:
+                self.strings.update(_string_names(node))
+
+    def found(self) -> bool:
+        if self.names is None:
+            return True
+        return not self.called.isdisjoint(self.names) or not self.called.isdisjoint(self.aliases) or \
+            self.loads_static or not self.load_names.isdisjoint(self.strings)
+
+    def _load(self, node: ast.Call) -> None:
+        """A ``X.from_pretrained(<id>, <keyword>=...)`` call loading a model (``X`` names no
+        tokenizer, processor or config) that passes a load keyword as ``True`` or a name."""
+        if not (isinstance(node.func, ast.Attribute) and node.func.attr == "from_pretrained" and any(
+                k.arg in self.loads and (isinstance(k.value, ast.Name) or (
+                    isinstance(k.value, ast.Constant) and k.value.value is True)) for k in node.keywords)):
+            return
+        if any(word in ast.unparse(node.func.value) for word in _NOT_MODELS):
+            return
         first = node.args[0] if node.args else next(
             (k.value for k in node.keywords if k.arg == "pretrained_model_name_or_path"), None)
         if isinstance(first, ast.Constant) and isinstance(first.value, str):
-            return True
-        if isinstance(first, ast.Name):
-            strings = _string_names(tree) if strings is None else strings
-            if first.id in strings:
-                return True
-    return False
+            self.loads_static = True
+        elif isinstance(first, ast.Name):
+            self.load_names.add(first.id)
 
 
-def _string_names(tree: ast.AST) -> set[str]:
-    """Names the file assigns a string to, or gives a string default."""
-    found: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
-            found.update(t.id for t in node.targets if isinstance(t, ast.Name))
-        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) \
-                and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
-            found.add(node.target.id)
-        elif isinstance(node, ast.arguments):
-            positional = [*node.posonlyargs, *node.args]
-            pairs = [*zip(positional[len(positional) - len(node.defaults):], node.defaults),
-                     *zip(node.kwonlyargs, node.kw_defaults)]
-            found.update(arg.arg for arg, default in pairs
-                         if isinstance(default, ast.Constant) and isinstance(default.value, str))
-    return found
+def _string_names(node: ast.AST) -> set[str]:
+    """Names one node binds to a string or gives a string default."""
+    if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
+        return {t.id for t in node.targets if isinstance(t, ast.Name)}
+    if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) \
+            and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
+        return {node.target.id}
+    if isinstance(node, ast.arguments):
+        positional = [*node.posonlyargs, *node.args]
+        pairs = [*zip(positional[len(positional) - len(node.defaults):], node.defaults),
+                 *zip(node.kwonlyargs, node.kw_defaults)]
+        return {arg.arg for arg, default in pairs if isinstance(default, ast.Constant) and isinstance(default.value, str)}
+    return set()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import libcst as cst
 import pytest
 
-from lint_rules import engine
+from lint_rules import engine, parsing
 from lint_rules.analysis import guards
 from lint_rules.engine import lint_source
 
@@ -69,13 +69,14 @@ def test_each_link_of_a_chain_is_tested_as_the_whole_left_side_would_be(chain):
 def test_a_chain_that_overflows_the_recursion_limit_is_parsed_once(monkeypatch):
     """The analysis runs again with a larger stack (``engine._deep``); the parse is not redone."""
     parses = [0]
-    real = engine.parse
+    real = parsing.parse
 
     def counted(source):
         parses[0] += 1
         return real(source)
 
     monkeypatch.setattr(engine, "parse", counted)
+    monkeypatch.setattr(parsing, "parse", counted)  # a text parsed piece by piece (``parse_pieces``)
     source = "from peft import LoraConfig\nLoraConfig(r=" + " + ".join(["1"] * 1500) + ", lora_alpha=16)\n"
     lint_source(source)
     assert parses[0] == 1
