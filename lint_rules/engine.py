@@ -20,7 +20,7 @@ from .catalog import all_rules
 from .config import SYNTAX_ERROR
 from .errors import FixError, LintError
 from .fixes import Edits, apply
-from .parsing import in_thread, nesting_error, parse, parse_pieces, split
+from .parsing import DEEP_RECURSION, DEEP_STACK, MAX_CHAIN, Pieces, in_thread, nesting_error, parse, parse_pieces, split
 from .positions import Positions
 from .prefilter import Prefilter
 from .rule import RuleContext
@@ -121,15 +121,19 @@ class Linter:
         if ALL in off:
             return None, []
         scan = self.prefilter.scan()
-        cuts = split(source, scan.add)  # None: CPython rejects the text
-        if not (scan.found() if cuts is not None else self.prefilter.calls(source)):
+        pieces = split(source, scan.add)  # None: CPython rejects the text
+        if not (scan.found() if pieces is not None else self.prefilter.calls(source)):
             return None, []
+        if pieces is not None and pieces.chain > MAX_CHAIN:
+            raise LintError(f"{filename}: not linted: an expression chains {pieces.chain:,} operations "
+                            f"(`a + b + ...`, `x.y.z...`, `f()()...`, `x[0][0]...`); libcst's parser takes time "
+                            f"quadratic in their number and is not given more than {MAX_CHAIN:,}")
         # before libcst, whose native parser would overflow the stack (text CPython accepts nests little)
-        too_deep = nesting_error(source) if cuts is None else None
+        too_deep = nesting_error(source) if pieces is None else None
         failure = (too_deep[0], Location(too_deep[1], too_deep[2])) if too_deep is not None else None
         if failure is None:
             try:
-                module = self._parse(source, cuts)
+                module = self._parse(source, pieces)
             except cst.ParserSyntaxError as exc:
                 failure = _syntax_error(source, exc)
                 if failure is None:  # valid Python: no LORA000, and nothing else can be said
@@ -191,14 +195,14 @@ class Linter:
         found.sort(key=lambda f: (f.violation.location.row, f.violation.location.column, f.violation.code))
         return module, found
 
-    def _parse(self, source: str, cuts: list[int] | None) -> cst.Module:
-        """``parse`` (piece by piece at ``cuts``, when ``split`` could cut the text), once per text:
+    def _parse(self, source: str, pieces: Pieces | None) -> cst.Module:
+        """``parse`` (piece by piece, when ``split`` could cut the text), once per text:
         when the analysis of a long chain (``1 + 1 + ...``) overflows the recursion limit and
         ``_deep`` runs it again, the module parsed first is reused (parsing such a chain costs more
         than the rest)."""
         if self._parsed is not None and self._parsed[0] is source:
             return self._parsed[1]
-        module = parse(source) if cuts is None else parse_pieces(source, cuts)
+        module = parse(source) if pieces is None else parse_pieces(source, pieces.cuts)
         self._parsed = (source, module)
         return module
 
@@ -232,8 +236,6 @@ class Linter:
 
 
 _T = TypeVar("_T")
-_DEEP_STACK = 512 * 1024 * 1024
-_DEEP_RECURSION = 200_000
 
 
 def _deep(work: Callable[[], _T]) -> _T:
@@ -244,7 +246,7 @@ def _deep(work: Callable[[], _T]) -> _T:
         return work()
     except RecursionError:
         pass
-    return in_thread(work, _DEEP_STACK, _DEEP_RECURSION)
+    return in_thread(work, DEEP_STACK, DEEP_RECURSION)
 
 
 def _findings(rule: Any, calls: Any, ctx: RuleContext) -> Iterator[tuple[Any, Any]]:

@@ -19,6 +19,9 @@ brackets on an 8 MB stack. So:
   time and joins them into the module ``parse`` would give. libcst's parser needs several
   hundred bytes of memory per source byte while it runs but keeps about forty in the tree: one
   piece at a time, the peak is the tree plus one piece's work, not the whole file's.
+- ``longest_chain`` measures, on CPython's tree, the chains of binary operators, attributes,
+  calls and subscripts on which libcst's parser takes time quadratic in the length; the engine
+  does not hand it a text with one longer than ``MAX_CHAIN``.
 """
 from __future__ import annotations
 
@@ -28,6 +31,7 @@ import re
 import sys
 import threading
 import warnings
+from dataclasses import dataclass
 from itertools import accumulate
 from typing import Any, Callable, TypeVar
 
@@ -54,6 +58,8 @@ _BRACKET = re.compile(r"[()\[\]{}]")
 _NESTING_MESSAGES = ("too many nested", "too many levels", "too complex", "too deeply")
 
 PIECE = 64 * KB
+DEEP_STACK, DEEP_RECURSION = 512 * MB, 200_000  # where a text too deep for the defaults is read again
+MAX_CHAIN = 1000  # operations chained in one expression (``longest_chain``): more is not parsed
 # a line that may start a top-level statement: not indented, blank, a comment, a closing bracket,
 # a continued line or a clause of the statement before (a cut anywhere else is rejected by CPython)
 _STATEMENT_START = re.compile(r"^(?![\s#)\]}\\]|(?:else|elif|except|finally)\b)", re.M)
@@ -80,21 +86,28 @@ def parse(source: str) -> cst.Module:
     return in_thread(lambda: cst.parse_module(source), min(need, MAX_STACK))
 
 
-def split(source: str, each: Callable[[ast.Module], object] | None = None) -> list[int] | None:
-    """Where ``source`` is cut into pieces (the start offset of each) of whole top-level
-    statements, each about ``PIECE`` characters or longer and parsed by CPython on its own; each
-    piece's tree goes to ``each`` and is let go. ``None`` when a piece does not parse: CPython
-    rejects the text (or a cut would need more than it allows), which then goes on whole."""
+@dataclass
+class Pieces:
+    """Where ``split`` cut a text (the start offset of each piece), and the most operations one
+    expression in it chains (``longest_chain``)."""
+
+    cuts: list[int]
+    chain: int = 0
+
+
+def split(source: str, each: Callable[[ast.Module], object] | None = None) -> Pieces | None:
+    """Where ``source`` is cut into pieces of whole top-level statements, each about ``PIECE``
+    characters or longer and parsed by CPython on its own; each piece's tree goes to ``each`` and
+    is let go. ``None`` when a piece does not parse: CPython rejects the text (or a cut would need
+    more than it allows), which then goes on whole."""
     starts = [match.start() for match in _STATEMENT_START.finditer(source, PIECE)]
-    cuts: list[int] = []
+    found = Pieces([])
     begin, size = 0, PIECE
-    while begin < len(source) or not cuts:
+    while begin < len(source) or not found.cuts:
         at = bisect.bisect_left(starts, begin + size)
         end = starts[at] if at < len(starts) else len(source)
         try:
-            with warnings.catch_warnings():  # invalid escape sequences and the like: not ours to report
-                warnings.simplefilter("ignore")
-                tree = compile(source[begin:end], "<piece>", "exec", ast.PyCF_ONLY_AST, dont_inherit=True)
+            tree = _python_tree(source[begin:end])
         except _UNPARSABLE:
             if end == len(source):
                 return None
@@ -102,10 +115,51 @@ def split(source: str, each: Callable[[ast.Module], object] | None = None) -> li
             continue
         if each is not None:
             each(tree)
+        found.chain = max(found.chain, longest_chain(tree))
         del tree
-        cuts.append(begin)
+        found.cuts.append(begin)
         begin, size = end, PIECE
-    return cuts
+    return found
+
+
+def _python_tree(text: str) -> ast.Module:
+    """CPython's tree of ``text``; a chain too long for the recursion limit (about 3,000 ``+``)
+    is tried again with a large stack and limit (a thread's)."""
+    def compiled() -> ast.Module:
+        with warnings.catch_warnings():  # invalid escape sequences and the like: not ours to report
+            warnings.simplefilter("ignore")
+            return compile(text, "<piece>", "exec", ast.PyCF_ONLY_AST, dont_inherit=True)
+
+    try:
+        return compiled()
+    except RecursionError:
+        if sys.getrecursionlimit() >= DEEP_RECURSION:
+            raise
+    return in_thread(compiled, DEEP_STACK, DEEP_RECURSION)
+
+
+_LINKS = {ast.BinOp: ("left", "right"), ast.Attribute: ("value",), ast.Subscript: ("value",), ast.Call: ("func",)}
+
+
+def longest_chain(tree: ast.AST) -> int:
+    """The most operations chained in one expression: binary operators (``a + b - c ...``,
+    ``a ** b ** c``), attributes, calls and subscripts (``x.y()[0].z``), counted along the
+    operands libcst's parser recurses into. Its time grows with the square of that number
+    (measured, libcst 1.9: 3,000 ``+`` take 3 s, 3,000 subscripts 33 s; ``and``/``or`` chains,
+    comparisons and implicit string concatenation do not)."""
+    longest = 0
+    runs: dict[int, int] = {}  # id of a node inside a chain -> the links above it
+    for node in ast.walk(tree):  # parents before children
+        links = _LINKS.get(type(node))
+        if links is None:
+            continue
+        run = runs.pop(id(node), 0) + 1
+        longest = max(longest, run)
+        for name in links:
+            child = getattr(node, name)
+            if type(child) in _LINKS:
+                runs[id(child)] = run
+    return longest
 
 
 def parse_pieces(source: str, cuts: list[int]) -> cst.Module:

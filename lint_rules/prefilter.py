@@ -154,5 +154,6 @@ def _string_names(node: ast.AST) -> set[str]:
         positional = [*node.posonlyargs, *node.args]
         pairs = [*zip(positional[len(positional) - len(node.defaults):], node.defaults),
                  *zip(node.kwonlyargs, node.kw_defaults)]
-        return {arg.arg for arg, default in pairs if isinstance(default, ast.Constant) and isinstance(default.value, str)}
+        return {arg.arg for arg, default in pairs
+                if isinstance(default, ast.Constant) and isinstance(default.value, str)}
     return set()

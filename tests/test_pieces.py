@@ -37,9 +37,9 @@ def test_pieces_join_into_the_module_one_parse_gives(name, monkeypatch):
     source = TRICKY[name]
     whole = cst.parse_module(source)
     monkeypatch.setattr(parsing, "PIECE", 1)  # cut at every line that may start a statement
-    cuts = parsing.split(source)
-    assert cuts is not None and len(cuts) > 1
-    joined = parsing.parse_pieces(source, cuts)
+    pieces = parsing.split(source)
+    assert pieces is not None and len(pieces.cuts) > 1
+    joined = parsing.parse_pieces(source, pieces.cuts)
     assert joined.deep_equals(whole)
     for attribute in ("header", "footer"):
         mine, theirs = getattr(joined, attribute), getattr(whole, attribute)
@@ -53,7 +53,7 @@ def test_pieces_join_into_the_module_one_parse_gives(name, monkeypatch):
 def test_text_python_rejects_is_not_split():
     assert parsing.split("x = 1\n" * 20000 + "def f(:\n") is None
     assert parsing.split("\ufeffx = 1\n" + "x = 1\n" * 20000) is None  # CPython refuses a BOM in a str
-    assert parsing.split("a = 1\n") == [0]
+    assert parsing.split("a = 1\n").cuts == [0]
 
 
 def _program(functions: int) -> str:

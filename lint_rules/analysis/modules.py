@@ -18,7 +18,7 @@ from pathlib import Path
 import libcst as cst
 
 from .. import consulted
-from ..parsing import nesting_error, parse
+from ..parsing import MAX_CHAIN, nesting_error, parse, parse_pieces, split
 from ..reading import UNDECODABLE, decode, present, read_bytes
 from .index import FileIndex
 
@@ -126,11 +126,13 @@ def _is_file(path: Path) -> bool:
 @lru_cache(maxsize=256)
 def _index(path: str, mtime_ns: int, size: int) -> FileIndex | None:
     """The index of a module file, or ``None`` if it cannot be read (not a regular file, over
-    ``MAX_BYTES``, no permission, gone), decoded, or parsed (too deeply nested for Python)."""
+    ``MAX_BYTES``, no permission, gone), decoded, or parsed (too deeply nested for Python, or an
+    expression chains more operations than libcst is given: ``parsing.MAX_CHAIN``)."""
     try:
         text, _ = decode(read_bytes(path, MAX_BYTES))
-        if nesting_error(text) is not None:
-            return None
-        return FileIndex.build(parse(text))
+        pieces = split(text)
+        if pieces is None:
+            return None if nesting_error(text) is not None else FileIndex.build(parse(text))
+        return FileIndex.build(parse_pieces(text, pieces.cuts)) if pieces.chain <= MAX_CHAIN else None
     except (OSError, *UNDECODABLE, ValueError, cst.ParserSyntaxError, RecursionError, MemoryError):
         return None
