@@ -167,7 +167,7 @@ class Linter:
             return module, []
         wanted = {node for _, call, finding in findings
                   for node in (finding.node, getattr(call, "node", None), *finding.replacements) if node is not None}
-        positions = Positions(module, source, wanted)  # only the statements that hold a finding
+        positions = Positions(module, source, wanted)  # kept only on the paths down to these nodes
         noqa: NoqaMap | None = None
         edits: Edits | None = None
         found: list[_Found] = []
