@@ -4,7 +4,9 @@
 - peft-heavy code (peft's and trl's packages), wall, against Fixit with one trivial rule, and CPU
   against libcst parsing, once, every file whose text holds a trigger of the enabled rules;
 - peft's whole sdist (tests included), wall, against a 15 s budget;
-- peak memory on one 5 MB file (peft's tests/test_custom_models.py repeated), against its size;
+- peak memory on one 5 MB file (peft's tests/test_custom_models.py repeated), against its size
+  (measured on this kind of machine: 2,539 MB, 509x, before the file was parsed in pieces;
+  428 MB, 86x, after);
 - the quadratic case: N = 200 functions each with a LoraConfig call, against twice N = 100;
 - pytest with 200 trivial tests, the plugin installed but unused, CPU, against ``-p no:lora``.
 
