@@ -13,6 +13,7 @@ from lint_rules.analysis.model import APPLYING
 from lint_rules.catalog import all_rules
 from lint_rules.engine import Linter, linter_for
 from lint_rules.prefilter import Prefilter
+from lint_rules.rules._training import TRAINING_TRIGGERS
 
 RULES = all_rules()
 LORA = Prefilter(frozenset({"LoraConfig"}))
@@ -64,7 +65,7 @@ def test_lora000_triggers_are_every_other_rules():
 def test_every_rule_declares_what_it_needs_to_see():
     assert all(rule.TRIGGERS or rule.LOAD_TRIGGERS for rule in RULES.values())
     assert linter_for(select=["LORA201"]).prefilter == LORA  # LORA000 (on unless ignored) follows the others
-    assert linter_for().prefilter == Prefilter(frozenset({"LoraConfig", *APPLYING}),
+    assert linter_for().prefilter == Prefilter(frozenset({"LoraConfig", *APPLYING, *TRAINING_TRIGGERS}),
                                                frozenset({"trust_remote_code"}))
     assert linter_for(select=["LORA000"]).prefilter == linter_for().prefilter
 

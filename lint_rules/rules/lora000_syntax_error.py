@@ -5,6 +5,7 @@ from typing import Any, Iterator
 
 from ..analysis.model import APPLYING
 from ..rule import Finding, Invalid, Rule, Valid
+from ._training import TRAINING_TRIGGERS
 
 
 class SyntaxErrorRule(Rule):
@@ -24,7 +25,7 @@ class SyntaxErrorRule(Rule):
     NAME = "syntax-error"
     SEVERITY = "error"
     SUMMARY = "The file does not parse; nothing else in it was checked"
-    TRIGGERS = ("LoraConfig", *APPLYING)  # every other rule's: what it needs alone
+    TRIGGERS = ("LoraConfig", *APPLYING, *TRAINING_TRIGGERS)  # every other rule's: what it needs alone
     LOAD_TRIGGERS = ("trust_remote_code",)
     VALID = [
         Valid("from peft import LoraConfig\n\nconfig = LoraConfig(r=8)\n"),

@@ -1,0 +1,232 @@
+"""What the training-script rules (LORA008-LORA019) claim, shown with the installed peft on a tiny
+CPU model built here (offline, saved to tmp_path): each test lints the rule's own INVALID example
+and then does what it does with the real packages."""
+from __future__ import annotations
+
+import os
+import warnings
+
+import pytest
+
+from lint_rules.engine import lint_source
+
+peft = pytest.importorskip("peft")
+torch = pytest.importorskip("torch")
+transformers = pytest.importorskip("transformers")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from peft import LoraConfig, PeftConfig, PeftModel, get_peft_model, prepare_model_for_kbit_training  # noqa: E402
+
+INPUT = torch.tensor([[1, 2, 3, 4, 5]])
+
+
+def _base(**to) -> "torch.nn.Module":
+    """A two-layer Llama with a 64-token vocabulary, the same weights at every call."""
+    config = transformers.LlamaConfig(vocab_size=64, hidden_size=16, intermediate_size=32, num_hidden_layers=2,
+                                      num_attention_heads=2, num_key_value_heads=2)
+    torch.manual_seed(0)
+    model = transformers.LlamaForCausalLM(config)
+    return model.to(**to) if to else model
+
+
+def _lora(r: int = 4, **extra) -> LoraConfig:
+    return LoraConfig(r=r, lora_alpha=8, target_modules=["q_proj", "v_proj"], **extra)
+
+
+def _trainable(model) -> int:
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def _logits(model) -> "torch.Tensor":
+    with torch.no_grad():
+        return model(INPUT).logits
+
+
+@pytest.fixture
+def trained_adapter(tmp_path):
+    """An adapter saved after "training": its lora_B weights are no longer zero."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = get_peft_model(_base(), _lora())
+    with torch.no_grad():
+        for name, param in model.named_parameters():
+            if "lora_B" in name:
+                param.normal_()
+    model.save_pretrained(tmp_path)
+    return model, tmp_path
+
+
+def _finds(rule, code: str) -> bool:
+    return any(v.code == rule.CODE for v in lint_source(code, filename="case.py", select=[rule.CODE]))
+
+
+def test_lora009_a_frozen_load_has_nothing_to_train(trained_adapter):
+    from lint_rules.rules.lora009_adapter_loaded_frozen import AdapterLoadedFrozen
+
+    assert _finds(AdapterLoadedFrozen, AdapterLoadedFrozen.INVALID[0].code)
+    _, path = trained_adapter
+    frozen = PeftModel.from_pretrained(_base(), path)
+    assert _trainable(frozen) == 0
+    assert _trainable(PeftModel.from_pretrained(_base(), path, is_trainable=True)) > 0
+    loss = frozen(INPUT, labels=INPUT).loss
+    with pytest.raises(RuntimeError, match="does not require grad"):  # the hand-written loop's backward()
+        loss.backward()
+
+
+def test_lora010_loading_into_a_wrapped_model_misses_the_adapter(trained_adapter):
+    from lint_rules.rules.lora010_fresh_adapter_then_load import FreshAdapterThenLoad
+
+    assert _finds(FreshAdapterThenLoad, FreshAdapterThenLoad.INVALID[0].code)
+    trained, path = trained_adapter
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        wrapped = get_peft_model(_base(), _lora())
+        loaded = PeftModel.from_pretrained(wrapped, path)
+    assert any("missing adapter keys" in str(w.message) for w in caught)
+    assert not torch.allclose(_logits(loaded), _logits(trained))
+    assert torch.allclose(_logits(PeftModel.from_pretrained(_base(), path)), _logits(trained))
+
+
+def test_lora010_a_config_read_from_an_adapter_makes_an_untrained_one(trained_adapter):
+    from lint_rules.rules.lora010_fresh_adapter_then_load import FreshAdapterThenLoad
+
+    assert _finds(FreshAdapterThenLoad, FreshAdapterThenLoad.INVALID[1].code)
+    trained, path = trained_adapter
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fresh = get_peft_model(_base(), PeftConfig.from_pretrained(path))
+    assert torch.allclose(_logits(fresh), _logits(_base()))
+    assert not torch.allclose(_logits(fresh), _logits(trained))
+
+
+def test_lora011_peft_warns_about_a_name_inside_the_prefix():
+    from lint_rules.rules.lora011_adapter_name_collides import AdapterNameCollides
+
+    assert _finds(AdapterNameCollides, AdapterNameCollides.INVALID[0].code)
+    for name, warned in (("lora", True), ("a", True), ("lora_math", False), ("math", False)):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            get_peft_model(_base(), _lora(), adapter_name=name)
+        assert any("should not be contained in the prefix" in str(w.message) for w in caught) is warned, name
+
+
+def test_lora016_preparing_a_16_bit_model_doubles_its_memory():
+    from lint_rules.rules.lora016_kbit_prep_misuse import KbitPrepMisuse
+
+    assert _finds(KbitPrepMisuse, KbitPrepMisuse.INVALID[0].code)
+    model = _base(dtype=torch.bfloat16)
+    before = sum(p.numel() * p.element_size() for p in model.parameters())
+    model = prepare_model_for_kbit_training(model)
+    assert {p.dtype for p in model.parameters()} == {torch.float32}
+    assert sum(p.numel() * p.element_size() for p in model.parameters()) == 2 * before
+
+
+def test_lora016_preparing_after_get_peft_model_freezes_the_adapter():
+    from lint_rules.rules.lora016_kbit_prep_misuse import KbitPrepMisuse
+
+    assert _finds(KbitPrepMisuse, KbitPrepMisuse.INVALID[1].code)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = get_peft_model(_base(), _lora())
+    assert _trainable(model) > 0
+    assert _trainable(prepare_model_for_kbit_training(model)) == 0
+
+
+def test_lora008_a_resize_after_wrapping_leaves_the_new_rows_out_of_the_adapter():
+    from lint_rules.rules.lora008_new_tokens_not_trained import NewTokensNotTrained
+
+    assert _finds(NewTokensNotTrained, NewTokensNotTrained.INVALID[1].code)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = get_peft_model(_base(), _lora())
+        model.resize_token_embeddings(70)  # 6 new tokens
+    embedding = model.get_input_embeddings().weight
+    assert embedding.shape[0] == 70
+    trainable = [name for name, p in model.named_parameters() if p.requires_grad]
+    assert trainable and all("lora_" in name for name in trainable)  # nothing trains the new rows
+    # unless it is a new trainable module (older transformers): then it trains outside the adapter
+    assert not any("embed_tokens" in key for key in peft.get_peft_model_state_dict(model))
+
+
+def test_lora008_a_resize_before_wrapping_without_saving_the_embedding():
+    from lint_rules.rules.lora008_new_tokens_not_trained import NewTokensNotTrained
+
+    assert _finds(NewTokensNotTrained, NewTokensNotTrained.INVALID[0].code)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        base = _base()
+        base.resize_token_embeddings(70)
+        model = get_peft_model(base, _lora())
+        saved = get_peft_model(_resized(), _lora(modules_to_save=["embed_tokens", "lm_head"]))
+    assert not model.get_input_embeddings().weight.requires_grad
+    assert not any("embed_tokens" in key for key in peft.get_peft_model_state_dict(model))
+    assert any("embed_tokens" in key for key in peft.get_peft_model_state_dict(saved))
+
+
+def _resized():
+    model = _base()
+    model.resize_token_embeddings(70)
+    return model
+
+
+def test_lora018_fp16_trainable_copies_fail_the_first_amp_step():
+    from lint_rules.rules.lora018_fp16_trainables_with_amp import Fp16TrainablesWithAmp
+
+    case = Fp16TrainablesWithAmp.INVALID[0]
+    assert any(v.code == "LORA018" for v in lint_source(case.code, filename="case.py", settings=case.settings,
+                                                       select=["LORA018"]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = get_peft_model(_base(dtype=torch.float16), _lora(modules_to_save=["lm_head"]))
+        plain = get_peft_model(_base(dtype=torch.float16), _lora())
+    assert {p.dtype for p in plain.parameters() if p.requires_grad} == {torch.float32}  # peft >= 0.12 upcasts
+    assert torch.float16 in {p.dtype for p in model.parameters() if p.requires_grad}
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad])
+    scaler = torch.amp.GradScaler("cpu")
+    with torch.autocast("cpu", dtype=torch.float16):
+        loss = model(INPUT, labels=INPUT).loss
+    scaler.scale(loss).backward()
+    with pytest.raises(ValueError, match="Attempting to unscale FP16 gradients"):
+        scaler.unscale_(optimizer)
+
+
+def test_lora019_reentrant_checkpointing_after_wrapping_stops_the_gradients():
+    from lint_rules.rules.lora019_gc_without_input_grads import GcWithoutInputGrads
+
+    case = GcWithoutInputGrads.INVALID[0]
+    assert any(v.code == "LORA019" for v in lint_source(case.code, filename="case.py", settings=case.settings,
+                                                       select=["LORA019"]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = get_peft_model(_base(), _lora(modules_to_save=["lm_head"]))  # lm_head keeps a graph to backward
+        # what gradient_checkpointing_enable() does before transformers 5: reentrant, and no input-grad hook
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": True})
+        model.disable_input_require_grads()
+        model.train()
+        model(INPUT, labels=INPUT).loss.backward()
+    lora = [p for name, p in model.named_parameters() if "lora_" in name]
+    assert lora and all(p.grad is None for p in lora)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model.zero_grad()
+        model.enable_input_require_grads()
+        model(INPUT, labels=INPUT).loss.backward()
+    assert all(p.grad is not None for p in lora)
+
+
+def test_lora205_a_plain_peft_model_names_no_labels():
+    from transformers.utils import find_labels
+
+    from lint_rules.rules.lora205_eval_label_names import EvalLabelNames
+
+    case = EvalLabelNames.INVALID[0]
+    assert any(v.code == "LORA205" for v in lint_source(case.code, filename="case.py", settings=case.settings,
+                                                       select=["LORA205"]))
+    # what Trainer before 4.55.0 calls on the model's class to find the label names
+    assert find_labels(peft.PeftModel) == []
+    assert find_labels(peft.PeftModelForCausalLM) == ["labels"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        plain = get_peft_model(_base(), _lora())
+        typed = get_peft_model(_base(), _lora(task_type="CAUSAL_LM"))
+    assert type(plain) is peft.PeftModel and type(typed) is peft.PeftModelForCausalLM
