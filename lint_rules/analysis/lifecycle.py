@@ -134,10 +134,13 @@ class History:
         found = self.of(*kinds)
         return found[-1] if found else None
 
+    def position(self, step: Step) -> int:
+        """Where ``step`` (one of this history's) is in it."""
+        return next(i for i, s in enumerate(self.steps) if s.node is step.node)
+
     def after(self, step: Step, *kinds: str) -> list[Step]:
         """The steps of ``kinds`` after ``step`` in this history."""
-        position = next(i for i, s in enumerate(self.steps) if s.node is step.node)
-        return [s for s in self.steps[position + 1:] if s.kind in kinds]
+        return [s for s in self.steps[self.position(step) + 1:] if s.kind in kinds]
 
     def is_peft(self) -> bool:
         """Whether the value is a PeftModel on this path (a peft step, not merged away after)."""
@@ -412,9 +415,35 @@ class Lifecycle:
             values.add(_dtype_value(sub))
         return values.pop() if len(values) == 1 else None
 
+    def _prequantized(self, step: Step) -> bool | None:
+        """Whether a load's checkpoint is stored quantized (its config has ``quantization_config``):
+        known only for a static id that resolves (``analysis.model.checkpoint``) and names no
+        quantized variant (``-GPTQ``, ``-bnb-4bit``, ...); None otherwise."""
+        from .model import checkpoint
+
+        positional = [a.value for a in step.node.args if a.keyword is None and not a.star]
+        expr = positional[0] if positional else step.keyword("pretrained_model_name_or_path")
+        if expr is None:
+            return None
+        origin = Origin(None, step.index, step.at, True, (), step.path)
+        answers = set()
+        for sub in origin.trace(expr, self.tracer):
+            name = sub.index.value_of(sub.node, sub.at.scope, sub.at.order) if sub.node is not None else None
+            if not isinstance(name, str):
+                return None
+            if any(word in name.lower() for word in _QUANTIZED_WORDS):
+                answers.add(True)
+                continue
+            resolved = checkpoint(name)
+            if resolved is None:
+                return None
+            answers.add("quantization_config" in resolved.config)
+        return True in answers if answers else None
+
     def quantized(self, step: Step) -> str | None:
         """How a load step quantizes the weights, when static on every path: ``"4bit"``/``"8bit"``
-        (bitsandbytes), ``"other"`` (another ``quantization_config``), ``"none"``; else None."""
+        (bitsandbytes), ``"other"`` (another ``quantization_config``, or a checkpoint stored
+        quantized), ``"none"`` (only for a checkpoint known not to be); else None."""
         if step.kind not in (LOAD, AUTO_PEFT_LOAD):
             return "none" if step.kind == FROM_CONFIG else None
         found = set()
@@ -428,6 +457,9 @@ class Lifecycle:
         if expr is None:
             if step.open_ended:
                 return None
+            if not found and step.kind == LOAD:
+                checkpoint = self._prequantized(step)
+                return None if checkpoint is None else "other" if checkpoint else "none"
         else:
             origin = Origin(None, step.index, step.at, True, (), step.path)
             kinds = {_quantization(sub) for sub in origin.trace(expr, self.tracer)}
@@ -445,6 +477,10 @@ def _settled(histories: list[History]) -> list[History]:
         return histories
     common = set.intersection(*({id(s.node) for s in h.steps} for h in histories))
     return [History(tuple(replace(s, certain=id(s.node) in common) for s in h.steps), h.known) for h in histories]
+
+
+_QUANTIZED_WORDS = ("gptq", "awq", "bnb", "4bit", "8bit", "int4", "int8", "nf4", "exl2", "gguf", "fp8", "quant",
+                    "hqq", "aqlm", "eetq", "-4b", "-8b-")
 
 
 def _contains(tree: cst.CSTNode, node: cst.CSTNode) -> bool:

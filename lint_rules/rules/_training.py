@@ -21,7 +21,8 @@ TRAINING_TRIGGERS = (
 )
 # calls that change which parameters train, or load weights into an adapter, by other means
 _HAND_MADE = ("requires_grad_", "set_adapter", "load_adapter", "add_adapter", "set_peft_model_state_dict",
-              "load_state_dict", "mark_only_lora_as_trainable", "enable_adapter_layers", "train_adapter")
+              "load_state_dict", "mark_only_lora_as_trainable", "enable_adapter_layers", "train_adapter",
+              "load_state", "load_checkpoint", "load_model", "load_checkpoint_in_model")
 
 
 def lifecycle_of(calls: Any, ctx: Any) -> Lifecycle | None:

@@ -29,7 +29,9 @@ class KbitPrepMisuse(Rule):
     16 bit (``torch_dtype``/``dtype`` ``float16``/``bfloat16``) without 4/8-bit quantization
     (no ``load_in_4bit``/``load_in_8bit``, no ``quantization_config``), or (2) ``model`` is already a
     trainable PeftModel (``get_peft_model``, ``PeftModel.from_pretrained(..., is_trainable=True)``).
-    A load with a ``**kwargs`` splat, a quantization chosen at run time or a step on one path only is
+    A load with a ``**kwargs`` splat, a quantization chosen at run time, a checkpoint that is not
+    known (the model id must resolve, as for LORA001, and name no quantized variant such as
+    ``-GPTQ`` or ``-bnb-4bit``: such checkpoints are stored quantized) or a step on one path only is
     not judged.
     Why: the function freezes every parameter and casts every 16-bit parameter that is not
     quantized to float32; it is meant for 4/8-bit models. On a 16-bit model that doubles the memory
@@ -56,6 +58,10 @@ class KbitPrepMisuse(Rule):
         # quantization chosen at run time, or passed through **kwargs
         Valid(_seed(f"quantization_config=bnb if args.q else None, {_16BIT}")),
         Valid(_seed(f"{_16BIT}, **kwargs")),
+        # a checkpoint stored quantized (GPTQ, a bnb-4bit upload), or one this analysis does not know
+        Valid(_seed(_16BIT).replace("meta-llama/Llama-2-7b-hf", "TheBloke/Llama-2-7B-GPTQ")),
+        Valid(_seed(_16BIT).replace("meta-llama/Llama-2-7b-hf", "unsloth/llama-3-8b-bnb-4bit")),
+        Valid(_seed(_16BIT).replace("'meta-llama/Llama-2-7b-hf'", "args.model")),
         # float32 weights: nothing is cast
         Valid(_seed("torch_dtype=torch.float32")),
         # wrapped on one path only

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Iterator
 
-from ..analysis.lifecycle import CAST, CREATIONS, GET_PEFT, KBIT_PREP, MERGE, PEFT_LOAD, AUTO_PEFT_LOAD, History, Lifecycle, Step
+from ..analysis.lifecycle import CAST, GET_PEFT, KBIT_PREP, MERGE, MISSING, PEFT_LOAD, History, Lifecycle, Step
 from ..rule import Finding, Invalid, Rule, RuleContext, Valid
 from ._common import lowest, newer
 from ._training import certain_in_all, lifecycle_of, sets_trainable
@@ -27,7 +27,8 @@ def _seed(dtype: str = "torch.float16", extra: str = ", modules_to_save=['lm_hea
 class Fp16TrainablesWithAmp(Rule):
     """Float16 trainable weights under float16 mixed precision.
 
-    What: a model loaded with ``torch_dtype``/``dtype`` ``float16`` (or cast with ``.half()``), wrapped
+    What: a model loaded with ``torch_dtype``/``dtype`` ``float16`` (or cast with ``.half()``) from a
+    checkpoint known not to be stored quantized (its id resolves, as for LORA001), wrapped
     by ``get_peft_model`` and trained by a transformers/TRL trainer whose ``args`` set ``fp16=True``,
     all on every path, where some trainable weights stay float16: ``modules_to_save`` is not empty
     (its copies keep the base dtype), ``get_peft_model(..., autocast_adapter_dtype=False)``, or the
@@ -40,6 +41,7 @@ class Fp16TrainablesWithAmp(Rule):
     mst272/LLM-Dojo#11, oobabooga/textgen#5268, axolotl-ai-cloud/axolotl#473; huggingface/peft#1706:
     "Forgetting this is a common source of errors"). The error has its own entry in PEFT's
     troubleshooting page.
+    Not judged either: arguments with a DeepSpeed or FSDP config or another half-precision backend.
     Example: ``torch_dtype=torch.float16``, ``modules_to_save=["lm_head"]``, ``fp16=True`` -> train in
     ``bf16=True``, load in float32, or call ``peft.tuners.tuners_utils.cast_mixed_precision_params(model,
     torch.float16)`` before training.
@@ -62,6 +64,8 @@ class Fp16TrainablesWithAmp(Rule):
         # fp16 chosen at run time, or the dtype
         Valid(_seed(amp="fp16=args.fp16"), **_NEW),
         Valid(_seed(dtype="torch.float16 if args.half else torch.float32"), **_NEW),
+        # DeepSpeed keeps its own fp16 master weights
+        Valid(_seed(amp="fp16=True, deepspeed='ds_config.json'"), **_NEW),
         # cast by hand before training
         Valid(_seed() + "for p in model.parameters():\n    if p.requires_grad:\n        p.data = p.data.float()\n",
               **_NEW),
@@ -81,7 +85,7 @@ class Fp16TrainablesWithAmp(Rule):
         for training in lc.trainings():
             if training.kind != "trainer" or not training.args:
                 continue
-            if not all(args is not None and args.value("fp16") is True for args in training.args):
+            if not all(_plain_fp16_amp(args) for args in training.args):
                 continue
             wraps = certain_in_all(lc.histories(training.model, training.model_site), lambda h: _fp16_wrap(lc, h))
             if wraps is None:
@@ -97,6 +101,13 @@ class Fp16TrainablesWithAmp(Rule):
                           f"(peft.tuners.tuners_utils.cast_mixed_precision_params)")
 
 
+def _plain_fp16_amp(args: Any) -> bool:
+    """``fp16=True`` through torch AMP's GradScaler: no DeepSpeed or FSDP config (which keep their own
+    fp16 state), no other half-precision backend."""
+    return args is not None and args.value("fp16") is True and all(
+        args.value(name) in (MISSING, None, "", False) for name in ("deepspeed", "fsdp", "half_precision_backend"))
+
+
 def _fp16_wrap(lc: Lifecycle, history: History) -> Step | None:
     """The ``get_peft_model`` step of a history whose weights are float16 when it runs."""
     if history.creation is None or not history.creation.certain or history.of(KBIT_PREP, PEFT_LOAD, MERGE):
@@ -105,7 +116,7 @@ def _fp16_wrap(lc: Lifecycle, history: History) -> Step | None:
     if wrap is None or lc.quantized(history.creation) != "none":
         return None
     dtype = lc.dtype(history.creation)
-    for step in history.steps[:history.steps.index(wrap)]:
+    for step in history.steps[:history.position(wrap)]:
         if step.kind == CAST:
             dtype = lc.dtype(step) if step.certain else None
     if dtype != "float16" or history.after(wrap, CAST):

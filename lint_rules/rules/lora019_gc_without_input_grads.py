@@ -117,7 +117,7 @@ def _why(lc: Lifecycle, history: History, gc: Step) -> str | None:
     wrap = history.last(GET_PEFT)
     if wrap is None or not wrap.certain:
         return None
-    if history.steps.index(gc) > history.steps.index(wrap):
+    if history.position(gc) > history.position(wrap):
         return ("is called after get_peft_model(), which enables input gradients only when checkpointing "
                 "is already on")
     creation = history.creation
