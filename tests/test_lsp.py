@@ -298,6 +298,17 @@ def test_saving_pyproject_in_the_editor_lints_the_open_files_again(client, proje
     assert client.diagnostics(document, 1, mark) == []
 
 
+def test_a_trainer_yaml_gets_diagnostics_on_its_list_and_other_yaml_none(client, project):
+    text = ("base_model: microsoft/Phi-3-mini-4k-instruct  # fuses q, k and v into qkv_proj\n"
+            "adapter: lora\nlora_r: 8\nlora_alpha: 16\nlora_target_modules:\n  - q_proj\n  - v_proj\n")
+    document = client.open(project / "configs" / "phi3-lora.yaml", text, language="yaml")
+    [diagnostic] = client.diagnostics(document, 1)
+    assert diagnostic["code"] == "LORA001"
+    assert diagnostic["range"]["start"] == {"line": 5, "character": 2}
+    other = client.open(project / ".github" / "workflows" / "ci.yml", "on: push\njobs: {}\n", language="yaml")
+    assert client.diagnostics(other, 1) == []
+
+
 def test_an_adapter_config_json_gets_diagnostics_where_its_keys_are(client, project):
     text = json.dumps({"base_model_name_or_path": "gpt2", "lora_alpha": 16, "peft_type": "LORA", "r": 8,
                        "target_modules": ["q_proj", "v_proj"], "task_type": "CAUSAL_LM"}, indent=2, sort_keys=True)
