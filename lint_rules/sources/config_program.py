@@ -209,6 +209,23 @@ def fix(checker: Checker, read: Callable[[str], Document | None], text: str, fil
     return FixResult(current, lint(checker, read(current), filename, relpath), done)
 
 
+def lint_text(checker: Checker, document_of: Callable, text: str, filename: str,
+              relpath: str | None) -> list[Violation]:
+    """A config source's ``lint``: ``document_of(checker, text, filename, relpath)`` reads the file
+    into its ``Document`` (None: not one of its files) and the problems that stop it (``LORA000``)."""
+    document, problems = document_of(checker, text, filename, relpath)
+    return problems or lint(checker, document, filename, relpath)
+
+
+def fix_text(checker: Checker, document_of: Callable, read: Callable[[str], "Document | None"], text: str,
+             filename: str, relpath: str | None, *, unsafe: bool) -> FixResult:
+    """A config source's ``fix``, reading the file as ``lint_text`` does."""
+    document, problems = document_of(checker, text, filename, relpath)
+    if problems or document is None:
+        return FixResult(text, problems)
+    return fix(checker, read, text, filename, relpath, unsafe=unsafe)
+
+
 def without_bom(text: str) -> str:
     """The text to parse: a leading BOM (stdin keeps it) read as a space, so offsets stay the file's."""
     return " " + text[1:] if text.startswith("\ufeff") else text

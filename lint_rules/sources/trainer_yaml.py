@@ -302,12 +302,8 @@ def _document(checker: Checker, text: str, filename: str,
 
 
 def lint(checker: Checker, text: str, filename: str, relpath: str | None) -> list[Violation]:
-    document, problems = _document(checker, text, filename, relpath)
-    return problems or config_program.lint(checker, document, filename, relpath)
+    return config_program.lint_text(checker, _document, text, filename, relpath)
 
 
 def fix(checker: Checker, text: str, filename: str, relpath: str | None, *, unsafe: bool) -> FixResult:
-    document, problems = _document(checker, text, filename, relpath)
-    if problems or document is None:
-        return FixResult(text, problems)
-    return config_program.fix(checker, read, text, filename, relpath, unsafe=unsafe)
+    return config_program.fix_text(checker, _document, read, text, filename, relpath, unsafe=unsafe)
