@@ -5,8 +5,6 @@ import re
 from typing import Any, Iterator
 
 import libcst as cst
-from packaging.specifiers import InvalidSpecifier, SpecifierSet
-from packaging.version import InvalidVersion, Version
 
 from ..analysis.index import CallSite, FileIndex
 from ..analysis.model import checkpoint
@@ -14,6 +12,7 @@ from ..analysis.values import UNKNOWN
 from ..knowledge.architectures import installed_transformers, model_types, transformers_in, transformers_versions
 from ..rule import Finding, Invalid, Rule, RuleContext, Valid
 from ._common import remove_element
+from ._versions import reaches_below
 
 # transformers classes that load a model (not a tokenizer, processor or config)
 _MODEL_CLASS = re.compile(r"^(AutoModel\w*|[A-Z]\w*(Model|For[A-Z]\w*))$")
@@ -141,24 +140,7 @@ class TrustRemoteCode(Rule):
 
 
 def _native_range(ctx: RuleContext) -> bool:
-    """Whether no transformers version the project allows is older than the architecture data."""
-    oldest = Version(transformers_versions()[0])
+    """Whether no transformers version the project allows is older than the architecture data
+    (an unreadable range is not known to be)."""
     spec = ctx.transformers if ctx.transformers is not None else installed_transformers()
-    if spec is None:
-        return False
-    try:
-        return Version(spec.strip()) >= oldest
-    except InvalidVersion:
-        pass
-    try:
-        clauses = list(SpecifierSet(spec.strip()))
-    except InvalidSpecifier:
-        return False
-    bounds = []
-    for clause in clauses:
-        if clause.operator in (">=", ">", "==", "~=", "==="):
-            try:
-                bounds.append(Version(clause.version.removesuffix(".*")))
-            except InvalidVersion:
-                continue
-    return bool(bounds) and max(bounds) >= oldest
+    return spec is not None and reaches_below(spec, transformers_versions()[0]) is False
