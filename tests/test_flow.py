@@ -355,6 +355,37 @@ def test_reaching_definitions(source, lines, complete, straight):
     assert _reach(source) == (lines, complete, straight)
 
 
+@pytest.mark.parametrize("source, lines, complete, straight", [
+    # as the script runs: the module level up to the call of f(), then f()
+    ("x = 1\ndef f():\n    use(x)\nx = 2\nf()\n", [4], True, [True]),
+    ("x = 1\ndef f():\n    use(x)\nf()\nx = 2\n", [1], True, [True]),
+    ("x = 1\ndef f():\n    use(x)\nif __name__ == '__main__':\n    x = 2\n    f()\n", [5], True, [True]),
+    ("x = 1\ndef f():\n    if c:\n        use(x)\nx = 2\nf()\n", [5], True, [False]),
+    # f() may run before x is bound, or runs twice with different values
+    ("def f():\n    use(x)\nf()\nx = 1\n", [], False, []),
+    ("x = 1\ndef f():\n    use(x)\nf()\nx = 2\nf()\n", [1, 5], True, [False, False]),
+    # through the function that calls it
+    ("x = 1\ndef f():\n    use(x)\ndef main():\n    f()\nx = 2\nmain()\n", [6], True, [True]),
+    # `global`: what the function binds itself, before the use
+    ("x = 1\ndef f():\n    global x\n    x = g(x)\n    use(x)\nf()\n", [4], True, [True]),
+    ("x = 1\ndef f():\n    global x\n    if c:\n        x = 2\n    use(x)\nf()\n", [5, 1], True,
+     [True, False]),
+    # ... but not when it may have run before: the old reading (every value, none straight)
+    ("x = 1\ndef f():\n    global x\n    if c:\n        x = 2\n    use(x)\nfor _ in y:\n    f()\n", [1, 5],
+     True, [False, False]),
+    # at module level, a function's `global` binding counts only once a call of it may have run
+    ("x = 1\nuse(x)\ndef f():\n    global x\n    x = 2\nf()\n", [1], True, [True]),
+    ("x = 1\ndef f():\n    global x\n    x = 2\nf()\nuse(x)\n", [1, 4], True, [True, False]),
+    # another function rebinds it: at any time
+    ("x = 1\ndef g():\n    global x\n    x = 2\ndef f():\n    use(x)\nf()\n", [4, 1], True, [False, True]),
+    # not only called here (a callback): the old reading
+    ("x = 1\ndef f():\n    use(x)\nx = 2\nrun(f)\n", [1, 4], True, [False, False]),
+    ("x = 1\n@app.command()\ndef f():\n    use(x)\nx = 2\nf()\n", [1, 5], True, [False, False]),
+])
+def test_reaching_a_module_name_from_a_function_the_file_calls(source, lines, complete, straight):
+    assert _reach(source) == (lines, complete, straight)
+
+
 LOOP_REBINDING = '''\
 from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
 from transformers import AutoModelForCausalLM

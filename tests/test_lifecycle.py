@@ -99,3 +99,29 @@ def test_trainings_need_train_called_or_a_loop_with_backward():
     assert kinds == [("trainer", "Trainer"), ("loop", None)]
     (args,) = lc.trainings()[0].args
     assert args.value("fp16") is True and args.value("bf16") is not True
+
+
+def test_a_module_level_model_followed_into_main_as_the_script_runs():
+    lc = _lifecycle("model = AutoModelForCausalLM.from_pretrained('gpt2', load_in_4bit=True)\n"
+                    "model.gradient_checkpointing_enable()\n\n"
+                    "def main():\n"
+                    "    global model\n"
+                    "    model = get_peft_model(model, LoraConfig())\n"
+                    "    model.merge_and_unload()\n\n"
+                    "if __name__ == '__main__':\n"
+                    "    main()\n"
+                    "    model.resize_token_embeddings(10)\n")
+    (history,) = _at(lc, "merge_and_unload")
+    assert _kinds(history) == [("load", True), ("gradient_checkpointing_enable", True), ("get_peft_model", True)]
+
+
+def test_an_in_place_call_at_module_level_counts_only_when_it_runs_before_main():
+    lc = _lifecycle("model = AutoModelForCausalLM.from_pretrained('gpt2')\n"
+                    "if args.gc:\n    model.gradient_checkpointing_enable()\n\n"
+                    "def main():\n"
+                    "    get_peft_model(model, LoraConfig()).merge_and_unload()\n\n"
+                    "main()\n"
+                    "model.enable_input_require_grads()\n")
+    (history,) = _at(lc, "merge_and_unload")
+    assert ("gradient_checkpointing_enable", False) in _kinds(history)
+    assert ("enable_input_require_grads", True) not in _kinds(history)

@@ -72,23 +72,34 @@ class Reach:
     complete: bool
 
 
-def reaching(index: FileIndex, name: str, at: Point) -> Reach:
+def reaching(index: FileIndex, name: str, at: Point, _entering: tuple[int, ...] = ()) -> Reach:
     """The definitions of ``name`` that can reach ``at``."""
     found = index.lookup(name, at.scope)
     if found is None:
         return Reach((), False)  # a builtin, a star import, or unbound
     scope, bindings = found
+    if scope is index.module_scope and at.scope is not scope and at.block is not None:
+        entered = _global_reach(index, name, bindings, at, _entering)
+        if entered is not None:
+            return entered
     if scope is not at.scope or at.block is None or at.order is None:
         # an enclosing scope's name (or one read at no known point): any of its values may
         # be current when the function runs, and each may be followed by any code
         if len(bindings) == 1 and bindings[0].block is not None:
             return Reach((Definition(bindings[0], True),), True)
         return Reach(tuple(Definition(b, False) for b in bindings), True)
+    return _reach_in(bindings, at, index)
+
+
+def _reach_in(bindings: list[Binding], at: Point, index: FileIndex | None = None) -> Reach:
+    """``reaching`` among ``bindings`` of ``at``'s own scope."""
+    assert at.block is not None and at.order is not None
     last = _last_on_every_path(bindings, at)
     live: list[Definition] = []
     for binding in bindings:
-        if binding.block is None:  # bound by another function (`global`): at any time
-            live.append(Definition(binding, False))
+        if binding.block is None:  # bound by another function (`global`): at any time it may have run
+            if index is None or binding.home is None or _may_have_run(index, binding.home, at):
+                live.append(Definition(binding, False))
         elif binding.order < at.order:
             if binding.order >= last and not _dead(binding.block, at.block):
                 live.append(Definition(binding, _straight(binding, at)))
@@ -98,6 +109,89 @@ def reaching(index: FileIndex, name: str, at: Point) -> Reach:
                     and not _killed_around(binding, bindings, at, loop):
                 live.append(Definition(binding, False))  # through the next iteration
     return Reach(tuple(live), last > -1 or _covered(bindings, at))
+
+
+def _global_reach(index: FileIndex, name: str, bindings: list[Binding], at: Point,
+                  entering: tuple[int, ...]) -> Reach | None:
+    """A module-level name read in a module-level function that runs only where this file calls
+    it (``FileIndex.callers``): the definitions the function makes itself (``global``) before the
+    read, else those that reach each of its calls, as a script runs (module level first, then
+    ``main()``). None when the callers are not known (the caller keeps the old reading) or the
+    function may have run before (its own ``global`` definitions would carry over)."""
+    function = at.scope
+    if id(function) in entering:
+        return None
+    calls = index.callers(function)
+    if calls is None:
+        return None
+    own = [index.at_home(b) for b in bindings if b.block is None and b.home is function]
+    inner = _reach_in(own, at) if own else Reach((), False)
+    live = {id(d.binding): d for d in inner.definitions}
+    for binding in bindings:  # rebound by another function (`global`): at any time
+        if binding.block is None and binding.home is not function:
+            live.setdefault(id(binding), Definition(binding, False))
+    if inner.complete:
+        return Reach(tuple(live.values()), True)
+    if own and not _runs_once(index, function, entering):
+        return None
+    start = Binding(name, "other", function.root.start, function, block=function.root)
+    straight = len(calls) == 1 and not inner.definitions and _straight(start, at)
+    complete = True
+    for site in calls:
+        seen = index.lookup(name, site.scope)
+        if seen is None or seen[0] is not index.module_scope:
+            return None  # the caller's own variable of that name
+        reach = reaching(index, name, Point.of(site), entering + (id(function),))
+        complete = complete and reach.complete
+        for definition in reach.definitions:
+            if definition.binding.block is None and definition.binding.home is function:
+                continue  # made by the function itself, which has not run yet
+            if id(definition.binding) not in live:
+                live[id(definition.binding)] = Definition(definition.binding, definition.straight and straight)
+    return Reach(tuple(live.values()), complete)
+
+
+def _runs_once(index: FileIndex, function: Scope, entering: tuple[int, ...]) -> bool:
+    """Whether a function with known callers runs at most once: called at one place, outside
+    any loop, in the module or in a function that runs once."""
+    calls = index.callers(function)
+    if calls is None or len(calls) != 1 or id(function) in entering:
+        return False
+    (site,) = calls
+    block: Block | None = site.block
+    while block is not None:
+        if block.kind == "loop":
+            return False
+        block = block.parent
+    return site.scope is index.module_scope or _runs_once(index, site.scope, entering + (id(function),))
+
+
+def _may_have_run(index: FileIndex, function: Scope, at: Point, depth: int = 0) -> bool:
+    """Whether ``function`` may have run before ``at`` (a point of the module level): unless
+    each of its calls (``FileIndex.callers``) comes after ``at`` and outside any loop around it."""
+    calls = index.callers(function) if depth < _MAX_CALLS else None
+    if calls is None:
+        return True
+    for site in calls:
+        if site.scope is index.module_scope:
+            assert site.block is not None and at.order is not None and at.block is not None
+            if site.order < at.order or _common_loop(site.block, at.block) is not None:
+                return True
+        elif _may_have_run(index, site.scope, at, depth + 1):
+            return True
+    return False
+
+
+def runs_before(index: FileIndex, site: CallSite, use: CallSite, _depth: int = 0) -> bool:
+    """Whether the call at ``site`` runs on every path to ``use`` before it: in the use's block or
+    one around it, before it; or, for a use in a module-level function with known callers
+    (``FileIndex.callers``), before each call of that function."""
+    if site.block is None or use.block is None:
+        return False
+    if site.scope is use.scope:
+        return site.order < use.order and use.block.inside(site.block)
+    calls = index.callers(use.scope) if _depth < _MAX_CALLS else None
+    return bool(calls) and all(runs_before(index, site, call, _depth + 1) for call in calls)
 
 
 def _last_on_every_path(bindings: list[Binding], at: Point) -> int:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Iterable
 
 import libcst as cst
@@ -76,6 +76,8 @@ class Binding:
     function: cst.FunctionDef | None = None  # param: its function; function: the def
     fallback: bool = False  # bound in an `except ImportError` handler
     block: Block | None = None  # where it is made (None: from another scope, `global`)
+    home: "Scope | None" = None  # `global`: the function that makes it, at ``home_block``
+    home_block: Block | None = None
     module: str | None = None  # import: the module named (".config", "myproj.settings")
     member: str | None = None  # from-import: the name taken from it (else the module is bound)
 
@@ -238,6 +240,8 @@ class FileIndex(cst.CSTVisitor):
         self._safe_blocks: set[int] = set()  # try bodies whose handler catches AttributeError
         self._safe_depth = 0
         self._sites: dict[int, CallSite] | None = None
+        self._homed: dict[int, Binding] = {}  # id(global binding) -> it seen from its function
+        self._callers: dict[int, list[CallSite] | None] = {}  # id(function scope) -> callers()
         self.calls_by_name: dict[str, list[CallSite]] = {}
         self.name_counts: Counter[str] = Counter()
         self.mutated: set[str] = set()  # names a container may be changed through
@@ -273,6 +277,46 @@ class FileIndex(cst.CSTVisitor):
         if self._sites is None:
             self._sites = {id(site.node): site for site in self.calls}
         return self._sites.get(id(node))
+
+    def at_home(self, binding: Binding) -> Binding:
+        """A ``global`` binding as the function that makes it sees it: in that function's scope,
+        at its place there (the same object each time)."""
+        found = self._homed.get(id(binding))
+        if found is None:
+            assert binding.home is not None
+            found = replace(binding, scope=binding.home, block=binding.home_block)
+            self._homed[id(binding)] = found
+        return found
+
+    def callers(self, function: Scope) -> list[CallSite] | None:
+        """Where a module-level function runs, when that is only at this file's direct calls of
+        it (``main()``), each made at module level or in another module-level function; None when
+        it is decorated, bound more than once, never called here, or referenced otherwise (a
+        callback, ``fire.Fire(main)``: it may run at any time)."""
+        key = id(function)
+        if key not in self._callers:
+            self._callers[key] = self._find_callers(function)
+        return self._callers[key]
+
+    def _find_callers(self, function: Scope) -> list[CallSite] | None:
+        if function.kind != "function" or function.parent is not self.module_scope:
+            return None
+        binding = next((b for bs in self.module_scope.bindings.values() for b in bs if b.kind == "function"
+                        and b.function is not None and self.function_scopes.get(id(b.function)) is function), None)
+        if binding is None or binding.function is None or binding.function.decorators:
+            return None
+        name = binding.name
+        if len(self.all_bindings.get(name, ())) != 1:
+            return None
+        sites = self.calls_by_name.get(name, [])
+        if not sites or self.name_counts[name] != 1 + len(sites):
+            return None
+        for site in sites:
+            if not isinstance(site.node.func, cst.Name) or site.block is None or not (
+                    site.scope is self.module_scope or site.scope.kind == "function"
+                    and site.scope.parent is self.module_scope):
+                return None
+        return sites
 
     def lookup(self, name: str, scope: Scope) -> tuple[Scope, list[Binding]] | None:
         """The scope that binds ``name`` as seen from ``scope``, and its bindings."""
@@ -435,8 +479,10 @@ class FileIndex(cst.CSTVisitor):
         if self._probe_depth > 0:
             self.peft_probes.add(name)
         self._order += 1
+        here = scope is self._scope
         binding = Binding(name, kind, self._order, scope, fallback=self._fallback_depth > 0,
-                          block=self._block if scope is self._scope else None, **details)
+                          block=self._block if here else None, home=None if here else self._scope,
+                          home_block=None if here else self._block, **details)
         scope.bindings.setdefault(name, []).append(binding)
         self.all_bindings.setdefault(name, []).append(binding)
         if kind == "assign" and isinstance(details["value"], cst.Call):

@@ -31,7 +31,7 @@ from typing import Any, Iterator
 import libcst as cst
 
 from .calls import LoraCall, build_call, is_lora_config
-from .flow import Origin, Point, Tracer
+from .flow import Origin, Point, Tracer, runs_before
 from .index import CallSite, FileIndex, Scope, terminal_name
 from .nodes import subnodes
 from .values import UNKNOWN
@@ -289,12 +289,13 @@ class Lifecycle:
 
     def _runs_before(self, site: CallSite, receiver: Step, use: CallSite) -> bool:
         """Whether the in-place call at ``site`` runs on every path to ``use``: in the use's
-        block or one around it, before it; or at the top level of the helper function that made
-        the model it was called on, before any ``return``."""
-        if site.block is None or use.block is None:
+        block or one around it, before it (or before each call of the function the use is in:
+        ``flow.runs_before``); or at the top level of the helper function that made the model it
+        was called on, before any ``return``."""
+        if runs_before(self.index, site, use):
+            return True
+        if site.block is None or use.block is None or site.scope is use.scope:
             return False
-        if site.scope is use.scope:
-            return site.order < use.order and use.block.inside(site.block)
         if receiver.path is not None or receiver.at.scope is not site.scope or site.scope.kind != "function":
             return False
         if site.block is not site.scope.root:

@@ -18,6 +18,25 @@ _SEED = ("from peft import LoraConfig, get_peft_model\n"
          "                     peft_config=config)\n"
          "trainer.train()\n")
 
+# a QLoRA script: the model loaded at module level, wrapped and trained in main()
+_SCRIPT = ("from peft import LoraConfig, get_peft_model\n"
+           "from transformers import AutoModelForCausalLM, BitsAndBytesConfig\n"
+           "from trl import SFTConfig, SFTTrainer\n\n"
+           "bnb = BitsAndBytesConfig(load_in_4bit=True)\n"
+           "model = AutoModelForCausalLM.from_pretrained('meta-llama/Llama-2-7b-hf', quantization_config=bnb)\n"
+           "config = LoraConfig(r=16, lora_alpha=32, task_type='CAUSAL_LM')\n\n\n"
+           "def main():\n"
+           "    global model\n"
+           "    model = get_peft_model(model, config)\n"
+           "    trainer = SFTTrainer(model=model, args=SFTConfig(output_dir='out'), train_dataset=data,\n"
+           "                         peft_config=config)\n"
+           "    trainer.train()\n\n\n"
+           "if __name__ == '__main__':\n"
+           "    main()\n")
+_WRAPPED_AT_TOP = _SCRIPT.replace("    global model\n    model = get_peft_model(model, config)\n", "").replace(
+    "config = LoraConfig(r=16, lora_alpha=32, task_type='CAUSAL_LM')\n",
+    "config = LoraConfig(r=16, lora_alpha=32, task_type='CAUSAL_LM')\nmodel = get_peft_model(model, config)\n")
+
 
 class PeftModelPlusPeftConfig(Rule):
     """A TRL trainer given a model that is already a PeftModel together with ``peft_config``.
@@ -54,9 +73,23 @@ class PeftModelPlusPeftConfig(Rule):
         # transformers' Trainer has no peft_config
         Valid(_SEED.replace("from trl import SFTConfig, SFTTrainer", "from transformers import Trainer as SFTTrainer, "
                                                                      "TrainingArguments as SFTConfig")),
+        # main() runs before the model is wrapped at module level
+        Valid(_WRAPPED_AT_TOP.replace("model = get_peft_model(model, config)\n", "").replace(
+            "    main()\n", "    main()\n    model = get_peft_model(model, config)\n")),
+        # another function rebinds the global name before the trainer runs: not the same model on every path
+        Valid(_WRAPPED_AT_TOP.replace("def main():\n", "def reload():\n    global model\n"
+                                      "    model = AutoModelForCausalLM.from_pretrained('gpt2')\n\n\n"
+                                      "def main():\n    if args.fresh:\n        reload()\n")),
+        # main() also runs elsewhere (a callback): when is not known
+        Valid(_SCRIPT.replace("    main()\n", "    main()\n    atexit.register(main)\n")),
+        # a parameter of the same name shadows the module's model
+        Valid(_WRAPPED_AT_TOP.replace("def main():", "def main(model):").replace("    main()", "    main(base)")),
     ]
     INVALID = [
         Invalid(_SEED, message="already a PeftModel", line=9, column=34),
+        # module-level bindings followed into main(): as the script runs them
+        Invalid(_SCRIPT, message="already a PeftModel", line=14, column=38),
+        Invalid(_WRAPPED_AT_TOP, message="already a PeftModel", line=13),
         Invalid("from peft import AutoPeftModelForCausalLM, LoraConfig\nfrom trl import DPOTrainer\n\n"
                 "model = AutoPeftModelForCausalLM.from_pretrained('out/sft', is_trainable=True)\n"
                 "trainer = DPOTrainer(model, ref_model=None, args=args, train_dataset=data,\n"
