@@ -140,8 +140,9 @@ def build_skeleton(name_or_path, task: str | None = None, dtype=None, *, config=
 
 
 def build_resolved(resolution: Resolution, task: str | None = None, dtype=None, device="meta"):
-    """The meta-device model of a resolution (see ``build_skeleton``); on another ``device``
-    (``"cuda"``), the same model with transformers' random initialisation there."""
+    """The meta-device model of a resolution (see ``build_skeleton``), built without running
+    parameter initialisers on it; on another ``device`` (``"cuda"``), the same model with
+    transformers' random initialisation there."""
     task = task or resolution.task
     if task not in AUTO_CLASSES:
         raise ValueError(f"unknown task {task!r}; expected one of {', '.join(AUTO_CLASSES)}")
@@ -149,7 +150,9 @@ def build_resolved(resolution: Resolution, task: str | None = None, dtype=None, 
     import torch
     import transformers  # before offline(): the hub reads the flags once, at its first import
 
-    with offline():
+    from pytest_lora.meta_init import skipped_on_meta
+
+    with offline(), skipped_on_meta():
         fields = {k: v for k, v in resolution.config.items()
                   if not k.startswith("_") and k not in _NOT_FIELDS}
         try:
