@@ -10,8 +10,9 @@ inputs are unchanged is neither read nor linted, and when every file is known th
 libcst nor the rules are imported.
 
 With ``--lora-check-runtime=yes`` (the default, where peft is installed) a file that passes lint
-also has its static configs applied with the installed peft to full-size skeletons on ``meta``
-(``runtime_check``): a refusal fails the item, and the session ends with the table of what each
+also has its static configs (a Python file's ``LoraConfig`` calls, an adapter_config.json or
+trainer YAML's config: ``config_files``) applied with the installed peft to full-size skeletons
+on ``meta`` (``runtime_check``): a refusal fails the item, and the session ends with the table of what each
 config trains. Rows are cached by file digest under ``lora_check/runtime`` for the installed
 peft and transformers versions.
 """
@@ -113,10 +114,15 @@ class LoraCheckPlugin:
 
         task = self.read(path)
         text = getattr(task, "text", None)
-        if text is None or not str(path).endswith(".py"):
+        if text is None:
             return []
-        rows = [row for found in static_configs(self.linter, text, task.filename)
-                if (row := verify(*found)) is not None]
+        if path.suffix == ".py":
+            found = static_configs(self.linter, text, task.filename)
+        else:
+            from pytest_lora.config_files import configs
+
+            found = configs(path.name, text)
+        rows = [row for config in found if (row := verify(*config)) is not None]
         self.runtime_new[digest] = rows
         return rows
 
@@ -268,6 +274,10 @@ class LoraCheckItem(pytest.Item):
                     warnings.warn(pytest.PytestWarning(
                         f"--lora-check: {where}:{row['line']}: target_modules entries {row['unmatched']} match "
                         f"nothing in {row['model']} (peft adapts the others silently)"), stacklevel=1)
+                if row.get("ignored"):
+                    warnings.warn(pytest.PytestWarning(
+                        f"--lora-check: {where}:{row['line']}: the installed peft ignores {row['ignored']} "
+                        f"when it loads this adapter config (keys of another peft version)"), stacklevel=1)
             self.user_properties.append((_RUNTIME_PROPERTY, [where, entry[1], rows]))
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
