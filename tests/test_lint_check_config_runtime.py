@@ -171,3 +171,17 @@ def test_under_xdist_config_file_rows_reach_the_controller_and_its_cache(pyteste
     second = pytester.runpytest_subprocess(*ONLY_TYPOS[:-2], "-n", "2", "-p", "xdist")
     second.assert_outcomes(passed=2)
     second.stdout.fnmatch_lines(rows)
+
+
+def test_axolotl_lets_fused_expert_parameters_take_no_dropout():
+    """transformers 5 fuses Mixtral's experts: peft wraps w1/w2/w3 as parameters and refuses dropout
+    there, while axolotl patches peft to drop it on those layers only (axolotl.loaders.adapter)."""
+    config = {"r": 8, "lora_alpha": 16, "lora_dropout": 0.05, "target_modules": ["w1", "w2", "w3"]}
+    plain = runtime_check.verify(1, "mistralai/Mixtral-8x7B-v0.1", "causal_lm", dict(config))
+    if "error" not in plain:
+        pytest.skip("this transformers keeps Mixtral's experts as separate Linear layers")
+    assert plain["error"] == "ValueError: lora.ParamWrapper does not work with lora_dropout != 0."
+    axolotl = runtime_check.verify(1, "mistralai/Mixtral-8x7B-v0.1", "causal_lm", dict(config), "axolotl")
+    without_dropout = runtime_check.verify(1, "mistralai/Mixtral-8x7B-v0.1", "causal_lm",
+                                           {**config, "lora_dropout": 0.0})
+    assert "error" not in axolotl and axolotl["trainable"] == without_dropout["trainable"] > 0
