@@ -95,11 +95,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _rules(args: list[str]) -> int:
-    from .catalog import all_rules
+    from .catalog import info
 
     argparse.ArgumentParser(prog="lora-lint rules", description="List every rule.").parse_args(args)
     rows = [(code, r.NAME, r.SEVERITY, r.FIX or "-", "on" if r.DEFAULT_ENABLED else "off", r.SUMMARY)
-            for code, r in all_rules().items()]
+            for code, r in info().items()]
     head = ("code", "name", "severity", "fix", "default", "summary")
     widths = [max(len(str(row[i])) for row in [head, *rows]) for i in range(5)]
     for row in [head, *rows]:
@@ -208,7 +208,7 @@ def _settings(ns: argparse.Namespace) -> tuple[Any, str | None]:
 
 
 def _show_settings(settings: Any, out: TextIO) -> int:
-    from .catalog import all_rules
+    from .catalog import info
 
     print(f"config file: {settings.config_path or '(none)'}", file=out)
     print(f"project root: {settings.root}", file=out)
@@ -221,7 +221,7 @@ def _show_settings(settings: Any, out: TextIO) -> int:
     for glob, codes in settings.per_file_ignores:
         print(f"per-file-ignores: {glob} -> {', '.join(codes)}", file=out)
     print("rules:", file=out)
-    for code, rule in all_rules().items():
+    for code, rule in info().items():
         state = "on " if code in settings.enabled else "off"
         severity = settings.severity(code)
         options = dict(settings.options.get(code, {}))

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 from . import __version__
-from .catalog import all_rules, to_code
+from .catalog import info, to_code
 from .discovery import DEFAULT_EXCLUDE
 from .errors import ConfigError
 from .reading import CONFIG_LIMIT, present, read_text
@@ -77,7 +77,7 @@ def load_config(path: Path) -> dict[str, Any]:
 
 def _option_keys() -> dict[str, set[str]]:
     keys: dict[str, set[str]] = {}
-    for code, rule in all_rules().items():
+    for code, rule in info().items():
         for key in rule.OPTIONS:
             keys.setdefault(key, set()).add(code)
     return keys
@@ -107,7 +107,7 @@ def rule_code(token: str, where: str | None = None) -> str:
     """The code of a rule given by its code or name; else a ``ConfigError`` with a did-you-mean."""
     code = to_code(token)
     if code is None:
-        names = list(all_rules()) + [rule.NAME for rule in all_rules().values()]
+        names = list(info()) + [rule.NAME for rule in info().values()]
         raise _unknown("rule", token, names, where)
     return code
 
@@ -141,7 +141,7 @@ def check_settings(data: Mapping[str, Any], *, where: str = "settings") -> dict[
             checked[key] = _check_rule_options(value, where)
         elif key in option_keys:
             for code in option_keys[key]:
-                _check_option(all_rules()[code], key, value, where)
+                _check_option(info()[code], key, value, where)
             checked[key] = value
         else:
             raise _unknown("key", key, [*KNOWN_KEYS, *option_keys], where)
@@ -154,7 +154,7 @@ def _check_rule_options(value: Any, where: str) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     for token, options in value.items():
         code = rule_code(token, where)
-        rule = all_rules()[code]
+        rule = info()[code]
         if not isinstance(options, dict):
             raise ConfigError(f"{where}: 'rules.{token}' must be a table")
         for key in options:
@@ -201,7 +201,7 @@ class Settings:
 
     def severity(self, code: str, finding: str | None = None) -> str:
         """The configured severity of ``code``, else the finding's own, else the rule's."""
-        return self.severities.get(code) or finding or all_rules()[code].SEVERITY
+        return self.severities.get(code) or finding or info()[code].SEVERITY
 
     def fails(self, violations: Iterable[Violation]) -> bool:
         """Whether any of the violations is at least as severe as ``fail-on``."""
@@ -231,7 +231,7 @@ class Settings:
 
 def _enabled(layers: Sequence[tuple[str, Mapping[str, Any]]]) -> tuple[set[str], dict[str, str]]:
     enabled = default_codes()
-    reasons = {code: "on by default" if code in enabled else "off by default" for code in all_rules()}
+    reasons = {code: "on by default" if code in enabled else "off by default" for code in info()}
     keep_syntax = True
     for where, layer in layers:
         if layer.get("select") is not None:

@@ -54,10 +54,10 @@ class Prefilter:
     def for_codes(cls, codes: Iterable[str]) -> "Prefilter":
         """For the enabled rules: LORA000 reports a file another enabled rule would look at
         (alone, any file a rule could look at: its own TRIGGERS are all of theirs)."""
-        from .catalog import all_rules
+        from .catalog import info
         from .config import SYNTAX_ERROR
 
-        rules = all_rules()
+        rules = info()
         enabled = [rules[code] for code in codes]
         return cls.for_rules([rule for rule in enabled if rule.CODE != SYNTAX_ERROR] or enabled)
 

@@ -5,7 +5,7 @@ import difflib
 import re
 from typing import Iterable
 
-from .catalog import all_rules, by_name
+from .catalog import by_name, info
 from .errors import ConfigError
 
 _PREFIX_RE = re.compile(r"^LORA\d{0,3}$")
@@ -13,7 +13,7 @@ _PREFIX_RE = re.compile(r"^LORA\d{0,3}$")
 
 def expand(selector: str) -> set[str]:
     """The codes one selector stands for; a ``ConfigError`` for one that matches nothing."""
-    rules, names = all_rules(), by_name()
+    rules, names = info(), by_name()
     token = selector.strip()
     if token.upper() == "ALL":
         return set(rules)
@@ -37,4 +37,4 @@ def expand_all(selectors: Iterable[str]) -> set[str]:
 
 
 def default_codes() -> set[str]:
-    return {code for code, rule in all_rules().items() if rule.DEFAULT_ENABLED}
+    return {code for code, rule in info().items() if rule.DEFAULT_ENABLED}

@@ -1,4 +1,5 @@
-"""Write docs/rules/: one page per lora-lint rule, rendered from its class, and an index.
+"""Write docs/rules/: one page per lora-lint rule, rendered from its class, and an index; and
+lint_rules/rules/index.json, the rules' metadata read without importing them (``catalog.info``).
 
 The pages are what ``lora-lint rule CODE`` prints: the rule's docstring and its
 ``VALID``/``INVALID`` examples, which are also its tests. ``--check`` writes nothing and
@@ -17,7 +18,9 @@ DOCS = ROOT / "docs" / "rules"
 def pages() -> dict[Path, str]:
     """Every page under docs/rules/ as it should read now."""
     sys.path.insert(0, str(ROOT))
-    from lint_rules.catalog import all_rules
+    import json
+
+    from lint_rules.catalog import INDEX, RuleInfo, all_rules
     from lint_rules.ruledoc import explain
 
     rules = all_rules()
@@ -34,6 +37,7 @@ def pages() -> dict[Path, str]:
         "compatibility with the peft versions the project allows, `LORA2xx` best practice, `LORA3xx` security.\n\n"
         + "\n".join(rows) + "\n"
     )
+    out[INDEX] = json.dumps({code: RuleInfo.of(rule).as_json() for code, rule in rules.items()}, indent=1) + "\n"
     return out
 
 
@@ -53,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
         path.write_text(wanted[path], encoding="utf-8")
     for path in extra:
         path.unlink()
-    print(f"{len(stale)} page(s) written, {len(extra)} removed, {len(wanted)} in docs/rules/")
+    print(f"{len(stale)} file(s) written, {len(extra)} removed, {len(wanted) - 1} pages in docs/rules/")
     return 0
 
 

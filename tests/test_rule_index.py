@@ -1,0 +1,48 @@
+"""The rule index (``lint_rules/rules/index.json``) says what the rule classes say, and settings,
+selection, noqa comments and the prefilter read it without importing a rule or libcst."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from lint_rules.catalog import INDEX, RuleInfo, all_rules
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_the_index_says_what_the_rule_classes_say():
+    index = json.loads(INDEX.read_text("utf-8"))
+    classes = {code: RuleInfo.of(rule).as_json() for code, rule in all_rules().items()}
+    assert index == json.loads(json.dumps(classes)), "stale rules/index.json: run python scripts/gen_rule_docs.py"
+
+
+PROBE = """
+import sys
+from pathlib import Path
+from lint_rules.config import settings_for
+from lint_rules.prefilter import Prefilter
+from lint_rules.suppression import file_exemptions
+
+settings = settings_for(Path(sys.argv[1]))
+assert "LORA201" in settings.enabled and "LORA008" not in settings.enabled, settings.enabled
+assert settings.severity("LORA201") == "info", settings.severity("LORA201")
+assert settings.options["LORA201"]["alpha-ratio"] == 4
+prefilter = Prefilter.for_codes(settings.enabled)
+assert prefilter.mentions("LoraConfig(r=8)") and not prefilter.mentions("x = 1")
+assert file_exemptions("# lora-lint: noqa: alpha-ratio\\n") == {"LORA201"}
+heavy = sorted(name for name in sys.modules if name == "libcst" or name.startswith("lint_rules.rules.")
+               or name == "lint_rules.analysis")
+print(heavy)
+"""
+
+
+def test_settings_selection_noqa_and_prefilter_import_no_rule_and_no_libcst(tmp_path):
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.lora-lint]\nselect = ["LORA2", "LORA0"]\nignore = ["new-tokens-not-trained"]\n'
+        '[tool.lora-lint.severity]\nalpha-ratio = "info"\n[tool.lora-lint.rules.LORA201]\nalpha-ratio = 4\n')
+    done = subprocess.run([sys.executable, "-c", PROBE, str(tmp_path)], cwd=ROOT, capture_output=True, text=True,
+                          env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
