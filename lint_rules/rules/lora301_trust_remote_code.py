@@ -93,10 +93,11 @@ class TrustRemoteCode(Rule):
 
     def check_file(self, calls: Any, ctx: RuleContext) -> Iterator[Finding]:
         index: FileIndex | None = getattr(calls, "index", None)
-        if index is None or not _native_range(ctx):
-            return
+        sites = index.calls_by_name.get("from_pretrained", ()) if index is not None else ()
+        if not sites or not _native_range(ctx):
+            return  # the architecture data is read only for a file that loads a model
         native = set.intersection(*(set(model_types(v)) for v in transformers_in(ctx.transformers)))
-        for site in index.calls_by_name.get("from_pretrained", ()):
+        for site in sites:
             finding = self._site(index, site, native)
             if finding is not None:
                 yield finding

@@ -1,5 +1,6 @@
-"""The rule index (``lint_rules/rules/index.json``) says what the rule classes say, and settings,
-selection, noqa comments and the prefilter read it without importing a rule or libcst."""
+"""What a run loads only when it needs it: the rule index (``lint_rules/rules/index.json``) says what
+the rule classes say, and settings, selection, noqa comments and the prefilter read it without
+importing a rule or libcst; the architecture data is read only for a file that loads a model."""
 from __future__ import annotations
 
 import json
@@ -46,3 +47,27 @@ def test_settings_selection_noqa_and_prefilter_import_no_rule_and_no_libcst(tmp_
                           env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+LINT_SMALL = """
+import sys
+from lint_rules.cli import main
+try:
+    main(["-q", "--no-cache", sys.argv[1]])
+except SystemExit:
+    pass
+import lint_rules.knowledge.architectures as architectures
+print(architectures._load.cache_info().misses)
+"""
+
+
+def test_a_config_without_a_model_load_does_not_read_the_architecture_data(tmp_path):
+    """LORA301 read every transformers release's architecture data (megabytes of JSON) for any
+    parsed file; it needs it only for a file that calls ``from_pretrained``."""
+    (tmp_path / "small.py").write_text('from peft import LoraConfig\n\n'
+                                       'config = LoraConfig(r=8, lora_alpha=16, target_modules=["q_proj"])\n')
+    done = subprocess.run([sys.executable, "-c", LINT_SMALL, "small.py"], cwd=tmp_path, capture_output=True,
+                          text=True, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin",
+                                          "XDG_CACHE_HOME": str(tmp_path / "cache")})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "0"
