@@ -1,7 +1,8 @@
 """Property tests over generated LoraConfig programs (issue 8, "Keep it fixed"): no internal
 error, every location inside the file, ``--fix --unsafe-fixes`` output parses and keeps every
 comment a fix does not delete by design, a second fix changes nothing, fixing removes exactly the
-fixed findings. The generator and the properties live in ``lora_programs.py``.
+fixed findings and what is left is the fixed program's own (a fix may reveal a finding). The
+generator and the properties live in ``lora_programs.py``.
 
 Bounded and derandomised here (the same programs on every run, so CI is stable);
 ``make fuzz`` runs 20,000 programs from seeded random choices.
@@ -78,3 +79,37 @@ def test_the_target_modules_fix_never_suggests_modules_the_call_excludes_anyway(
     assert len(found) == 1 and found[0].fix is None and "equivalent" not in found[0].message
     fixable = source.replace('modules_to_save="lm_head"', 'modules_to_save=["lm_head"]')
     assert "target_modules=[\"c_fc\"]" in linter.fix(fixable, "a.py", unsafe=True).source
+
+
+REVEALING = ("from peft import LoraConfig as LC\n\n"
+             "# lora-lint: model=microsoft/Phi-3-mini-4k-instruct\n"
+             "configs = {'a': LC(Layers_pattern=\"h\", target_modules=[\"v_proj\"], layers_to_transform=3)}\n")
+
+
+def test_a_finding_a_fix_reveals_is_no_broken_property():
+    """Found by make fuzz (seed 244): correcting the misspelt ``Layers_pattern`` lets LORA006 check
+    ``layers_pattern="h"`` on Phi-3 (whose layers are ``layers``), a finding the fixed program has
+    on its own; only findings the fix removes without fixing them, or adds that the fixed program
+    does not have, break the property."""
+    from lint_rules.engine import FixResult
+
+    linter = linter_for({"select": ["ALL"]})
+    before = {v.code for v in linter.lint(REVEALING, "a.py")}
+    fixed = linter.fix(REVEALING, "a.py", unsafe=True)
+    assert "LORA006" not in before and "LORA006" in {v.code for v in fixed.violations}
+    assert problems(REVEALING, linter) == []
+
+    class Broken:
+        lint = staticmethod(linter.lint)
+
+        def __init__(self, change, claims=True):
+            self.change, self.claims = change, claims
+
+        def fix(self, source, filename, unsafe):
+            result = linter.fix(source, filename, unsafe=unsafe)
+            return FixResult(result.source, self.change(result.violations), result.fixed if self.claims else [])
+
+    dropped = problems(REVEALING, Broken(lambda found: [v for v in found if v.code != "LORA006"]))
+    assert dropped and dropped[0].startswith("the findings left after fixing are not"), dropped
+    forgot = problems(REVEALING, Broken(lambda found: found, claims=False))
+    assert forgot and forgot[0].startswith("fixing removed other findings"), forgot
