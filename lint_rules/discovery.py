@@ -152,6 +152,8 @@ class Discovery:
                 except OSError:  # a symlink loop: reading it reports why
                     is_file = True
                 if is_file:
+                    if not entry.is_symlink():  # below a resolved folder, reached through no link: real
+                        self._real[entry.path] = entry.path
                     yield entry.path
 
     def _load_ignore(self, folder: Path) -> IgnoreFile | None:
