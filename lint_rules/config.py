@@ -186,6 +186,9 @@ class Settings:
     peft_spec_source: str
     peft_versions: tuple[str, ...]
     peft_spec_explicit: bool = False  # set by target-peft-version: a script's PEP 723 metadata can't override it
+    peft_spec_declared: bool = False  # set by target-peft-version or the project's requirements (not a fallback)
+    # (package, specifier, where) of each trainer framework the project declares (knowledge.framework_pins)
+    frameworks: tuple[tuple[str, str, str], ...] = ()
     model: str | None = None
     transformers: str | None = None  # version or specifier choosing the architecture data
     transformers_explicit: bool = False  # set by target-transformers-version
@@ -222,7 +225,7 @@ class Settings:
         from .knowledge.architectures import installed_transformers
 
         data = [__version__, code_stamp(), self.enabled, self.peft_spec, self.peft_spec_source, self.peft_versions,
-                self.peft_spec_explicit, self.model, self.transformers, self.transformers_explicit,
+                self.peft_spec_explicit, self.peft_spec_declared, self.frameworks, self.model, self.transformers, self.transformers_explicit,
                 installed_transformers(), sorted(self.severities.items()),
                 sorted((k, sorted(v.items())) for k, v in self.options.items()), self.per_file_ignores,
                 self.root]  # per-file-ignores match paths relative to the root
@@ -253,7 +256,8 @@ def _enabled(layers: Sequence[tuple[str, Mapping[str, Any]]]) -> tuple[set[str],
     return enabled, reasons
 
 
-def _peft_target(layers: Sequence[tuple[str, Mapping[str, Any]]], root: Path | None) -> tuple[str, str, tuple[str, ...], bool]:
+def _peft_target(layers: Sequence[tuple[str, Mapping[str, Any]]],
+                 root: Path | None) -> tuple[str, str, tuple[str, ...], bool, bool]:
     from .knowledge import peft_releases
 
     spec = source = None
@@ -268,13 +272,14 @@ def _peft_target(layers: Sequence[tuple[str, Mapping[str, Any]]], root: Path | N
         detected = detect_requirement(root, "peft")
         if detected is not None:
             spec, source = detected
+    declared = spec is not None
     if spec is None:
         installed = peft_releases.installed_version()
         if installed:
             spec, source = f"=={installed}", "installed peft"
             release = peft_releases.release_of(installed)
             if release is not None and release != installed:
-                return spec, f"{source}, checked as its release {release}", (release,), explicit
+                return spec, f"{source}, checked as its release {release}", (release,), explicit, declared
         else:
             spec, source = f"=={peft_releases.newest()}", "newest known peft release"
     try:
@@ -284,10 +289,25 @@ def _peft_target(layers: Sequence[tuple[str, Mapping[str, Any]]], root: Path | N
     if not versions and not explicit and peft_releases.allows_newer(spec):
         # a release after the data was generated: it has (at least) what the newest one has
         newest = peft_releases.newest()
-        return spec, f"{source}, checked as {newest}, the newest release known", (newest,), explicit
+        return spec, f"{source}, checked as {newest}, the newest release known", (newest,), explicit, declared
     if not versions:
         raise ConfigError(f"no known peft release matches {spec!r} (from {source})")
-    return spec, source, versions, explicit
+    return spec, source, versions, explicit, declared
+
+
+def _frameworks(root: Path | None) -> tuple[tuple[str, str, str], ...]:
+    """The trainer frameworks (axolotl, LLaMA-Factory) the project declares with a version range."""
+    if root is None:
+        return ()
+    from .knowledge.framework_pins import PACKAGES
+    from .project import detect_requirement
+
+    found = []
+    for package in (name for names in PACKAGES.values() for name in names):
+        detected = detect_requirement(root, package)
+        if detected is not None:
+            found.append((package, *detected))
+    return tuple(found)
 
 
 def _transformers_target(layers: Sequence[tuple[str, Mapping[str, Any]]]) -> str | None:
@@ -318,7 +338,7 @@ def resolve(layers: Sequence[tuple[str, Mapping[str, Any]]], *, root: Path | Non
     for _, layer in layers:
         for key, value in layer.items():  # tables merge key by key; other values replace
             merged[key] = {**merged[key], **value} if key in ("severity", "per-file-ignores") and key in merged else value
-    spec, source, versions, explicit = _peft_target(layers, root)
+    spec, source, versions, explicit, declared = _peft_target(layers, root)
     transformers = _transformers_target(layers)
     if transformers is None and root is not None:
         from .project import detect_requirement
@@ -339,6 +359,8 @@ def resolve(layers: Sequence[tuple[str, Mapping[str, Any]]], *, root: Path | Non
         peft_spec_source=source,
         peft_versions=versions,
         peft_spec_explicit=explicit,
+        peft_spec_declared=declared,
+        frameworks=_frameworks(root),
         model=merged.get("model"),
         transformers=transformers,
         transformers_explicit=merged.get("target-transformers-version") is not None,

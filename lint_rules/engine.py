@@ -149,6 +149,7 @@ class Linter:
         ctx = self.context(filename, source)
         if kind != "python":
             ctx = replace(ctx, source_kind=kind)
+            ctx = project.context_for_framework(ctx, kind, self.settings.frameworks, self.settings.peft_spec_declared)
         if self.per_file and not self.config_prefilter.mentions(source):
             calls = analysis.index_only(module)
         else:

@@ -24,6 +24,7 @@ from typing import Any, Iterable
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
 
 from . import consulted
 from .errors import ConfigError
@@ -296,3 +297,45 @@ def _with_inline_requirements(ctx: Any, source: str, peft: bool, transformers: b
     if spec is not None:
         changes["transformers"] = spec
     return dataclasses.replace(ctx, **changes) if changes else ctx
+
+
+def context_for_framework(ctx: Any, framework: str, declared: tuple[tuple[str, str, str], ...],
+                          peft_declared: bool) -> Any:
+    """``ctx`` for a trainer YAML of ``framework`` (``axolotl``, ``llamafactory``): checked against
+    the peft that the framework releases the project declares (``declared``: ``Settings.frameworks``)
+    require, intersected with the project's own peft range when it declares one
+    (``peft_declared``). Unchanged where the framework is not declared, where the data does not
+    know what the declared releases require, or where the two ranges have no release in common."""
+    from .knowledge.framework_pins import PACKAGES, peft_allowed
+
+    found = [(spec, where, peft_allowed(package, spec)) for package, spec, where in declared
+             if package in PACKAGES.get(framework, ())]
+    if not found or any(allowed is None for _, _, allowed in found):
+        return ctx
+    versions = sorted({v for _, _, allowed in found for v in allowed.peft_versions},  # type: ignore[union-attr]
+                      key=Version)
+    if peft_declared:
+        versions = [v for v in versions if v in ctx.peft_versions]
+    if not versions:
+        return ctx
+    pins = [pin for _, _, allowed in found for pin in allowed.pins]  # type: ignore[union-attr]
+    shown = " or ".join(dict.fromkeys(_both(pin, ctx.peft_spec) if peft_declared else pin or " (any version)"
+                                     for pin in pins))
+    source = "; ".join(f"{allowed.package}{spec} in {where}: {allowed.describe()}"  # type: ignore[union-attr]
+                       for spec, where, allowed in found)
+    if peft_declared:
+        source += f"; and peft{ctx.peft_spec} from {ctx.peft_spec_source}"
+    return dataclasses.replace(ctx, peft_spec=shown or " (any version)", peft_spec_source=source,
+                               peft_versions=tuple(versions))
+
+
+def _both(pin: str, spec: str) -> str:
+    """Two peft specifiers as one (a bare version counts as ``==``)."""
+    try:
+        spec = f"=={Version(spec.strip())}"
+    except InvalidVersion:
+        pass
+    try:
+        return str(SpecifierSet(pin) & SpecifierSet(spec))
+    except InvalidSpecifier:
+        return ",".join(s for s in (pin, spec) if s)

@@ -60,6 +60,7 @@ def _from_json(data: Mapping[str, Any]) -> Settings:
     for name in ("enabled", "peft_versions", "exclude"):
         values[name] = tuple(values[name])
     values["per_file_ignores"] = tuple((glob, tuple(codes)) for glob, codes in values["per_file_ignores"])
+    values["frameworks"] = tuple(tuple(entry) for entry in values["frameworks"])
     return Settings(**values)
 
 

@@ -27,6 +27,17 @@ def allowed(ctx: RuleContext) -> str:
     return f"peft{spec} (from {ctx.peft_spec_source})"
 
 
+_TRAINERS = {"axolotl": "an axolotl", "llamafactory": "a LLaMA-Factory"}
+
+
+def needs_newer(ctx: RuleContext, version: str) -> str:
+    """The advice for a keyword or value that needs peft >= ``version``."""
+    trainer = _TRAINERS.get(ctx.source_kind)
+    if trainer is not None:  # the framework installs peft, and a YAML key has no version check
+        return f"use {trainer} release that installs peft>={version}, or leave the key out"
+    return f"require peft>={version} or guard it with a version check"
+
+
 def listing(names: Iterable[str], limit: int = 8) -> str:
     names = list(dict.fromkeys(names))
     shown = ", ".join(names[:limit])

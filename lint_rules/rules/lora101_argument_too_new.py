@@ -6,7 +6,7 @@ from typing import Iterator
 from ..analysis import LoraCall
 from ..knowledge import peft_releases
 from ..rule import NOT_SAVED_CONFIGS, Finding, Invalid, Rule, RuleContext, Valid
-from ._common import allowed, keyword_node, lowest, newer
+from ._common import allowed, keyword_node, lowest, needs_newer, newer
 
 
 class ArgumentTooNew(Rule):
@@ -64,5 +64,4 @@ class ArgumentTooNew(Rule):
                 continue
             yield Finding(keyword_node(keyword), (
                 f"`{keyword.name}` needs peft >= {span[0]}, but the project allows {allowed(ctx)}, "
-                f"and LoraConfig() in peft {oldest} raises TypeError on it; require peft>={span[0]} "
-                f"or guard it with a version check"))
+                f"and LoraConfig() in peft {oldest} raises TypeError on it; {needs_newer(ctx, span[0])}"))

@@ -6,7 +6,7 @@ from typing import Iterator
 from ..analysis import LoraCall
 from ..knowledge import peft_releases
 from ..rule import Finding, Invalid, Rule, RuleContext, Valid
-from ._common import allowed, lowest, newer, value_node
+from ._common import allowed, lowest, needs_newer, newer, value_node
 
 
 class ValueTooNew(Rule):
@@ -74,8 +74,7 @@ class ValueTooNew(Rule):
                            else "does not know it")
             yield Finding(value_node(keyword), (
                 f"`{name}={keyword.value!r}` needs peft >= {span[0]}, but the project allows "
-                f"{allowed(ctx)}, and peft {oldest} {consequence}; require peft>={span[0]} or "
-                f"guard it with a version check"))
+                f"{allowed(ctx)}, and peft {oldest} {consequence}; {needs_newer(ctx, span[0])}"))
         keyword = call.get("target_modules")
         since = peft_releases.all_linear_since()
         if (keyword is not None and isinstance(keyword.value, str) and newer(since, oldest)
