@@ -1,20 +1,22 @@
 """``--add-noqa``: a ``# noqa: CODE`` comment for every current finding, to adopt lora-lint on
-existing code and fix the findings later."""
+existing code and fix the findings later. Which rows can take a comment is the source's
+business (``noqa_rows`` of each ``lint_rules.sources`` module: Python's here, YAML's in
+``sources.yaml_comments``; JSON and notebooks have none)."""
 from __future__ import annotations
 
 import io
 import re
 import tokenize
-from typing import Sequence
+from typing import Callable, Sequence
 
 from .violation import Violation
 
 _NOQA_RE = re.compile(r"#\s*noqa:\s*([\w-]+(?:\s*,\s*[\w-]+)*)", re.IGNORECASE)
 
 
-def _comment_rows(source: str) -> dict[int, int | None]:
-    """Rows whose end is outside any string, where a comment may be appended, each with the
-    column of the comment already on it (``None``: no comment)."""
+def comment_rows(source: str) -> dict[int, int | None]:
+    """Python rows whose end is outside any string, where a comment may be appended, each with
+    the column of the comment already on it (``None``: no comment)."""
     rows: dict[int, int | None] = {}
     try:
         for tok in tokenize.generate_tokens(io.StringIO(source).readline):
@@ -27,10 +29,11 @@ def _comment_rows(source: str) -> dict[int, int | None]:
     return rows
 
 
-def add_noqa(source: str, violations: Sequence[Violation]) -> tuple[str, int]:
+def add_noqa(source: str, violations: Sequence[Violation],
+             rows: Callable[[str], dict[int, int | None]] = comment_rows) -> tuple[str, int]:
     """The source with the codes of ``violations`` added to a ``# noqa`` comment on a line of each
-    finding (its first line that can take a comment); and how many codes were added."""
-    safe = _comment_rows(source)
+    finding (its first line that can take a comment, by ``rows``); and how many codes were added."""
+    safe = rows(source)
     lines = io.StringIO(source).readlines()  # the rows tokenize counts ("\n" only; not str.splitlines)
     wanted: dict[int, set[str]] = {}
     for v in violations:

@@ -294,12 +294,17 @@ def _add_noqa(tasks: list[Any], settings: Any, ns: argparse.Namespace) -> int:
         findings = [v for v in file.violations if v.code != SYNTAX_ERROR]
         if file.error or not findings:
             continue
-        if sources.for_name(task.filename).KIND != "python":  # no place for a # noqa comment
+        source = sources.for_name(task.filename)
+        if source.noqa_rows is None:  # no place for a # noqa comment
             skipped += len(findings)
+            if source.KIND == "adapter_config":
+                print(f"warning: {task.filename}: JSON has no comments, so no # noqa; "
+                      f"use per-file-ignores to suppress its findings", file=sys.stderr)
             continue
-        new_source, added = add_noqa(task.text, findings)
+        new_source, added = add_noqa(task.text, findings, source.noqa_rows)
+        # every finding suppressed, and nothing broken (a LORA000 now is a file the comments broke)
         left = linter.lint(new_source, task.filename, relpath=task.relpath) if added else findings
-        if not added or [v for v in left if v.code != SYNTAX_ERROR]:
+        if not added or left:
             skipped += len(findings)
             print(f"warning: {task.filename}: could not add every noqa comment; file left unchanged", file=sys.stderr)
             continue
@@ -313,7 +318,7 @@ def _add_noqa(tasks: list[Any], settings: Any, ns: argparse.Namespace) -> int:
         total += added
     if not ns.quiet:
         print(f"Added {total} noqa directive{'s' * (total != 1)}."
-              + (f" {skipped} finding{'s' * (skipped != 1)} left (notebooks or lines that cannot take a comment)."
+              + (f" {skipped} finding{'s' * (skipped != 1)} left (notebooks, JSON or lines that cannot take a comment)."
                  if skipped else ""), file=sys.stderr)
     return 2 if result.errors or unwritten else 0
 

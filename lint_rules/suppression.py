@@ -31,6 +31,11 @@ def file_exemptions(source: str) -> set[str]:
     return codes
 
 
+def exemptions_in(comments: list[tuple[int, str, bool]]) -> set[str]:
+    """``file_exemptions`` from a file's comments (``(line, text, alone)``): those alone on their line."""
+    return file_exemptions("\n".join(text for _, text, alone in comments if alone))
+
+
 def _comments(source: str) -> list[tuple[int, str, bool]]:
     """(line, comment text, alone on its line) for every comment, strings excluded."""
     found = []
@@ -52,10 +57,15 @@ class NoqaMap:
 
     @classmethod
     def from_source(cls, source: str) -> "NoqaMap":
-        noqa = cls()
         if "noqa" not in source.lower():
-            return noqa
-        for line, text, alone in _comments(source):
+            return cls()
+        return cls.from_comments(_comments(source))
+
+    @classmethod
+    def from_comments(cls, comments: list[tuple[int, str, bool]]) -> "NoqaMap":
+        """From ``(line, comment text, alone on its line)`` records (a YAML file's, for one)."""
+        noqa = cls()
+        for line, text, alone in comments:
             match = _LINE_RE.search(text)
             if match and not text.lstrip("# \t").lower().startswith("lora-lint:"):
                 noqa.by_line.setdefault(line, set()).update(_codes(match.group("codes")))

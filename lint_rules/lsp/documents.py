@@ -15,6 +15,7 @@ from typing import Iterable
 
 from lsprotocol import types
 
+from .. import sources
 from ..add_noqa import add_noqa
 from ..discovery import SUFFIXES
 from ..notebook_lines import json_line
@@ -55,7 +56,7 @@ class Linted:
     text: str
     findings: list[Finding] = field(default_factory=list)
     fixable: bool = True  # a whole-document fix is possible (a Python file, not a notebook cell)
-    suppressible: bool = True  # Python text, where a "# noqa" comment can be added (not a notebook's JSON)
+    suppressible: bool = True  # where a "# noqa" comment can be added (Python, YAML; not JSON)
 
     def diagnostics(self) -> list[types.Diagnostic]:
         return [f.diagnostic() for f in self.findings]
@@ -99,10 +100,13 @@ def findings_in_notebook_json(text: str, violations: Iterable[Violation], encodi
     return found
 
 
-def noqa_edit(text: str, violation: Violation, encoding: str) -> types.TextEdit | None:
+def noqa_edit(text: str, violation: Violation, encoding: str, path: Path) -> types.TextEdit | None:
     """The edit that adds ``# noqa: CODE`` for the finding (to the first of its lines that can
-    take a comment, as ``--add-noqa`` does), or ``None`` where no line can."""
-    new, added = add_noqa(text, [violation])
+    take a comment, as ``--add-noqa`` does), or ``None`` where no line can (a JSON file has none)."""
+    rows = sources.for_name(path.name).noqa_rows
+    if rows is None:
+        return None
+    new, added = add_noqa(text, [violation], rows)
     if not added:
         return None
     old_rows, new_rows = Lines(text, encoding).rows, Lines(new, encoding).rows

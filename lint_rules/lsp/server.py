@@ -18,7 +18,7 @@ from lsprotocol import types
 from pygls.lsp.server import LanguageServer
 from pygls.uris import to_fs_path
 
-from .. import __version__
+from .. import __version__, sources
 from ..catalog import all_rules
 from ..errors import LintError
 from ..ruledoc import explain
@@ -137,7 +137,7 @@ class LoraLintServer(LanguageServer):
             return Linted(uri, version, text, fixable=False)
         convert = findings_in_notebook_json if notebook else findings_in
         return Linted(uri, version, text, convert(text, violations, encoding), fixable=not notebook,
-                      suppressible=not notebook)
+                      suppressible=sources.for_name(path.name).noqa_rows is not None)
 
     async def _refresh_notebook(self, uri: str) -> None:
         notebook = self.workspace.get_notebook_document(notebook_uri=uri)
@@ -297,7 +297,8 @@ async def _code_actions(ls: LoraLintServer, params: types.CodeActionParams) -> l
                     title=f"{fix.message} ({code})" if safe else f"{fix.message} ({code}, unsafe fix: check the result)",
                     kind=types.CodeActionKind.QuickFix, diagnostics=[finding.diagnostic()], is_preferred=safe,
                     edit=_edit(ls, uri, linted.version, finding.edits)))
-            noqa = noqa_edit(linted.text, finding.violation, ls.encoding) if linted.suppressible else None
+            noqa = noqa_edit(linted.text, finding.violation, ls.encoding, ls.path_of(uri, ".py")) \
+                if linted.suppressible else None
             if noqa is not None:
                 actions.append(types.CodeAction(
                     title=f"Suppress {code} on this line (# noqa)", kind=types.CodeActionKind.QuickFix,

@@ -11,7 +11,9 @@ Every source turns a file into what the rules check, with positions in the file 
 A source module has ``KIND``, ``SUFFIXES`` (the names it claims), ``walked(name)`` (whether a
 folder walk picks a file of that name), ``worth_linting(text, prefilter)`` (a test on the text
 before anything is parsed), ``lint(checker, text, filename, relpath)`` and
-``fix(checker, text, filename, relpath, unsafe=...)``; ``checker`` is the engine's ``Linter``.
+``fix(checker, text, filename, relpath, unsafe=...)``; ``checker`` is the engine's ``Linter``;
+``noqa_rows(text)``: the rows where a ``# noqa`` comment can be appended (``add_noqa``), or
+``noqa_rows = None`` for a format without comments (JSON, a notebook's JSON).
 Adding a format is adding a module here and naming it in ``SOURCES``.
 """
 from __future__ import annotations

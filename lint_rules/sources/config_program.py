@@ -29,6 +29,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
 from ..errors import FixError
+from ..suppression import ALL, NoqaMap, exemptions_in
 from ..violation import FixInfo, Location, TextEdit, Violation, fixable
 from .base import Checker, FixResult
 
@@ -87,6 +88,8 @@ class Document:
     anchor: Span  # what a finding about the whole config points at
     reread: Callable[[str], Any]  # parses a fixed text; raises ValueError when it is broken
     model_key: str = "base_model_name_or_path"  # the file's key for the model, as messages name it
+    # the file's comments as ``(row, text, alone on its row)``, for ``# noqa``; None: the format has none (JSON)
+    comments: Callable[[str], list[tuple[int, str, bool]]] | None = None
     program: str = ""
     rows: list[_Row] = field(default_factory=list)
 
@@ -108,12 +111,16 @@ class Document:
 
     # -- positions ---------------------------------------------------------------------
 
+    def _row(self, location: Location) -> _Row | None:
+        number = location.row - _FIRST_ROW
+        return self.rows[number] if 0 <= number < len(self.rows) else None
+
     def _span(self, location: Location) -> Span:
         """The span of the file a position in the program stands for."""
-        number = location.row - _FIRST_ROW
-        if not 0 <= number < len(self.rows):
+        row = self._row(location)
+        if row is None:
             return self.anchor
-        row, column = self.rows[number], location.column - 1
+        column = location.column - 1
         setting = row.setting
         if setting.items is not None and len(setting.items) == len(row.item_cols):
             for (first, last), span in zip(row.item_cols, setting.items):
@@ -122,6 +129,29 @@ class Document:
         if column >= row.value_col and setting.at is not None:
             return setting.at
         return setting.key
+
+    def unsuppressed(self, found: list[Violation]) -> list[Violation]:
+        """The program's violations that no ``# noqa`` comment of the file suppresses: one on a row
+        of the finding's span or of its key (a list element's key too), or alone on the row above;
+        ``# lora-lint: noqa`` alone on a row turns codes off for the file."""
+        notes = self.comments(self.text) if self.comments is not None and "noqa" in self.text.lower() else []
+        if not notes:
+            return found
+        off = exemptions_in(notes)
+        noqa = NoqaMap.from_comments(notes)
+        kept = []
+        for violation in found:
+            if ALL in off or violation.code in off:
+                continue
+            start, end = self._span(violation.location)
+            row = self._row(violation.location)
+            spans = [(self._index.location(start).row, self._index.location(end).row)]
+            if row is not None:
+                key = self._index.location(row.setting.key[0]).row
+                spans.append((key, key))
+            if not any(noqa.suppresses(violation.code, first, last) for first, last in spans):
+                kept.append(violation)
+        return kept
 
     def place(self, violation: Violation) -> Violation:
         """The violation with positions in the file and its fix as edits of the file (or none)."""
@@ -173,7 +203,7 @@ def lint(checker: Checker, document: Document | None, filename: str, relpath: st
     """The rules' findings on the document's settings, placed in the file."""
     if document is None or not document.rows:
         return []
-    found = checker.lint_python(document.program, filename, relpath, kind=document.kind)
+    found = document.unsuppressed(checker.lint_python(document.program, filename, relpath, kind=document.kind))
     return sorted((document.place(v) for v in found),
                   key=lambda v: (v.location.row, v.location.column, v.code))
 

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
 KIND = "notebook"
 SUFFIXES = (".ipynb",)
+noqa_rows = None  # a # noqa goes in the cell's code, not in the notebook's JSON
 
 def walked(name: str) -> bool:
     return name.endswith(SUFFIXES)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ..add_noqa import comment_rows
 from .base import Checker, FixResult
 
 if TYPE_CHECKING:
@@ -11,6 +12,7 @@ if TYPE_CHECKING:
 
 KIND = "python"
 SUFFIXES = (".py", ".pyi")
+noqa_rows = comment_rows
 
 
 def walked(name: str) -> bool:

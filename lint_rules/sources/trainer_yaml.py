@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
 from ..violation import Violation
-from . import config_program
+from . import config_program, yaml_comments
 from .base import Checker, FixResult
 from .config_program import UNKNOWN, Setting
 
@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 
 KIND = "trainer_yaml"
 SUFFIXES = (".yaml", ".yml")
+noqa_rows = yaml_comments.noqa_rows
 _MARKER = re.compile(r"^(adapter|finetuning_type)[ \t]*:[ \t]*['\"]?q?lora\b", re.MULTILINE)
 _PLAIN = re.compile(r"[A-Za-z_][\w.\-/]*")
 
@@ -256,7 +257,8 @@ def read(text: str) -> config_program.Document | None:
     derived = _derived(kind, data, {s.name for s in settings}, anchor)
     replaced = {s.name for s in derived}
     settings = [s for s in settings if s.name not in replaced] + derived
-    return config_program.Document(kind, text, settings, anchor, _reread, model_key=_RECOGNISED[kind][2])
+    return config_program.Document(kind, text, settings, anchor, _reread, model_key=_RECOGNISED[kind][2],
+                                   comments=yaml_comments.comments)
 
 
 def _derived(kind: str, data: dict, written: set[str], anchor: tuple[int, int]) -> list[Setting]:
