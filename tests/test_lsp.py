@@ -323,3 +323,22 @@ def test_an_adapter_config_json_gets_diagnostics_where_its_keys_are(client, proj
     assert hover["contents"]["value"].startswith("# LORA001 target-modules-not-found")
     other = client.open(project / "package.json", '{"name": "x", "r": 0}', language="json")
     assert client.diagnostics(other, 1) == []
+
+
+def test_a_trainer_yaml_finding_gets_a_yaml_noqa_comment_and_json_none(client, project):
+    text = ("base_model: microsoft/Phi-3-mini-4k-instruct\n"
+            "adapter: lora\nlora_r: 8\nlora_alpha: 16\nlora_target_modules:\n  - q_proj  # attention\n  - v_proj\n")
+    document = client.open(project / "configs" / "phi3-lora.yaml", text, language="yaml")
+    [diagnostic] = client.diagnostics(document, 1)
+    [suppress] = [a for a in actions(client, document, diagnostic) if a["title"].startswith("Suppress")]
+    quiet = apply_edits(text, suppress["edit"]["documentChanges"][0]["edits"])
+    assert quiet == text.replace("  - q_proj  # attention\n", "  - q_proj  # attention  # noqa: LORA001\n")
+    mark = client.mark()
+    client.change(document, 2, quiet)
+    assert client.diagnostics(document, 2, mark) == []
+    # JSON has no comments: a finding there offers no noqa edit (per-file-ignores is the way)
+    adapter = json.dumps({"base_model_name_or_path": "gpt2", "lora_alpha": 16, "peft_type": "LORA", "r": 8,
+                          "target_modules": ["q_proj", "v_proj"], "task_type": "CAUSAL_LM"}, indent=2)
+    other = client.open(project / "adapter" / "adapter_config.json", adapter, language="json")
+    [diagnostic] = client.diagnostics(other, 1)
+    assert not [a for a in actions(client, other, diagnostic) if a["title"].startswith("Suppress")]
