@@ -67,11 +67,13 @@ class Linter:
         return sources.for_name(filename).lint(self, source, filename, relpath)
 
     def lint_python(self, source: str, filename: str, relpath: str | None = None, *,
-                    kind: str = "python") -> list[Violation]:
+                    kind: str = "python", added_tokens: tuple[str, ...] = ()) -> list[Violation]:
         """Violations in Python source; ``kind`` other than ``python``: the program a config
-        file's settings make (``sources.config_program``), checked by the rules for that kind."""
+        file's settings make (``sources.config_program``), checked by the rules for that kind
+        (``added_tokens``: the file's keys that add tokens, ``RuleContext.added_tokens``)."""
         try:
-            return _deep(lambda: [found.violation for found in self._check(source, filename, relpath, kind)[1]])
+            return _deep(lambda: [found.violation for found in
+                                  self._check(source, filename, relpath, kind, added_tokens)[1]])
         finally:
             self._parsed = None
 
@@ -114,15 +116,16 @@ class Linter:
         return FixResult(current, [f.violation for f in self._check(current, filename, relpath)[1]], fixed)
 
     def _check(self, source: str, filename: str, relpath: str | None,
-               kind: str = "python") -> tuple[cst.Module | None, list[_Found]]:
-        if not self.prefilter.mentions(source):
+               kind: str = "python", added_tokens: tuple[str, ...] = ()) -> tuple[cst.Module | None, list[_Found]]:
+        config = kind != "python"  # a config file's one LoraConfig call: every enabled rule may look at it
+        if not config and not self.prefilter.mentions(source):
             return None, []
         off = file_exemptions(source) | self._ignored(filename, relpath)
         if ALL in off:
             return None, []
         scan = self.prefilter.scan()
         pieces = split(source, scan.add)  # None: CPython rejects the text
-        if not (scan.found() if pieces is not None else self.prefilter.calls(source)):
+        if not config and not (scan.found() if pieces is not None else self.prefilter.calls(source)):
             return None, []
         if pieces is not None and pieces.chain > MAX_CHAIN:
             raise LintError(f"{filename}: not linted: an expression chains {pieces.chain:,} operations "
@@ -148,9 +151,9 @@ class Linter:
         wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
         ctx = self.context(filename, source)
         if kind != "python":
-            ctx = replace(ctx, source_kind=kind)
+            ctx = replace(ctx, source_kind=kind, added_tokens=added_tokens)
             ctx = project.context_for_framework(ctx, kind, self.settings.frameworks, self.settings.peft_spec_declared)
-        if self.per_file and not self.config_prefilter.mentions(source):
+        if self.per_file and not config and not self.config_prefilter.mentions(source):
             calls = analysis.index_only(module)
         else:
             calls = analysis.collect_calls(wrapper, ctx)

@@ -89,6 +89,7 @@ class RuleContext:
     transformers: str | None = None  # specifier or version choosing the architecture data
     options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # by rule code
     source_kind: str = "python"  # what the file is: "python" (notebooks too) or a config file's KINDS entry
+    added_tokens: tuple[str, ...] = ()  # a trainer YAML's keys that add tokens to the tokenizer (LORA008)
 
     def option(self, rule: type["Rule"] | "Rule", key: str) -> Any:
         """A per-rule option: the configured value, else the rule's default."""

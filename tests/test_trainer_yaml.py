@@ -230,3 +230,31 @@ def test_pytest_lora_check_collects_trainer_configs(pytester):
     result = pytester.runpytest_inprocess("--lora-check", "-p", "no:cacheprovider")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*phi3.yml:4:22: LORA001*"])
+
+
+# -- new tokens (LORA008): what each framework lets through ----------------------------------------
+
+def test_new_tokens_are_judged_with_only_lora008_selected():
+    text = axolotl("tokens: ['<tool>']\nlora_modules_to_save: [embed_tokens, lm_head]\n", model="gpt2")
+    assert found(text, select=["LORA008"]) == [("LORA008", 5, 23)]  # GPT-2's input embedding is `wte`
+
+
+def test_new_tokens_keys_of_each_framework():
+    from lint_rules.sources.trainer_yaml import added_tokens
+
+    assert added_tokens("axolotl", {"tokens": ["<a>"], "special_tokens": {"additional_special_tokens": ["<b>"]}}) \
+        == ("tokens", "special_tokens.additional_special_tokens")
+    assert added_tokens("axolotl", {"special_tokens": {"eos_token": "</s>"}, "tokens": []}) == ()
+    assert added_tokens("llamafactory", {"add_tokens": "<a>", "new_special_tokens": "<b>,<c>",
+                                         "resize_vocab": True}) == ("add_tokens", "new_special_tokens", "resize_vocab")
+    # LLaMA-Factory refuses resize_vocab on a quantized model itself
+    assert added_tokens("llamafactory", {"resize_vocab": True, "quantization_bit": 4}) == ()
+
+
+def test_llamafactory_saves_the_resized_embeddings_unless_additional_target_is_given():
+    text = llamafactory("lora_target: q_proj,v_proj\nadd_special_tokens: <tool>\n", model="meta-llama/Llama-2-7b-hf")
+    assert found(text, select=["LORA008"]) == []
+    assert found(text + "additional_target: embed_tokens,lm_head\n", select=["LORA008"]) == []
+    assert found(text + "additional_target: embed_tokens\n", select=["LORA008"]) == [("LORA008", 9, 20)]
+    quantized = llamafactory("resize_vocab: true\nquantization_bit: 4\nadditional_target: lm_head\n")
+    assert found(quantized, select=["LORA008"]) == []

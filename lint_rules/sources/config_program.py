@@ -90,6 +90,7 @@ class Document:
     model_key: str = "base_model_name_or_path"  # the file's key for the model, as messages name it
     # the file's comments as ``(row, text, alone on its row)``, for ``# noqa``; None: the format has none (JSON)
     comments: Callable[[str], list[tuple[int, str, bool]]] | None = None
+    added_tokens: tuple[str, ...] = ()  # the file's keys that add tokens (a trainer YAML's; RuleContext's)
     program: str = ""
     rows: list[_Row] = field(default_factory=list)
 
@@ -203,7 +204,8 @@ def lint(checker: Checker, document: Document | None, filename: str, relpath: st
     """The rules' findings on the document's settings, placed in the file."""
     if document is None or not document.rows:
         return []
-    found = document.unsuppressed(checker.lint_python(document.program, filename, relpath, kind=document.kind))
+    found = document.unsuppressed(checker.lint_python(document.program, filename, relpath, kind=document.kind,
+                                                      added_tokens=document.added_tokens))
     return sorted((document.place(v) for v in found),
                   key=lambda v: (v.location.row, v.location.column, v.code))
 

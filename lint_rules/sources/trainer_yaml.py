@@ -254,14 +254,41 @@ def read(text: str) -> config_program.Document | None:
         elsewhere = shared or node.start_mark.index < key_node.end_mark.index
         settings.append(Setting(how.field, value, _span(key_node), _span(node), items,
                                 None if elsewhere else how.render or _render_list))
-    derived = _derived(kind, data, {s.name for s in settings}, anchor)
+    added = added_tokens(kind, data)
+    derived = _derived(kind, data, {s.name for s in settings}, anchor, added)
     replaced = {s.name for s in derived}
     settings = [s for s in settings if s.name not in replaced] + derived
     return config_program.Document(kind, text, settings, anchor, _reread, model_key=_RECOGNISED[kind][2],
-                                   comments=yaml_comments.comments)
+                                   comments=yaml_comments.comments, added_tokens=added)
 
 
-def _derived(kind: str, data: dict, written: set[str], anchor: tuple[int, int]) -> list[Setting]:
+def added_tokens(kind: str, data: dict) -> tuple[str, ...]:
+    """The keys that add tokens to the tokenizer, so that the framework resizes the embeddings.
+
+    axolotl (``loaders/tokenizer.py``, ``load_tokenizer``): ``tokens`` (``tokenizer.add_tokens``)
+    and ``special_tokens.additional_special_tokens``; its other ``special_tokens`` entries mostly
+    name tokens the tokenizer has, and are not counted. LLaMA-Factory (``model/patcher.py``,
+    ``patch_tokenizer``; ``model/loader.py`` before 0.9.3): ``add_tokens``, ``add_special_tokens``,
+    ``new_special_tokens`` (their names before 0.9.3), ``new_special_tokens_config``, and
+    ``resize_vocab: true`` itself, unless ``quantization_bit`` is set (LLaMA-Factory then refuses it:
+    ``_verify_model_args`` in ``hparams/parser.py``, "Cannot resize embedding layers of a quantized model")."""
+    def given(value: Any) -> bool:
+        return bool(value) and (isinstance(value, (str, list)) or value is True)
+
+    if kind == "axolotl":
+        special = data.get("special_tokens")
+        found = ["tokens"] if isinstance(data.get("tokens"), list) and data["tokens"] else []
+        if isinstance(special, dict) and isinstance(special.get("additional_special_tokens"), list) \
+                and special["additional_special_tokens"]:
+            found.append("special_tokens.additional_special_tokens")
+        return tuple(found)
+    keys = ("add_tokens", "add_special_tokens", "new_special_tokens", "new_special_tokens_config")
+    resized = data.get("resize_vocab") is True and data.get("quantization_bit") is None
+    return tuple(key for key in keys if given(data.get(key))) + (("resize_vocab",) if resized else ())
+
+
+def _derived(kind: str, data: dict, written: set[str], anchor: tuple[int, int],
+             added: tuple[str, ...]) -> list[Setting]:
     """What the framework passes to peft that the file does not say."""
     found: list[Setting] = []
     if kind == "axolotl":
@@ -285,6 +312,10 @@ def _derived(kind: str, data: dict, written: set[str], anchor: tuple[int, int]) 
             found.append(Setting("init_lora_weights", UNKNOWN, anchor))
         if data.get("use_llama_pro"):
             found.append(Setting("target_modules", UNKNOWN, anchor))  # the expanded blocks' names
+        if added and "modules_to_save" not in written:
+            # the vocabulary is resized and no additional_target given: LLaMA-Factory saves the input and
+            # output embeddings itself (model/adapter.py, _setup_lora_tuning: "Vocab has been resized")
+            found.append(Setting("modules_to_save", UNKNOWN, anchor))
     return found
 
 
