@@ -324,7 +324,7 @@ class Lifecycle:
             if model is None or not self._trained(site):
                 continue
             args_expr = keywords.get("args", positional[1] if len(positional) > 1 else None)
-            training = Training("trainer", site, model, site, name, qualname.startswith("trl."),
+            training = Training("trainer", site, model, site, qualname.rpartition(".")[2], qualname.startswith("trl."),
                                 peft_config=keywords.get("peft_config"))
             if args_expr is not None:
                 training.args = [self._arguments(o) for o in self.tracer.origins(args_expr, site)]
@@ -387,8 +387,15 @@ class Lifecycle:
         expr = positional[1] if len(positional) > 1 else step.keyword("peft_config") or step.keyword("config")
         if expr is None:
             return [None]
+        return self._configs(expr, Origin(None, step.index, step.at, step.certain, (), step.path))
+
+    def configs_at(self, expr: cst.BaseExpression, site: CallSite) -> list[LoraCall | None]:
+        """The ``LoraConfig`` calls ``expr`` (evaluated at ``site`` of this file, a trainer's
+        ``peft_config``) holds, per origin (None: not a LoraConfig call this analysis can read)."""
+        return self._configs(expr, Origin(None, self.index, Point.of(site), True))
+
+    def _configs(self, expr: cst.BaseExpression, origin: Origin) -> list[LoraCall | None]:
         found: list[LoraCall | None] = []
-        origin = Origin(None, step.index, step.at, step.certain, (), step.path)
         for sub in origin.trace(expr, self.tracer):
             node = sub.node
             site = sub.index.site_of(node) if isinstance(node, cst.Call) else None
