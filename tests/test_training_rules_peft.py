@@ -99,15 +99,63 @@ def test_lora010_a_config_read_from_an_adapter_makes_an_untrained_one(trained_ad
     assert not torch.allclose(_logits(fresh), _logits(trained))
 
 
-def test_lora011_peft_warns_about_a_name_inside_the_prefix():
-    from lint_rules.rules.lora011_adapter_name_collides import AdapterNameCollides
+def _roundtrip_script():
+    """scripts/adapter_name_roundtrip.py, the save/reload round trip LORA011's data comes from."""
+    import importlib.util
+    from pathlib import Path
 
-    assert _finds(AdapterNameCollides, AdapterNameCollides.INVALID[0].code)
+    path = Path(__file__).resolve().parents[1] / "scripts" / "adapter_name_roundtrip.py"
+    spec = importlib.util.spec_from_file_location("adapter_name_roundtrip", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_lora011_what_the_installed_peft_does_with_a_name_inside_the_prefix():
+    from packaging.version import Version
+
+    from lint_rules.rules.lora011_adapter_name_collides import SAVED_WHOLE_SINCE, AdapterNameCollides
+
+    case = AdapterNameCollides.INVALID[0]
+    assert [v.severity for v in lint_source(case.code, filename="case.py", settings=case.settings,
+                                            select=["LORA011"])] == ["error"]
+    assert not _finds(AdapterNameCollides, case.code.replace("'lora'", "'math'"))
+    script = _roundtrip_script()
     for name, warned in (("lora", True), ("a", True), ("lora_math", False), ("math", False)):
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             get_peft_model(_base(), _lora(), adapter_name=name)
         assert any("should not be contained in the prefix" in str(w.message) for w in caught) is warned, name
+    outcomes = {(build.__name__, name): script.roundtrip(build, name)
+                for build in (script.llama, script.gpt2) for name in ("lora", "a", "lora_math")}
+    if Version(peft.__version__) >= Version(SAVED_WHOLE_SINCE):  # peft only warns: the rule is silent
+        assert set(outcomes.values()) == {"kept"}
+        assert not _finds(AdapterNameCollides, case.code)
+    else:  # the saved keys lose ".lora" (q_proj_A.weight): reloaded, the adapter is the base model
+        assert outcomes[("llama", "lora")] == outcomes[("gpt2", "lora")] == "lost"
+        assert outcomes[("gpt2", "a")] == "lost" and outcomes[("llama", "a")] == "kept"
+    assert outcomes[("llama", "lora_math")] == outcomes[("gpt2", "lora_math")] == "kept"
+
+
+@pytest.mark.skipif(not os.environ.get("LORA_LINT_OLD_PEFT_PYTHON"),
+                    reason="set LORA_LINT_OLD_PEFT_PYTHON to a Python whose peft is older than 0.18.0")
+def test_lora011_an_older_peft_loses_the_adapter_named_lora():
+    """The same round trip under a peft before 0.18.0 (a throwaway venv: torch, transformers,
+    accelerate and an old peft), run in its own process."""
+    import json
+    import subprocess
+    from pathlib import Path
+
+    from packaging.version import Version
+
+    script = Path(__file__).resolve().parents[1] / "scripts" / "adapter_name_roundtrip.py"
+    done = subprocess.run([os.environ["LORA_LINT_OLD_PEFT_PYTHON"], str(script), "lora", "a", "lora_math"],
+                          capture_output=True, text=True, timeout=600)
+    rows = {(r["model"], r["name"]): r for r in map(json.loads, done.stdout.splitlines())}
+    assert rows and all(Version(r["peft"]) < Version("0.18.0") for r in rows.values()), done.stderr
+    assert rows[("llama", "lora")]["outcome"] == rows[("gpt2", "lora")]["outcome"] == "lost"
+    assert rows[("gpt2", "a")]["outcome"] == "lost"
+    assert rows[("llama", "lora_math")]["outcome"] == "kept"
 
 
 def test_lora016_preparing_a_16_bit_model_doubles_its_memory():
