@@ -1,6 +1,7 @@
-"""What the training-script rules (LORA008-LORA019) claim, shown with the installed peft on a tiny
-CPU model built here (offline, saved to tmp_path): each test lints the rule's own INVALID example
-and then does what it does with the real packages."""
+"""What the training-script rules (LORA008-LORA019, LORA205) claim, shown with the installed peft (and
+trl, bitsandbytes' CPU backend where a rule is about them) on a tiny CPU model built here (offline,
+saved to tmp_path): each test lints the rule's own INVALID example and then does what it does with the
+real packages."""
 from __future__ import annotations
 
 import os
@@ -278,3 +279,91 @@ def test_lora205_a_plain_peft_model_names_no_labels():
         plain = get_peft_model(_base(), _lora())
         typed = get_peft_model(_base(), _lora(task_type="CAUSAL_LM"))
     assert type(plain) is peft.PeftModel and type(typed) is peft.PeftModelForCausalLM
+
+
+def test_lora015_a_trl_trainer_given_a_peft_model_and_a_peft_config(tmp_path):
+    """The installed trl refuses the pair (huggingface/trl#4713); what older trl did, get_peft_model on the
+    PeftModel, nests a second wrapper whose saved adapter does not load back into the base model."""
+    from lint_rules.rules.lora015_peft_model_plus_peft_config import PeftModelPlusPeftConfig
+
+    trl = pytest.importorskip("trl")
+    datasets = pytest.importorskip("datasets")
+    from tokenizers import Tokenizer, models
+
+    assert _finds(PeftModelPlusPeftConfig, PeftModelPlusPeftConfig.INVALID[0].code)
+    config = _lora(task_type="CAUSAL_LM")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        wrapped = get_peft_model(_base(), config)
+    vocab = {"<pad>": 0, "</s>": 1, "<unk>": 2, **{f"t{i}": i for i in range(3, 64)}}
+    tokenizer = transformers.PreTrainedTokenizerFast(
+        tokenizer_object=Tokenizer(models.WordLevel(vocab, unk_token="<unk>")), pad_token="<pad>", eos_token="</s>",
+        unk_token="<unk>")
+    args = trl.SFTConfig(output_dir=str(tmp_path / "run"), report_to=[], max_steps=1, bf16=False, use_cpu=True)
+    data = datasets.Dataset.from_dict({"input_ids": [[3, 4, 5, 6]] * 4})
+    with pytest.raises(ValueError, match="PeftModel` instance together with a `peft_config`"):
+        trl.SFTTrainer(model=wrapped, args=args, train_dataset=data, peft_config=config, processing_class=tokenizer)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        twice = get_peft_model(wrapped, config)  # what trl before the check did with the pair
+        with torch.no_grad():
+            for name, param in twice.named_parameters():
+                if "lora_B" in name:
+                    param.normal_()
+        twice.save_pretrained(tmp_path / "adapter")
+        reloaded = PeftModel.from_pretrained(_base(), tmp_path / "adapter")
+    assert any(name.startswith("base_model.model.base_model.model.") for name, _ in twice.named_modules())
+    assert not torch.allclose(_logits(twice), _logits(_base()))
+    assert torch.allclose(_logits(reloaded), _logits(_base()))  # none of the saved weights found their layer
+
+
+def test_lora017_merging_into_a_4_bit_base_rounds_the_update_away():
+    """A LoRA update of a realistic size (|B@A*scale| a thousandth of |W|) merged into an NF4 weight on the
+    CPU (bitsandbytes' CPU backend): re-quantizing leaves almost every 4-bit code as it was, and the merged
+    layer's output is further from the adapter's than the adapter's whole effect."""
+    from lint_rules.rules.lora017_merge_into_quantized import MergeIntoQuantized
+
+    bnb = pytest.importorskip("bitsandbytes")
+    from bitsandbytes.functional import quantize_4bit
+
+    assert _finds(MergeIntoQuantized, MergeIntoQuantized.INVALID[0].code)
+    torch.manual_seed(0)
+    weight = torch.nn.Linear(256, 256, bias=False).weight.data
+    update = torch.randn(256, 8) @ torch.randn(8, 256)
+    update *= 1e-3 * weight.norm() / update.norm()
+    before, _ = quantize_4bit(weight, quant_type="nf4")
+    after, _ = quantize_4bit(weight + update, quant_type="nf4")
+    codes = [torch.stack([t.flatten() >> 4, t.flatten() & 15]) for t in (before, after)]
+    assert (codes[0] == codes[1]).float().mean() > 0.99
+
+    class Layer(torch.nn.Module):
+        is_loaded_in_4bit = True  # what from_pretrained(..., load_in_4bit=True) sets: peft picks its 4-bit LoRA layer
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.proj = bnb.nn.Linear4bit(256, 256, bias=False, compute_dtype=torch.float32, quant_type="nf4")
+            self.proj.weight = bnb.nn.Params4bit(weight, requires_grad=False, quant_type="nf4").to("cpu")
+
+        def forward(self, x):
+            return self.proj(x)
+
+    inputs = torch.randn(32, 256)
+    model = Layer()
+    with torch.no_grad():
+        base = model(inputs)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = get_peft_model(model, LoraConfig(r=8, lora_alpha=16, target_modules=["proj"]))
+    lora = model.base_model.model.proj
+    with torch.no_grad():
+        lora.lora_A["default"].weight.normal_()
+        lora.lora_B["default"].weight.normal_()
+        lora.lora_B["default"].weight.mul_(1e-3 * weight.norm() / lora.get_delta_weight("default").norm())
+        adapted = model(inputs)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        merged = model.merge_and_unload()
+    assert any("rounding errors" in str(w.message) for w in caught)
+    with torch.no_grad():
+        result = merged(inputs)
+    assert (result - adapted).norm() > (adapted - base).norm()

@@ -48,8 +48,11 @@ class PeftModelPlusPeftConfig(Rule):
     Why: the trainer applies ``peft_config`` itself. Given a PeftModel as well, older trl wraps it a
     second time (huggingface/trl#652: "weird output"), or prepares it for k-bit training and freezes
     the adapter (huggingface/trl#3926); the adapter it produces cannot be reloaded, and trl refuses the
-    combination since huggingface/trl#4713 (Dec 2025). Also huggingface/trl#473, #4029,
-    hiyouga/LlamaFactory#3084.
+    combination since huggingface/trl#4713 (trl 0.27.0: "You passed a `PeftModel` instance together with
+    a `peft_config` to the trainer"). With peft 0.21.2, wrapping a PeftModel again nests it
+    (``base_model.model.base_model.model...``) and the adapter it saves loads none of its weights into
+    the base model: the reloaded model is the base model (both shown with trl 1.16.0 on a tiny Llama in
+    tests/test_training_rules_peft.py). Also huggingface/trl#473, #4029, hiyouga/LlamaFactory#3084.
     Example: ``SFTTrainer(model=get_peft_model(model, config), peft_config=config)`` -> pass the base
     model with ``peft_config``, or the PeftModel alone.
     Fix safety: no fix: which of the two to keep is the author's call.

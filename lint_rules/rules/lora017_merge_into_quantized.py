@@ -35,6 +35,10 @@ class MergeIntoQuantized(Rule):
     llama 2", huggingface/peft#2321, artidoro/qlora#28, #29). Old peft refuses ("Cannot merge LORA
     layers when the model is loaded in 8-bit mode", huggingface/peft#851, #822); newer peft merges
     with a rounding warning. axolotl refuses the combination ("Can't merge qlora if loaded in 4bit").
+    Measured with bitsandbytes 0.50.2 on the CPU (tests/test_training_rules_peft.py): an update a
+    thousandth of the weight's norm leaves 99.7% of an NF4 weight's 4-bit codes as they were, and after
+    peft's ``merge_and_unload()`` the layer's output is further from the adapter's than the adapter's
+    whole effect (1.4 times it: re-quantizing moves every block's scale).
     Example: a base loaded with ``BitsAndBytesConfig(load_in_4bit=True)``, then
     ``merge_and_unload()`` -> load the base in 16 bit to merge, and quantize the merged model.
     Fix safety: no fix: the load for merging is a separate step the author writes.
