@@ -214,6 +214,9 @@ def _show_settings(settings: Any, out: TextIO) -> int:
     print(f"project root: {settings.root}", file=out)
     print(f"target peft: {settings.peft_spec or 'any'} (from {settings.peft_spec_source}); "
           f"releases: {', '.join(settings.peft_versions)}", file=out)
+    for package, spec, where in settings.frameworks:
+        print(f"trainer framework: {package}{spec} (from {where}); its YAML configs get the peft it requires",
+              file=out)
     print(f"model: {settings.model or '(not set)'}", file=out)
     print(f"transformers data: {settings.transformers or '(newest known)'}", file=out)
     print(f"fail-on: {settings.fail_on}", file=out)

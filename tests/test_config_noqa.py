@@ -127,3 +127,11 @@ def test_add_noqa_merges_into_an_existing_yaml_noqa():
     violation = Violation("LORA001", "target-modules-not-found", "error", "m", "t.yaml", Location(1, 1),
                           Location(1, 2))
     assert add_noqa(text, [violation], yaml_comments.noqa_rows) == ("a: 1  # noqa: LORA002, LORA001\nb: 2\n", 1)
+
+
+def test_rows_are_counted_as_locations_count_them():
+    # CRLF and lone CR line breaks: the comment rows are the rows findings are reported on
+    assert yaml_comments.comments("a: 1  # x\r\nb: 2\r# y\rc: 3 # z") == [(1, "# x", False), (3, "# y", True),
+                                                                         (4, "# z", False)]
+    assert yaml_comments.noqa_rows("a: 1  # x\r\nb: 2\r\n") == {1: 6, 2: None, 3: None}
+    assert yaml_comments.noqa_rows("a: 1\rb: 2\r") == {}  # add_noqa counts rows at \n only: none offered

@@ -140,3 +140,9 @@ def test_python_files_and_other_frameworks_yaml_keep_the_project_range(project, 
     (project / "train.yaml").write_text(AXOLOTL)  # axolotl's YAML: LLaMA-Factory's pin says nothing about it
     (project / "train.py").write_text("from peft import LoraConfig\n\nLoraConfig(trainable_token_indices=[1])\n")
     assert lint(capsys, "train.yaml", "train.py")[0] == 0
+
+
+def test_show_settings_names_the_declared_framework(project, capsys):
+    (project / "requirements.txt").write_text("axolotl==0.6.0\n")
+    code, out, _ = lint(capsys, "--show-settings")
+    assert code == 0 and "trainer framework: axolotl==0.6.0 (from requirements.txt)" in out

@@ -14,7 +14,8 @@ class ArgumentTooNew(Rule):
 
     What: the keyword first appeared in a peft release above the lowest release allowed by
     the project's peft requirement (``target-peft-version``, pyproject.toml,
-    requirements, PEP 723 metadata, else the installed peft).
+    requirements, PEP 723 metadata, else the installed peft); in an axolotl or LLaMA-Factory
+    YAML, the peft the declared framework release requires (within that requirement).
     Why: with that older peft, ``LoraConfig(...)`` raises ``TypeError: unexpected keyword
     argument`` (peft >= 0.14 also drops such keys from a saved adapter_config.json with
     only a warning, so a DoRA adapter loads as plain LoRA).

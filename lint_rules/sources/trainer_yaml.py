@@ -272,9 +272,6 @@ def added_tokens(kind: str, data: dict) -> tuple[str, ...]:
     ``new_special_tokens`` (their names before 0.9.3), ``new_special_tokens_config``, and
     ``resize_vocab: true`` itself, unless ``quantization_bit`` is set (LLaMA-Factory then refuses it:
     ``_verify_model_args`` in ``hparams/parser.py``, "Cannot resize embedding layers of a quantized model")."""
-    def given(value: Any) -> bool:
-        return bool(value) and (isinstance(value, (str, list)) or value is True)
-
     if kind == "axolotl":
         special = data.get("special_tokens")
         found = ["tokens"] if isinstance(data.get("tokens"), list) and data["tokens"] else []
@@ -284,7 +281,8 @@ def added_tokens(kind: str, data: dict) -> tuple[str, ...]:
         return tuple(found)
     keys = ("add_tokens", "add_special_tokens", "new_special_tokens", "new_special_tokens_config")
     resized = data.get("resize_vocab") is True and data.get("quantization_bit") is None
-    return tuple(key for key in keys if given(data.get(key))) + (("resize_vocab",) if resized else ())
+    named = tuple(key for key in keys if isinstance(data.get(key), str) and data[key].strip())  # str fields
+    return named + (("resize_vocab",) if resized else ())
 
 
 def _derived(kind: str, data: dict, written: set[str], anchor: tuple[int, int],

@@ -8,8 +8,11 @@ rejects has no comments here (it is ``LORA000`` anyway).
 from __future__ import annotations
 
 import bisect
+import re
 
 from .config_program import without_bom
+
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")  # as violation.split_rows and YAML read them
 
 
 def _scalars(text: str) -> list[tuple[int, int]] | None:
@@ -37,12 +40,12 @@ def _inside(spans: list[tuple[int, int]], starts: list[int], offset: int) -> boo
 
 
 def _lines(text: str) -> list[tuple[int, int]]:
-    """``(start, end)`` of each row's content (without its line break), rows split on ``\\n``."""
+    """``(start, end)`` of each row's content (without its line break), rows as ``Location`` counts them."""
     found, start = [], 0
-    for line in text.split("\n"):
-        end = start + len(line.rstrip("\r"))
-        found.append((start, end))
-        start += len(line) + 1
+    for brk in _LINE_BREAK.finditer(text):
+        found.append((start, brk.start()))
+        start = brk.end()
+    found.append((start, len(text)))
     return found
 
 
@@ -78,8 +81,9 @@ def comments(text: str) -> list[tuple[int, str, bool]]:
 
 def noqa_rows(text: str) -> dict[int, int | None]:
     """Rows whose end lies outside every scalar, where a comment may be appended, each with the
-    column of the comment already on it (None: no comment)."""
-    scanned = _scan(text)
+    column of the comment already on it (None: no comment). A text with a lone ``\\r`` line
+    break has none: ``add_noqa`` counts rows at ``\\n`` only."""
+    scanned = None if re.search(r"\r(?!\n)", text) else _scan(text)
     if scanned is None:
         return {}
     spans, rows, marks = scanned
