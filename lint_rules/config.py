@@ -296,7 +296,9 @@ def _peft_target(layers: Sequence[tuple[str, Mapping[str, Any]]],
 
 
 def _frameworks(root: Path | None) -> tuple[tuple[str, str, str], ...]:
-    """The trainer frameworks (axolotl, LLaMA-Factory) the project declares with a version range."""
+    """The trainer frameworks (axolotl, LLaMA-Factory) the project declares with a version range; a
+    declaration that cannot be read is left out (its YAML is checked as before: against the
+    project's peft range), as is one that pins none."""
     if root is None:
         return ()
     from .knowledge.framework_pins import PACKAGES
@@ -304,7 +306,10 @@ def _frameworks(root: Path | None) -> tuple[tuple[str, str, str], ...]:
 
     found = []
     for package in (name for names in PACKAGES.values() for name in names):
-        detected = detect_requirement(root, package)
+        try:
+            detected = detect_requirement(root, package)
+        except ConfigError:
+            continue
         if detected is not None:
             found.append((package, *detected))
     return tuple(found)

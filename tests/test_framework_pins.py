@@ -146,3 +146,9 @@ def test_show_settings_names_the_declared_framework(project, capsys):
     (project / "requirements.txt").write_text("axolotl==0.6.0\n")
     code, out, _ = lint(capsys, "--show-settings")
     assert code == 0 and "trainer framework: axolotl==0.6.0 (from requirements.txt)" in out
+
+
+def test_an_unreadable_framework_requirement_changes_nothing(project, capsys):
+    (project / "train.yaml").write_text(AXOLOTL)
+    (project / "requirements.txt").write_text("axolotl>=banana\n")  # pip would refuse it; the peft range stays
+    assert lint(capsys, "train.yaml")[0] == 0
