@@ -308,21 +308,20 @@ def context_for_framework(ctx: Any, framework: str, declared: tuple[tuple[str, s
     know what the declared releases require, or where the two ranges have no release in common."""
     from .knowledge.framework_pins import PACKAGES, peft_allowed
 
-    found = [(spec, where, peft_allowed(package, spec)) for package, spec, where in declared
-             if package in PACKAGES.get(framework, ())]
-    if not found or any(allowed is None for _, _, allowed in found):
+    wanted = [(package, spec, where) for package, spec, where in declared if package in PACKAGES.get(framework, ())]
+    found = [(spec, where, allowed) for package, spec, where in wanted
+             if (allowed := peft_allowed(package, spec)) is not None]
+    if not found or len(found) != len(wanted):
         return ctx
-    versions = sorted({v for _, _, allowed in found for v in allowed.peft_versions},  # type: ignore[union-attr]
-                      key=Version)
+    versions = sorted({v for _, _, allowed in found for v in allowed.peft_versions}, key=Version)
     if peft_declared:
         versions = [v for v in versions if v in ctx.peft_versions]
     if not versions:
         return ctx
-    pins = [pin for _, _, allowed in found for pin in allowed.pins]  # type: ignore[union-attr]
+    pins = [pin for _, _, allowed in found for pin in allowed.pins]
     shown = " or ".join(dict.fromkeys(_both(pin, ctx.peft_spec) if peft_declared else pin or " (any version)"
                                      for pin in pins))
-    source = "; ".join(f"{allowed.package}{spec} in {where}: {allowed.describe()}"  # type: ignore[union-attr]
-                       for spec, where, allowed in found)
+    source = "; ".join(f"{allowed.package}{spec} in {where}: {allowed.describe()}" for spec, where, allowed in found)
     if peft_declared:
         source += f"; and peft{ctx.peft_spec} from {ctx.peft_spec_source}"
     return dataclasses.replace(ctx, peft_spec=shown or " (any version)", peft_spec_source=source,

@@ -60,18 +60,19 @@ def peft_allowed(package: str, spec: str) -> Allowed | None:
     except (InvalidSpecifier, InvalidVersion):
         return None
     matching.sort(key=Version)
-    if not matching or any(known[v] is None for v in matching):
+    required = [pin for v in matching if (pin := known[v]) is not None]
+    if not matching or len(required) != len(matching):
         return None
-    pins = tuple(dict.fromkeys(known[v] for v in matching))  # type: ignore[misc]
+    pins = tuple(dict.fromkeys(required))
     allowed: set[str] = set()
     for pin in pins:
         try:
-            found = peft_releases.versions_in(pin)  # type: ignore[arg-type]
+            found = peft_releases.versions_in(pin)
         except (InvalidSpecifier, ValueError):
             return None
-        if not found and peft_releases.allows_newer(pin):  # type: ignore[arg-type]
+        if not found and peft_releases.allows_newer(pin):
             found = [peft_releases.newest()]
         allowed.update(found)
     if not allowed:
         return None
-    return Allowed(package, tuple(matching), pins, tuple(sorted(allowed, key=Version)))  # type: ignore[arg-type]
+    return Allowed(package, tuple(matching), pins, tuple(sorted(allowed, key=Version)))
