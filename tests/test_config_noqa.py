@@ -135,3 +135,13 @@ def test_rows_are_counted_as_locations_count_them():
                                                                          (4, "# z", False)]
     assert yaml_comments.noqa_rows("a: 1  # x\r\nb: 2\r\n") == {1: 6, 2: None, 3: None}
     assert yaml_comments.noqa_rows("a: 1\rb: 2\r") == {}  # add_noqa counts rows at \n only: none offered
+
+
+def test_a_suppressed_finding_is_not_fixed():
+    from lint_rules.engine import fix_source
+
+    text = BLOCK.replace("lora_target_modules:\n", "lora_target_modules:  # noqa: LORA001\n")
+    fixed, left = fix_source(text, filename="train.yaml", settings=PEFT, select=["LORA001"], unsafe=True)
+    assert fixed == text and left == []
+    fixed, _ = fix_source(BLOCK, filename="train.yaml", settings=PEFT, select=["LORA001"], unsafe=True)
+    assert fixed != BLOCK  # without the comment it is (to qkv_proj)
