@@ -74,8 +74,10 @@ class NewTokensNotTrained(Rule):
     needs the same resize and still has random rows (huggingface/peft#2290, huggingface/peft#1700,
     allenai/open-instruct#142, shibing624/MedicalGPT#322). axolotl refuses the setup ("Please set
     lora_modules_to_save to [...] when using an adapter and changing the special tokens").
-    In a trainer YAML, the keys that add tokens stand for the resize (the framework resizes the
-    embeddings to the tokenizer), and what is reported is only what the framework lets through:
+
+    In a trainer YAML (sources read in axolotl 0.19.0 and LLaMA-Factory 0.9.5), the keys that add
+    tokens stand for the resize (the framework resizes the embeddings to the tokenizer), and what
+    is reported is only what the framework lets through:
     axolotl's ``tokens`` and ``special_tokens.additional_special_tokens`` (``load_tokenizer`` in
     ``src/axolotl/loaders/tokenizer.py``) when ``lora_modules_to_save`` does not cover the model's
     input embedding (and its output head, unless the two are tied) by the names the model really
