@@ -10,7 +10,8 @@
 
 A config is verified only when everything the framework passes is known: a value it decides at
 run time (``UNKNOWN``: axolotl's ``lora_target_linear``, LLaMA-Factory's ``lora_target: all`` or
-no ``lora_target``, a PiSSA or LoftQ init, an omitted axolotl rank) or a setting that changes
+no ``lora_target``, a PiSSA or LoftQ init, an omitted axolotl rank, an axolotl number or flag
+written as a string, which its schema converts) or a setting that changes
 which model is wrapped (plugins, reward models, another model class, LLaMA-Factory's reward/PPO
 stages, Unsloth, a resized vocabulary) leaves it out, as does a model lora-lint cannot resolve,
 one that is not a causal LM, or a multimodal one (both frameworks wrap those their own way).
@@ -30,6 +31,9 @@ _NOT_BUILT = {"TOKEN_CLS", "QUESTION_ANS"}  # task types whose model classes no 
 # what each framework passes to peft besides the file's keys (the file's keys win)
 _PASSED = {"axolotl": {"target_modules": [], "bias": "none", "task_type": "CAUSAL_LM"},
            "llamafactory": {"task_type": "CAUSAL_LM"}}
+# axolotl's schema (pydantic) turns a string written for these into a number or a bool before peft sees it
+_AXOLOTL_COERCED = ("r", "lora_alpha", "lora_dropout", "use_dora", "use_rslora", "fan_in_fan_out",
+                    "ensure_weight_tying")
 _LLAMAFACTORY_CAUSAL_STAGES = ("pt", "sft", "dpo", "kto")  # rm and ppo add a value head
 _MULTIMODAL = ("vision_config", "text_config", "audio_config")
 
@@ -77,6 +81,8 @@ def _trainer(text: str) -> list[Found]:
         return []
     if document.kind == "llamafactory" and "target_modules" not in settings:
         return []  # no lora_target: every linear layer, found on the model at run time
+    if document.kind == "axolotl" and any(isinstance(settings.get(name), str) for name in _AXOLOTL_COERCED):
+        return []
     kwargs = {**_PASSED[document.kind], **settings}
     return [(_line(text, document.anchor[0]), model, "causal_lm", kwargs, document.kind)]
 

@@ -147,6 +147,7 @@ def test_llamafactory_configs_are_verified_only_when_the_wrapped_model_is_known(
     ("adapter: lora", "adapter: lora\nplugins:\n  - some.plugin.Plugin"),
     ("adapter: lora", "adapter: lora\nmodel_type: AutoModelForSequenceClassification"),
     ("lora_model_dir:", "lora_model_dir: ./saved"),  # the saved adapter's config holds
+    ("lora_r: 16", 'lora_r: "16"'),  # axolotl's schema makes it 16; peft would refuse the string
 ])
 def test_axolotl_configs_are_verified_only_when_everything_passed_is_known(change):
     found = configs("axolotl.yml", PYTHIA.replace(*change))
