@@ -69,7 +69,8 @@ _EXPERT_DROPOUT = "does not work with lora_dropout != 0"  # peft's ParamWrapper 
 def verify(line: int, model: str, task: str | None, kwargs: dict, source: str = "python") -> dict | None:
     """Apply ``LoraConfig(**kwargs)`` to ``model``'s skeleton: a row with the trainable count, the
     total, the adapter + gradient + AdamW bytes (float32 adapters over a bfloat16 base), the
-    target entries that matched nothing, or peft's error; None when the model's config is unknown.
+    target entries that matched nothing, or peft's error; None when the model's config is unknown
+    or its skeleton cannot be built for ``task``.
 
     ``source`` is the kind of file the config comes from: ``"adapter_config"`` (``kwargs`` is the
     file's JSON) loads it as peft loads a saved adapter to train it, and lists the keys the
@@ -91,7 +92,10 @@ def verify(line: int, model: str, task: str | None, kwargs: dict, source: str = 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             config = _config(kwargs, source)
-            skeleton = build_resolved(resolution, task, dtype="bfloat16")
+            try:
+                skeleton = build_resolved(resolution, task, dtype="bfloat16")
+            except Exception:  # noqa: BLE001 - e.g. no model class of this task for it: not peft's verdict
+                return None
             with skipped_on_meta():
                 peft_model = get_peft_model(skeleton, config, low_cpu_mem_usage=True)
     except Exception as error:  # noqa: BLE001 - what peft refuses is the finding

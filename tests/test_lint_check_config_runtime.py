@@ -186,3 +186,11 @@ def test_axolotl_lets_fused_expert_parameters_take_no_dropout():
     without_dropout = runtime_check.verify(1, "mistralai/Mixtral-8x7B-v0.1", "causal_lm",
                                            {**config, "lora_dropout": 0.0})
     assert "error" not in axolotl and axolotl["trainable"] == without_dropout["trainable"] > 0
+
+
+def test_a_model_the_task_cannot_build_is_not_peft_refusing():
+    """A saved adapter's task_type names a model class this checkpoint has none of (T5 has no causal LM):
+    nothing is proved, and nothing is blamed on peft."""
+    saved = json.loads(_adapter(base_model_name_or_path="google-t5/t5-base", target_modules=["q", "v"]))
+    assert runtime_check.verify(10, "google-t5/t5-base", "causal_lm", saved, "adapter_config") is None
+    assert "error" not in runtime_check.verify(10, "google-t5/t5-base", "seq2seq_lm", saved, "adapter_config")
