@@ -10,11 +10,12 @@
 
 A config is verified only when everything the framework passes is known: a value it decides at
 run time (``UNKNOWN``: axolotl's ``lora_target_linear``, LLaMA-Factory's ``lora_target: all`` or
-no ``lora_target``, a PiSSA or LoftQ init, an omitted axolotl rank, an axolotl number or flag
-written as a string, which its schema converts) or a setting that changes
-which model is wrapped (plugins, reward models, another model class, LLaMA-Factory's reward/PPO
-stages, Unsloth, a resized vocabulary) leaves it out, as does a model lora-lint cannot resolve,
-one that is not a causal LM, or a multimodal one (both frameworks wrap those their own way).
+no ``lora_target``, a PiSSA or LoftQ init, an omitted axolotl rank, the embeddings LLaMA-Factory
+saves after adding tokens, an axolotl number or flag written as a string, which its schema
+converts) or a setting that changes which model is wrapped (plugins, reward models, another
+model class, LLaMA-Factory's reward/PPO stages, Unsloth) leaves it out, as does a model
+lora-lint cannot resolve, one that is not a causal LM, or a multimodal one (both frameworks wrap
+those their own way).
 """
 from __future__ import annotations
 
@@ -114,8 +115,7 @@ def _model_wrapped_as_given(kind: str, text: str, model: str) -> bool:
                 or data.get("unfrozen_parameters") \
                 or not (model_class is None or (isinstance(model_class, str) and model_class.endswith("ForCausalLM"))):
             return False
-    elif data.get("stage", "sft") not in _LLAMAFACTORY_CAUSAL_STAGES or data.get("use_unsloth") \
-            or data.get("use_kt") or (data.get("resize_vocab") and not data.get("additional_target")):
+    elif data.get("stage", "sft") not in _LLAMAFACTORY_CAUSAL_STAGES or data.get("use_unsloth") or data.get("use_kt"):
         return False
     try:
         resolution = resolve_for_build(model)
