@@ -34,13 +34,14 @@ class RuleInfo:
     OPTIONS: Mapping[str, Any]
     TRIGGERS: tuple[str, ...]
     LOAD_TRIGGERS: tuple[str, ...]
+    NEEDS_CALLED: tuple[str, ...]
     SOURCES: tuple[str, ...] | None
 
     @classmethod
     def of(cls, rule: type[Rule] | Mapping[str, Any]) -> "RuleInfo":
         get = rule.get if isinstance(rule, Mapping) else lambda name: getattr(rule, name)
         values = {f.name: get(f.name) for f in fields(cls)}
-        for name in ("TRIGGERS", "LOAD_TRIGGERS"):
+        for name in ("TRIGGERS", "LOAD_TRIGGERS", "NEEDS_CALLED"):
             values[name] = tuple(values[name])
         if values["SOURCES"] is not None:
             values["SOURCES"] = tuple(values["SOURCES"])

@@ -20,14 +20,20 @@ it only if a ``from_pretrained`` call of a model class (no tokenizer, processor 
 one as ``True`` or a name, with an id that may be static (``loads_any``). Files that pass
 ``trust_remote_code=True`` only to tokenizers, datasets or with a computed model path stay unparsed.
 
+A rule whose check cannot run without some other call names those in ``NEEDS_CALLED``: its
+triggers count only in a file that also calls one of them (the training rules look at a trainer
+only once its ``.train()`` is called, at a hand-written loop only where ``.backward()`` is), so
+a file that passes ``fp16=`` or calls ``resize_token_embeddings`` but trains nothing stays unparsed.
+A trigger another rule needs unconditionally counts alone.
+
 A file that CPython cannot parse goes on to libcst, which reports it as LORA000.
 """
 from __future__ import annotations
 
 import ast
 import warnings
-from dataclasses import dataclass
-from typing import Iterable
+from dataclasses import dataclass, field
+from typing import Iterable, Mapping
 
 _UNPARSABLE = (SyntaxError, ValueError, RecursionError, MemoryError)
 
@@ -37,34 +43,52 @@ class Prefilter:
     names: frozenset[str] | None  # None: a rule without triggers is enabled, every file is parsed
     # keywords of a ``from_pretrained`` call loading a model from a static id (see ``loads_any``)
     loads: frozenset[str] = frozenset()
+    # trigger -> the NEEDS_CALLED of each rule that has it (one of a set must be called too); a
+    # trigger some rule needs alone is not here
+    needs: Mapping[str, tuple[frozenset[str], ...]] = field(default_factory=dict, hash=False)
 
     @classmethod
     def for_rules(cls, rules: Iterable[type]) -> "Prefilter":
         names: set[str] = set()
         loads: set[str] = set()
+        needs: dict[str, list[frozenset[str]]] = {}
+        alone: set[str] = set()
         for rule in rules:
             load_triggers = getattr(rule, "LOAD_TRIGGERS", ())
             if not rule.TRIGGERS and not load_triggers:
                 return cls(None)
             names.update(rule.TRIGGERS)
             loads.update(load_triggers)
-        return cls(frozenset(names), frozenset(loads))
+            also = frozenset(getattr(rule, "NEEDS_CALLED", ()))
+            for name in rule.TRIGGERS:
+                if also:
+                    needs.setdefault(name, []).append(also)
+                else:
+                    alone.add(name)
+        return cls(frozenset(names), frozenset(loads),
+                   {name: tuple(sets) for name, sets in needs.items() if name not in alone})
 
     @classmethod
     def for_codes(cls, codes: Iterable[str]) -> "Prefilter":
         """For the enabled rules: LORA000 reports a file another enabled rule would look at
-        (alone, any file a rule could look at: its own TRIGGERS are all of theirs)."""
+        (alone, any file any other rule could look at)."""
         from .catalog import info
         from .config import SYNTAX_ERROR
 
         rules = info()
-        enabled = [rules[code] for code in codes]
-        return cls.for_rules([rule for rule in enabled if rule.CODE != SYNTAX_ERROR] or enabled)
+        others = [rules[code] for code in codes if code != SYNTAX_ERROR]
+        if not others and SYNTAX_ERROR in codes:
+            others = [rule for code, rule in rules.items() if code != SYNTAX_ERROR]
+        return cls.for_rules(others)
 
     def mentions(self, source: str) -> bool:
-        """Whether the text contains a trigger (``False``: no rule can fire on it)."""
-        return self.names is None or any(name in source for name in self.names) or (
-            "from_pretrained" in source and any(keyword in source for keyword in self.loads))
+        """Whether the text contains a trigger (and one of the names it needs; ``False``: no rule
+        can fire on it)."""
+        return self.names is None or any(name in source and self._needed_in(name, source) for name in self.names) \
+            or ("from_pretrained" in source and any(keyword in source for keyword in self.loads))
+
+    def _needed_in(self, name: str, source: str) -> bool:
+        return name not in self.needs or any(any(n in source for n in also) for also in self.needs[name])
 
     def calls(self, source: str) -> bool:
         """``False`` only when CPython parses the source and no call in it names a trigger."""
@@ -82,7 +106,7 @@ class Prefilter:
 
     def scan(self) -> "Scan":
         """What ``calls`` looks for, gathered over the trees of a text's pieces (``parsing.split``)."""
-        return Scan(self.names, self.loads)
+        return Scan(self.names, self.loads, self.needs)
 
 
 _NOT_MODELS = ("Tokenizer", "Processor", "Extractor", "Config")
@@ -94,8 +118,9 @@ class Scan:
     alias of one (``from peft import LoraConfig as LC``), or a ``from_pretrained`` call loads a model
     with a load keyword (``loads``)."""
 
-    def __init__(self, names: frozenset[str] | None, loads: frozenset[str] = frozenset()) -> None:
-        self.names, self.loads = names, loads
+    def __init__(self, names: frozenset[str] | None, loads: frozenset[str] = frozenset(),
+                 needs: Mapping[str, tuple[frozenset[str], ...]] | None = None) -> None:
+        self.names, self.loads, self.needs = names, loads, needs or {}
         self.called: set[str] = set()
         self.aliases: set[str] = set()
         self.loads_static = False  # a model loaded with a load keyword from a string
@@ -123,7 +148,9 @@ class Scan:
     def found(self) -> bool:
         if self.names is None:
             return True
-        return not self.called.isdisjoint(self.names) or not self.called.isdisjoint(self.aliases) or \
+        called = self.called & self.names
+        return any(name not in self.needs or any(not self.called.isdisjoint(also) for also in self.needs[name])
+                   for name in called) or not self.called.isdisjoint(self.aliases) or \
             self.loads_static or not self.load_names.isdisjoint(self.strings)
 
     def _load(self, node: ast.Call) -> None:

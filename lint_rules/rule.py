@@ -113,6 +113,9 @@ class Rule:
     # Keywords of a ``from_pretrained`` call loading a model from a static id that the rule needs
     # to see (``trust_remote_code``); with TRIGGERS, what the prefilter looks for.
     LOAD_TRIGGERS: ClassVar[tuple[str, ...]] = ()
+    # Names of which the file must also call one for the rule's check to run at all (a trainer's
+    # ``train``, a loop's ``backward``): without one, its TRIGGERS do not make a file worth parsing.
+    NEEDS_CALLED: ClassVar[tuple[str, ...]] = ()
     # A rule about other calls than LoraConfig's (``from_pretrained``): the engine calls its
     # ``check_file`` once per parsed file instead of ``check`` per config.
     PER_FILE: ClassVar[bool] = False
@@ -129,6 +132,8 @@ class Rule:
             raise ValueError(f"{cls.__name__}: name {cls.NAME!r} is not kebab-case")
         if isinstance(cls.TRIGGERS, str) or not all(t.isidentifier() for t in cls.TRIGGERS):
             raise ValueError(f"{cls.__name__}: TRIGGERS {cls.TRIGGERS!r} is not a tuple of names")
+        if isinstance(cls.NEEDS_CALLED, str) or not all(t.isidentifier() for t in cls.NEEDS_CALLED):
+            raise ValueError(f"{cls.__name__}: NEEDS_CALLED {cls.NEEDS_CALLED!r} is not a tuple of names")
         if isinstance(cls.LOAD_TRIGGERS, str) or not all(t.isidentifier() for t in cls.LOAD_TRIGGERS):
             raise ValueError(f"{cls.__name__}: LOAD_TRIGGERS {cls.LOAD_TRIGGERS!r} is not a tuple of names")
         if cls.SOURCES is not None and not set(cls.SOURCES) <= set(KINDS):

@@ -65,8 +65,12 @@ def test_lora000_triggers_are_every_other_rules():
 def test_every_rule_declares_what_it_needs_to_see():
     assert all(rule.TRIGGERS or rule.LOAD_TRIGGERS for rule in RULES.values())
     assert linter_for(select=["LORA201"]).prefilter == LORA  # LORA000 (on unless ignored) follows the others
-    assert linter_for().prefilter == Prefilter(frozenset({"LoraConfig", *APPLYING, *TRAINING_TRIGGERS}),
-                                               frozenset({"trust_remote_code"}))
+    trained = (frozenset({"train"}),)
+    assert linter_for().prefilter == Prefilter(
+        frozenset({"LoraConfig", *APPLYING, *TRAINING_TRIGGERS}), frozenset({"trust_remote_code"}),
+        {"resize_token_embeddings": (frozenset({"add_tokens", "add_special_tokens"}),), "fp16": trained,
+         "metric_for_best_model": trained, "load_best_model_at_end": trained,
+         "gradient_checkpointing_enable": (frozenset({"backward"}),)})
     assert linter_for(select=["LORA000"]).prefilter == linter_for().prefilter
 
 
@@ -79,6 +83,38 @@ def test_applying_a_config_made_elsewhere_passes_for_the_rules_that_check_it(sou
     """LORA001/LORA002 check a config another module of the project makes where this file applies it."""
     assert linter_for().prefilter.calls(source)
     assert not linter_for(select=["LORA201"]).prefilter.mentions(source)
+
+
+# transformers' own code passes fp16=, resizes embeddings, enables checkpointing and sets
+# load_best_model_at_end without training a model: 156 of its 2,912 files were parsed for the
+# training rules alone, whose checks need a trainer's .train() or a loop's .backward()
+UNTRAINED = {
+    "fp16 keyword": "def build(config):\n    return Quantizer(config, fp16=True)\n",
+    "resize without new tokens": "def grow(model, n):\n    model.resize_token_embeddings(n)\n",
+    "checkpointing in a library": "def enable(model):\n    model.gradient_checkpointing_enable()\n",
+    "trainer args without a run": "args = TrainingArguments('out', load_best_model_at_end=True)\n",
+}
+TRAINED = {
+    "fp16 keyword": "trainer.train()\n",
+    "resize without new tokens": "tok.add_tokens(['<x>'])\n",
+    "checkpointing in a library": "loss.backward()\n",
+    "trainer args without a run": "Trainer(model=m, args=args).train()\n",
+}
+
+
+@pytest.mark.parametrize("name", UNTRAINED)
+def test_a_training_rule_trigger_counts_only_with_the_call_its_check_needs(name):
+    prefilter = linter_for().prefilter
+    assert not prefilter.calls(UNTRAINED[name]) and not prefilter.mentions(UNTRAINED[name])
+    assert prefilter.calls(UNTRAINED[name] + TRAINED[name]) and prefilter.mentions(UNTRAINED[name] + TRAINED[name])
+    alone = linter_for(select=["LORA000"]).prefilter  # LORA000 alone: what any other rule looks at
+    assert not alone.calls(UNTRAINED[name]) and alone.calls(UNTRAINED[name] + TRAINED[name])
+
+
+def test_a_trigger_another_rule_needs_alone_counts_alone():
+    """``peft_config`` is LORA015's (which needs a trainer's run) and LORA001's (which does not)."""
+    assert linter_for().prefilter.calls("SFTTrainer(model=m, peft_config=LORA)\n")
+    assert not linter_for(select=["LORA015"]).prefilter.calls("SFTTrainer(model=m, peft_config=LORA)\n")
 
 
 def test_a_rule_without_triggers_sees_every_file():

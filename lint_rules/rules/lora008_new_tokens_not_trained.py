@@ -105,6 +105,7 @@ class NewTokensNotTrained(Rule):
     SUMMARY = "Embeddings resized for new tokens after get_peft_model, or before it with no embedding trained and saved"
     PER_FILE = True
     TRIGGERS = ("resize_token_embeddings",)
+    NEEDS_CALLED = ("add_tokens", "add_special_tokens")  # a Python file's resize matters only where tokens are added
 
     VALID = [
         Valid(_seed(second=_wrap(", modules_to_save=['embed_tokens', 'lm_head']"))),

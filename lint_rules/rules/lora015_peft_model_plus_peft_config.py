@@ -64,6 +64,7 @@ class PeftModelPlusPeftConfig(Rule):
     SUMMARY = "A TRL trainer given a PeftModel and a peft_config"
     PER_FILE = True
     TRIGGERS = ("peft_config",)
+    NEEDS_CALLED = ("train",)  # a trainer counts once its .train() is called
 
     VALID = [
         Valid(_SEED.replace("model = get_peft_model(model, config)\n", "")),

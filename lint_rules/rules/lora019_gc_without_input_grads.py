@@ -56,6 +56,7 @@ class GcWithoutInputGrads(Rule):
     SUMMARY = "Reentrant gradient checkpointing in a hand-written loop with no input gradients for LoRA"
     PER_FILE = True
     TRIGGERS = ("gradient_checkpointing_enable",)
+    NEEDS_CALLED = ("backward",)  # a hand-written loop calls .backward()
 
     VALID = [
         # checkpointing on before get_peft_model: peft enables input gradients
