@@ -95,11 +95,12 @@ class Pieces:
     chain: int = 0
 
 
-def split(source: str, each: Callable[[ast.Module], object] | None = None) -> Pieces | None:
+def split(source: str, each: Callable[[ast.Module], object] | None = None, *, chains: bool = True) -> Pieces | None:
     """Where ``source`` is cut into pieces of whole top-level statements, each about ``PIECE``
     characters or longer and parsed by CPython on its own; each piece's tree goes to ``each`` and
     is let go. ``None`` when a piece does not parse: CPython rejects the text (or a cut would need
-    more than it allows), which then goes on whole."""
+    more than it allows), which then goes on whole. ``chains=False`` leaves ``Pieces.chain`` to
+    ``chain_of`` (for a text ``each`` may still find not worth parsing)."""
     starts = [match.start() for match in _STATEMENT_START.finditer(source, PIECE)]
     found = Pieces([])
     begin, size = 0, PIECE
@@ -115,11 +116,18 @@ def split(source: str, each: Callable[[ast.Module], object] | None = None) -> Pi
             continue
         if each is not None:
             each(tree)
-        found.chain = max(found.chain, longest_chain(tree))
+        if chains:
+            found.chain = max(found.chain, longest_chain(tree))
         del tree
         found.cuts.append(begin)
         begin, size = end, PIECE
     return found
+
+
+def chain_of(source: str, cuts: list[int]) -> int:
+    """``longest_chain`` over the pieces ``split`` cut ``source`` into."""
+    ends = [*cuts[1:], len(source)]
+    return max((longest_chain(_python_tree(source[begin:end])) for begin, end in zip(cuts, ends)), default=0)
 
 
 def _python_tree(text: str) -> ast.Module:
