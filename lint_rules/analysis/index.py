@@ -16,6 +16,7 @@ from typing import Any, Iterable
 
 import libcst as cst
 
+from . import walk
 from .guards import chain_tests, terminates, version_test
 from .nodes import subnodes
 from .values import UNKNOWN, evaluate
@@ -267,7 +268,7 @@ class FileIndex(cst.CSTVisitor):
     @classmethod
     def build(cls, module: cst.Module) -> "FileIndex":
         index = cls()
-        module.visit(index)
+        walk.visit(module, index)
         return index
 
     # -- queries ---------------------------------------------------------------------

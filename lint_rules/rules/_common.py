@@ -6,6 +6,7 @@ from typing import Any, Callable, Iterable, Sequence
 import libcst as cst
 from packaging.version import Version
 
+from ..analysis.walk import children
 from ..rule import RuleContext
 
 
@@ -96,7 +97,7 @@ def literal_in_call(keyword: Any) -> bool:
         if isinstance(node, (cst.Name, cst.Attribute, cst.Call)) and not (
                 isinstance(node, cst.Name) and node.value in ("True", "False", "None")):
             return False
-        stack.extend(node.children)
+        stack.extend(children(node))
     return True
 
 
@@ -108,7 +109,7 @@ def _comments(node: cst.CSTNode) -> list[cst.Comment]:
         current = stack.pop()
         if isinstance(current, cst.Comment):
             found.append(current)
-        stack.extend(reversed(current.children))
+        stack.extend(reversed(children(current)))
     return found
 
 
