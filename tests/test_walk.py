@@ -186,3 +186,12 @@ def test_the_call_order_of_a_node_is_read_from_libcsts_source() -> None:
     assert fields["FunctionDef"].index("decorators") < fields["FunctionDef"].index("name")
     assert fields["IfExp"].index("body") < fields["IfExp"].index("test")
     assert "format_spec" in fields["FormattedStringExpression"]  # visited only when present
+
+
+def test_under_another_libcst_the_order_is_derived(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(walk, "LIBCST_VERSION", "0.0-other")
+    walk._table.cache_clear()
+    try:
+        assert walk._table() == walk.derive_child_fields()
+    finally:
+        walk._table.cache_clear()
