@@ -241,6 +241,7 @@ class FileIndex(cst.CSTVisitor):
         self._safe_blocks: set[int] = set()  # try bodies whose handler catches AttributeError
         self._safe_depth = 0
         self._sites: dict[int, CallSite] | None = None
+        self._keywords: set[str] | None = None
         self._homed: dict[int, Binding] = {}  # id(global binding) -> it seen from its function
         self._callers: dict[int, list[CallSite] | None] = {}  # id(function scope) -> callers()
         self.calls_by_name: dict[str, list[CallSite]] = {}
@@ -278,6 +279,13 @@ class FileIndex(cst.CSTVisitor):
         if self._sites is None:
             self._sites = {id(site.node): site for site in self.calls}
         return self._sites.get(id(node))
+
+    def passed_keywords(self) -> set[str]:
+        """Every keyword name a call of this module passes (``f(tie_word_embeddings=False)``)."""
+        if self._keywords is None:
+            self._keywords = {arg.keyword.value for site in self.calls for arg in site.node.args
+                              if arg.keyword is not None}
+        return self._keywords
 
     def at_home(self, binding: Binding) -> Binding:
         """A ``global`` binding as the function that makes it sees it: in that function's scope,

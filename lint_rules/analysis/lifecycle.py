@@ -358,25 +358,28 @@ class Lifecycle:
     def _loops(self) -> Iterator[Training]:
         if not self.index.calls_by_name.get("backward"):
             return
+        optimizers = self._optimizers()
         for name in ("parameters", "named_parameters"):
             for site in self.index.calls_by_name.get(name, ()):
                 func = site.node.func
                 if not isinstance(func, cst.Attribute) or site.node.args:
                     continue
-                optimizer = self._optimizer_of(site.node)
+                optimizer = next((o for o in optimizers if _contains(o.node.args[0].value, site.node)), None)
                 if optimizer is not None:
                     yield Training("loop", optimizer, func.value, site)
 
-    def _optimizer_of(self, call: cst.Call) -> CallSite | None:
-        """The optimizer call whose first argument holds ``call`` (``model.parameters()``)."""
+    def _optimizers(self) -> list[CallSite]:
+        """The calls of an optimizer class (``torch.optim.AdamW(...)``) with an argument, in the
+        index's order (the first whose first argument holds ``model.parameters()`` is its optimizer)."""
+        found = []
         for name, sites in self.index.calls_by_name.items():
+            if not name[:1].isupper():
+                continue
             for site in sites:
-                if not site.node.args or not _contains(site.node.args[0].value, call):
-                    continue
                 qualname = self.index.qualname(site.node.func, site.scope) or ""
-                if qualname.startswith(_OPTIMIZER_PACKAGES) and name[:1].isupper():
-                    return site
-        return None
+                if site.node.args and qualname.startswith(_OPTIMIZER_PACKAGES):
+                    found.append(site)
+        return found
 
     # -- helpers for rules -------------------------------------------------------------
 

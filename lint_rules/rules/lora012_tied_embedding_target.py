@@ -149,5 +149,4 @@ def _untied_here(call: LoraCall) -> bool:
         return True
     if any("tie_word_embeddings" in attributes for attributes in index.attribute_writes.values()):
         return True
-    return any(arg.keyword is not None and arg.keyword.value == "tie_word_embeddings"
-               for site in index.calls for arg in site.node.args)
+    return "tie_word_embeddings" in index.passed_keywords()
