@@ -20,8 +20,8 @@ from .catalog import all_rules
 from .config import SYNTAX_ERROR
 from .errors import FixError, LintError
 from .fixes import Edits, apply
-from .parsing import (DEEP_RECURSION, DEEP_STACK, MAX_CHAIN, Pieces, chain_of, in_thread, nesting_error, parse,
-                      parse_pieces, split)
+from .parsing import (DEEP_RECURSION, DEEP_STACK, MAX_CHAIN, Pieces, in_thread, nesting_error, parse, parse_pieces,
+                      split)
 from .positions import Positions
 from .prefilter import Prefilter
 from .rule import RuleContext
@@ -124,12 +124,13 @@ class Linter:
         off = file_exemptions(source) | self._ignored(filename, relpath)
         if ALL in off:
             return None, []
-        scan = self.prefilter.scan()
-        pieces = split(source, scan.add, chains=False)  # None: CPython rejects the text
+        scan = self.prefilter.scan()  # it measures the chains too: one tree and one walk per piece
+        walk = config or self.prefilter.may_call(source)  # else no tree: the scan would find nothing
+        pieces = split(source, scan.add if walk else None, chains=False)  # None: CPython rejects the text
         if not config and not (scan.found() if pieces is not None else self.prefilter.calls(source)):
             return None, []
         if pieces is not None:
-            pieces.chain = chain_of(source, pieces.cuts)
+            pieces.chain = scan.chains.longest
         if pieces is not None and pieces.chain > MAX_CHAIN:
             raise LintError(f"{filename}: not linted: an expression chains {pieces.chain:,} operations "
                             f"(`a + b + ...`, `x.y.z...`, `f()()...`, `x[0][0]...`); libcst's parser takes time "

@@ -28,6 +28,7 @@ from __future__ import annotations
 import ast
 import bisect
 import re
+import symtable
 import sys
 import threading
 import warnings
@@ -36,6 +37,8 @@ from itertools import accumulate
 from typing import Any, Callable, TypeVar
 
 import libcst as cst
+
+from .ast_walk import longest_chain
 
 KB, MB = 1 << 10, 1 << 20
 # measured on libcst 1.9 (bytes of native stack per level), doubled: brackets 5-8 KB, a lambda
@@ -100,7 +103,8 @@ def split(source: str, each: Callable[[ast.Module], object] | None = None, *, ch
     characters or longer and parsed by CPython on its own; each piece's tree goes to ``each`` and
     is let go. ``None`` when a piece does not parse: CPython rejects the text (or a cut would need
     more than it allows), which then goes on whole. ``chains=False`` leaves ``Pieces.chain`` to
-    ``chain_of`` (for a text ``each`` may still find not worth parsing)."""
+    the caller (``each`` may measure it in its own walk); with neither, no tree is built: each
+    piece is only checked (``_accepted``)."""
     starts = [match.start() for match in _STATEMENT_START.finditer(source, PIECE)]
     found = Pieces([])
     begin, size = 0, PIECE
@@ -108,15 +112,15 @@ def split(source: str, each: Callable[[ast.Module], object] | None = None, *, ch
         at = bisect.bisect_left(starts, begin + size)
         end = starts[at] if at < len(starts) else len(source)
         try:
-            tree = _python_tree(source[begin:end])
+            tree = _python_tree(source[begin:end]) if each is not None or chains else _accepted(source[begin:end])
         except _UNPARSABLE:
             if end == len(source):
                 return None
             size = 2 * (end - begin)  # the cut fell inside a statement (a string, brackets): a longer piece
             continue
-        if each is not None:
+        if each is not None and tree is not None:
             each(tree)
-        if chains:
+        if chains and tree is not None:
             found.chain = max(found.chain, longest_chain(tree))
         del tree
         found.cuts.append(begin)
@@ -124,10 +128,17 @@ def split(source: str, each: Callable[[ast.Module], object] | None = None, *, ch
     return found
 
 
-def chain_of(source: str, cuts: list[int]) -> int:
-    """``longest_chain`` over the pieces ``split`` cut ``source`` into."""
-    ends = [*cuts[1:], len(source)]
-    return max((longest_chain(_python_tree(source[begin:end])) for begin, end in zip(cuts, ends)), default=0)
+def _accepted(text: str) -> None:
+    """Raise what ``_python_tree(text)`` raises, if anything, without building the tree where
+    possible: CPython's symbol table of ``text`` needs the same parse but no Python objects for
+    its nodes (about half the time). Its own errors (``nonlocal`` at module level, a repeated
+    parameter) are not the parser's: then the tree is asked."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            symtable.symtable(text, "<piece>", "exec")
+    except _UNPARSABLE:
+        _python_tree(text)
 
 
 def _python_tree(text: str) -> ast.Module:
@@ -144,30 +155,6 @@ def _python_tree(text: str) -> ast.Module:
         if sys.getrecursionlimit() >= DEEP_RECURSION:
             raise
     return in_thread(compiled, DEEP_STACK, DEEP_RECURSION)
-
-
-_LINKS = {ast.BinOp: ("left", "right"), ast.Attribute: ("value",), ast.Subscript: ("value",), ast.Call: ("func",)}
-
-
-def longest_chain(tree: ast.AST) -> int:
-    """The most operations chained in one expression: binary operators (``a + b - c ...``,
-    ``a ** b ** c``), attributes, calls and subscripts (``x.y()[0].z``), counted along the
-    operands libcst's parser recurses into. Its time grows with the square of that number
-    (measured, libcst 1.9: 3,000 ``+`` take 3 s, 3,000 subscripts 33 s; ``and``/``or`` chains,
-    comparisons and implicit string concatenation do not)."""
-    longest = 0
-    runs: dict[int, int] = {}  # id of a node inside a chain -> the links above it
-    for node in ast.walk(tree):  # parents before children
-        links = _LINKS.get(type(node))
-        if links is None:
-            continue
-        run = runs.pop(id(node), 0) + 1
-        longest = max(longest, run)
-        for name in links:
-            child = getattr(node, name)
-            if type(child) in _LINKS:
-                runs[id(child)] = run
-    return longest
 
 
 def parse_pieces(source: str, cuts: list[int]) -> cst.Module:

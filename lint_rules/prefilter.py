@@ -27,13 +27,21 @@ a file that passes ``fp16=`` or calls ``resize_token_embeddings`` but trains not
 A trigger another rule needs unconditionally counts alone.
 
 A file that CPython cannot parse goes on to libcst, which reports it as LORA000.
+
+CPython's tree is needed only where the characters show a trigger that may be called, aliased or
+passed (``may_call``, ``call_text``); the engine checks any other text with CPython's parser
+alone. ``Scan`` walks a tree once (``ast_walk``), for the calls and the expression chains together.
 """
 from __future__ import annotations
 
 import ast
 import warnings
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Iterable, Mapping
+
+from . import call_text
+from .ast_walk import CHILDREN, LINKS, Chains
 
 _UNPARSABLE = (SyntaxError, ValueError, RecursionError, MemoryError)
 
@@ -84,11 +92,44 @@ class Prefilter:
     def mentions(self, source: str) -> bool:
         """Whether the text contains a trigger (and one of the names it needs; ``False``: no rule
         can fire on it)."""
-        return self.names is None or any(name in source and self._needed_in(name, source) for name in self.names) \
+        return self.names is None or any(name in source for name in self._alone) \
+            or any(name in source and self._needed_in(name, source) for name in self._needy) \
             or ("from_pretrained" in source and any(keyword in source for keyword in self.loads))
 
+    @cached_property
+    def _alone(self) -> tuple[str, ...]:
+        """The triggers that count on their own, less those that hold another (``PeftModel`` is in
+        every text ``PeftModelForCausalLM`` is in): one substring search each."""
+        alone = {name for name in self.names or () if name not in self.needs}
+        return tuple(sorted(name for name in alone if not any(other != name and other in name for other in alone)))
+
+    @cached_property
+    def _needy(self) -> tuple[str, ...]:
+        return tuple(sorted(name for name in self.names or () if name in self.needs))
+
     def _needed_in(self, name: str, source: str) -> bool:
-        return name not in self.needs or any(any(n in source for n in also) for also in self.needs[name])
+        return any(any(n in source for n in also) for also in self.needs[name])
+
+    def may_call(self, source: str) -> bool:
+        """``False`` only when ``calls`` is ``False`` for any text CPython parses: no trigger may be
+        called or aliased (and no model loaded with a load keyword) as the characters tell
+        (``call_text``), without building CPython's tree."""
+        if self.names is None:
+            return True
+        text = call_text.normalized(source)
+        uses: dict[str, set[str]] = {}
+
+        def used(name: str) -> set[str]:
+            if name not in uses:
+                uses[name] = call_text.kinds(text, name)
+            return uses[name]
+
+        for name in self.names:
+            how = used(name)
+            if "aliased" in how or "called" in how and (name not in self.needs or any(
+                    any("called" in used(other) for other in also) for also in self.needs[name])):
+                return True
+        return bool(self.loads) and call_text.loads(text, self.loads, _NOT_MODELS)
 
     def calls(self, source: str) -> bool:
         """``False`` only when CPython parses the source and no call in it names a trigger."""
@@ -110,6 +151,7 @@ class Prefilter:
 
 
 _NOT_MODELS = ("Tokenizer", "Processor", "Extractor", "Config")
+_BINDINGS = (ast.Assign, ast.AnnAssign, ast.arguments)  # the nodes ``_string_names`` reads
 
 
 class Scan:
@@ -126,23 +168,38 @@ class Scan:
         self.loads_static = False  # a model loaded with a load keyword from a string
         self.load_names: set[str] = set()  # ... or from a name: static if the text binds it to a string
         self.strings: set[str] = set()  # names the text binds to a string or gives a string default
+        self.chains = Chains()  # the longest expression chain (``parsing.MAX_CHAIN``), measured in the same walk
 
     def add(self, tree: ast.AST) -> None:
         names = self.names or frozenset()
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Call):
-                func = node.func
-                while isinstance(func, ast.Attribute):
-                    self.called.add(func.attr)
-                    func = func.value
-                if isinstance(func, ast.Name):
-                    self.called.add(func.id)
-                self.called.update(keyword.arg for keyword in node.keywords if keyword.arg)
-                if self.loads:
-                    self._load(node)
-            elif isinstance(node, ast.alias) and node.asname and node.name.rpartition(".")[2] in names:
-                self.aliases.add(node.asname)
-            elif self.loads:
+        called, loads, chains = self.called, self.loads, self.chains
+        stack: list = [tree]
+        pop, push, extend, children = stack.pop, stack.append, stack.extend, CHILDREN.get
+        while stack:
+            node = pop()
+            kind = type(node)
+            for name in children(kind, ()):
+                value = getattr(node, name)
+                if value.__class__ is list:
+                    extend(value)
+                elif value is not None:
+                    push(value)
+            if kind in LINKS:
+                chains.link(node, kind)
+                if kind is ast.Call:
+                    func = node.func
+                    while isinstance(func, ast.Attribute):
+                        called.add(func.attr)
+                        func = func.value
+                    if isinstance(func, ast.Name):
+                        called.add(func.id)
+                    called.update(keyword.arg for keyword in node.keywords if keyword.arg)
+                    if loads:
+                        self._load(node)
+            elif kind is ast.alias:
+                if node.asname and node.name.rpartition(".")[2] in names:
+                    self.aliases.add(node.asname)
+            elif loads and kind in _BINDINGS:
                 self.strings.update(_string_names(node))
 
     def found(self) -> bool:

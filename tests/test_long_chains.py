@@ -13,9 +13,10 @@ import pytest
 
 from lint_rules import engine, parsing
 from lint_rules.analysis import guards
+from lint_rules.ast_walk import longest_chain
 from lint_rules.engine import lint_source
 from lint_rules.errors import LintError
-from lint_rules.parsing import MAX_CHAIN, longest_chain
+from lint_rules.parsing import MAX_CHAIN
 
 HEAD = "import peft\nfrom peft import LoraConfig\nNEW = peft.__version__ >= '0.9'\n"
 
