@@ -11,6 +11,7 @@ import fnmatch
 import hashlib
 import json
 import math
+import os
 import sys
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -18,15 +19,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 from . import __version__
-from .catalog import info, to_code
 from .discovery import DEFAULT_EXCLUDE
 from .errors import ConfigError
 from .reading import CONFIG_LIMIT, present, read_text
-from .rule import SEVERITIES
-from .selection import default_codes, expand_all
 
 if TYPE_CHECKING:
     from .violation import Violation
+
+# The rule catalog (and selection, and the rule module's severities) are imported by the functions
+# that check or resolve settings, not here: settings read back from their store need none of them.
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -76,6 +77,8 @@ def load_config(path: Path) -> dict[str, Any]:
 
 
 def _option_keys() -> dict[str, set[str]]:
+    from .catalog import info
+
     keys: dict[str, set[str]] = {}
     for code, rule in info().items():
         for key in rule.OPTIONS:
@@ -98,6 +101,8 @@ def _str_list(value: Any, key: str, where: str) -> list[str]:
 
 
 def _severity(value: Any, key: str, where: str) -> str:
+    from .rule import SEVERITIES
+
     if value not in SEVERITIES:
         raise ConfigError(f"{where}: {key!r} must be one of {', '.join(SEVERITIES)}, not {value!r}")
     return value
@@ -105,6 +110,8 @@ def _severity(value: Any, key: str, where: str) -> str:
 
 def rule_code(token: str, where: str | None = None) -> str:
     """The code of a rule given by its code or name; else a ``ConfigError`` with a did-you-mean."""
+    from .catalog import info, to_code
+
     code = to_code(token)
     if code is None:
         names = list(info()) + [rule.NAME for rule in info().values()]
@@ -114,6 +121,8 @@ def rule_code(token: str, where: str | None = None) -> str:
 
 def check_settings(data: Mapping[str, Any], *, where: str = "settings") -> dict[str, Any]:
     """Validate config keys and values; unknown keys are errors with a did-you-mean."""
+    from .catalog import info
+
     option_keys = _option_keys()
     checked: dict[str, Any] = {}
     for key, value in data.items():
@@ -149,6 +158,8 @@ def check_settings(data: Mapping[str, Any], *, where: str = "settings") -> dict[
 
 
 def _check_rule_options(value: Any, where: str) -> dict[str, dict[str, Any]]:
+    from .catalog import info
+
     if not isinstance(value, dict):
         raise ConfigError(f"{where}: 'rules' must be a table of per-rule option tables")
     out: dict[str, dict[str, Any]] = {}
@@ -204,10 +215,14 @@ class Settings:
 
     def severity(self, code: str, finding: str | None = None) -> str:
         """The configured severity of ``code``, else the finding's own, else the rule's."""
+        from .catalog import info
+
         return self.severities.get(code) or finding or info()[code].SEVERITY
 
     def fails(self, violations: Iterable[Violation]) -> bool:
         """Whether any of the violations is at least as severe as ``fail-on``."""
+        from .rule import SEVERITIES
+
         floor = SEVERITIES.index(self.fail_on)
         return any(SEVERITIES.index(v.severity) >= floor for v in violations)
 
@@ -233,6 +248,9 @@ class Settings:
 
 
 def _enabled(layers: Sequence[tuple[str, Mapping[str, Any]]]) -> tuple[set[str], dict[str, str]]:
+    from .catalog import info, to_code
+    from .selection import default_codes, expand_all
+
     enabled = default_codes()
     reasons = {code: "on by default" if code in enabled else "off by default" for code in info()}
     keep_syntax = True
@@ -338,6 +356,8 @@ def _transformers_target(layers: Sequence[tuple[str, Mapping[str, Any]]]) -> str
 def resolve(layers: Sequence[tuple[str, Mapping[str, Any]]], *, root: Path | None = None,
             config_path: Path | None = None) -> Settings:
     """Combine checked settings layers (lowest first, e.g. config file then command line)."""
+    from .selection import expand_all
+
     enabled, reasons = _enabled(layers)
     merged: dict[str, Any] = {}
     for _, layer in layers:
@@ -399,10 +419,13 @@ def settings_for(start: Path, *, config_file: Path | None = None, isolated: bool
 def code_stamp() -> str:
     """Changes when lora-lint's code or data changes (sizes and mtimes), so that a cache filled by
     other rules is never reused, even without a version bump."""
-    package = Path(__file__).resolve().parent
+    package = os.path.dirname(os.path.realpath(__file__))
+    found: list[tuple[list[str], os.stat_result]] = []
+    for folder, _, names in os.walk(package):
+        rel = os.path.relpath(folder, package).split(os.sep) if folder != package else []
+        found += [([*rel, name], os.stat(os.path.join(folder, name))) for name in names
+                  if name.endswith((".py", ".json")) and name not in (".py", ".json")]
     digest = hashlib.blake2b(digest_size=8)
-    for path in sorted(package.rglob("*")):
-        if path.suffix in (".py", ".json"):
-            info = path.stat()
-            digest.update(f"{path.relative_to(package)}:{info.st_size}:{info.st_mtime_ns};".encode())
+    for parts, info in sorted(found, key=lambda item: item[0]):  # in path order, as pathlib sorts
+        digest.update(f"{'/'.join(parts)}:{info.st_size}:{info.st_mtime_ns};".encode())
     return digest.hexdigest()

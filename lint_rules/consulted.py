@@ -10,6 +10,7 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import os
+import re
 import stat
 from contextlib import contextmanager
 from typing import Iterable, Iterator
@@ -52,7 +53,8 @@ def listing_state(path: str) -> str:
     except (OSError, ValueError):
         return "absent"
     if pattern:
-        names = [name for name in names if fnmatch.fnmatchcase(name, pattern)]
+        match = re.compile(fnmatch.translate(pattern)).match  # fnmatchcase's test, compiled once
+        names = [name for name in names if match(name)]
     return hashlib.blake2b("\0".join(names).encode("utf-8", "surrogateescape"), digest_size=16).hexdigest()
 
 

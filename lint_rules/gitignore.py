@@ -9,11 +9,12 @@ from __future__ import annotations
 import re
 import warnings
 from pathlib import Path
-from typing import Callable
-
-from pathspec import GitIgnoreSpec
+from typing import TYPE_CHECKING, Callable
 
 from .reading import CONFIG_LIMIT, read_text
+
+if TYPE_CHECKING:
+    from pathspec import GitIgnoreSpec
 
 _POSIX_CLASSES = {  # git's wildmatch, C locale
     "alnum": "0-9A-Za-z", "alpha": "A-Za-z", "blank": " \t", "cntrl": "\x00-\x1f\x7f", "digit": "0-9",
@@ -40,7 +41,9 @@ def _expand_classes(pattern: str) -> str:
     return _BRACKET.sub(lambda bracket: _CLASS.sub(body, bracket.group()), pattern)
 
 
-def _compile(lines: list[str]) -> GitIgnoreSpec:
+def _compile(lines: list[str]) -> "GitIgnoreSpec":
+    from pathspec import GitIgnoreSpec  # only for a tree that has a .gitignore
+
     with warnings.catch_warnings():  # a "[[" that Python's re reads as a possible nested set
         warnings.simplefilter("ignore", FutureWarning)
         return GitIgnoreSpec.from_lines(lines)

@@ -14,16 +14,13 @@ block; ``context_for_source`` applies it to a ``RuleContext`` (the engine's per-
 """
 from __future__ import annotations
 
-import configparser
 import dataclasses
 import re
 import sys
 from pathlib import Path
 from typing import Any, Iterable
 
-from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
-from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from . import consulted
@@ -41,21 +38,29 @@ _SCRIPT_BLOCK = re.compile(r"^# /// script$\s(?P<body>(?:^#(?:| .*)$\s)+)^# ///$
 _NAME = re.compile(r"\s*[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?")  # how a PEP 508 requirement starts
 _PIP_OPTIONS = re.compile(r"\s+--?[A-Za-z]")  # per-requirement pip options: --hash=..., --config-settings
 _INLINE = "the script's PEP 723 metadata"
+_SEPARATORS = re.compile(r"[-_.]+")
+
+
+def _canonical_name(name: str) -> str:
+    """A distribution name as PEP 503 compares them: runs of ``-_.`` as one ``-``, lower case."""
+    return _SEPARATORS.sub("-", name).lower()
 
 
 def _specs(lines: Iterable[str], package: str, where: str) -> list[str] | None:
     """The specifiers of every requirement on ``package`` among PEP 508 strings; ``None`` if none.
     A requirement on ``package`` that does not parse is a ``ConfigError`` naming ``where``."""
+    from packaging.requirements import InvalidRequirement, Requirement  # (a project that declares any)
+
     found: list[str] | None = None
     for line in lines:
         try:
             requirement = Requirement(line)
         except InvalidRequirement as exc:
             name = _NAME.match(line)
-            if name and canonicalize_name(name.group().strip()) == package:
+            if name and _canonical_name(name.group().strip()) == package:
                 raise ConfigError(f"{where}: invalid requirement {line!r}: {exc}") from exc
             continue
-        if canonicalize_name(requirement.name) == package:
+        if _canonical_name(requirement.name) == package:
             found = (found or []) + [str(requirement.specifier) if not requirement.url else ""]
     return found
 
@@ -133,7 +138,7 @@ def _from_pyproject(path: Path, package: str) -> tuple[list[str], str] | None:
     for section, table in tables:
         for name, value in table.items():
             constraint = value.get("version", "*") if isinstance(value, dict) else value
-            if canonicalize_name(name) != package or not isinstance(constraint, str):
+            if _canonical_name(name) != package or not isinstance(constraint, str):
                 continue  # a list of constraints (one per marker) declares no single range
             spec = _poetry_spec(constraint)
             if spec is None:
@@ -145,6 +150,8 @@ def _from_pyproject(path: Path, package: str) -> tuple[list[str], str] | None:
 
 def _from_setup_cfg(path: Path, package: str) -> tuple[list[str], str] | None:
     shown = _display(path)
+    import configparser
+
     parser = configparser.ConfigParser(interpolation=None)
     try:
         parser.read_string(read_text(path, CONFIG_LIMIT), source=shown)

@@ -18,6 +18,7 @@ from .errors import FixError, LintError
 from .prefilter import Prefilter
 from .reading import FILE_LIMIT, SOURCE_LIMIT, UNDECODABLE, decode, read_bytes, size_text
 from .serialize import from_dict, to_dict
+from .sources import names
 from .violation import Violation, fixable
 
 if TYPE_CHECKING:  # libcst (through the engine) is imported only when a file must be linted
@@ -129,7 +130,7 @@ def read_task(path: Path, filename: str, relpath: str) -> Task | FileResult:
 def task_from_bytes(task: Task, data: bytes, suffix: str) -> Task | FileResult:
     """``task`` with the text of ``data`` (a file's or stdin's bytes) decoded as a file is; bytes
     that cannot be decoded are reported as ``LORA000``; a source over its size limit is an error."""
-    if len(data) > SOURCE_LIMIT and sources.for_name(task.filename or suffix).KIND == "python" \
+    if len(data) > SOURCE_LIMIT and names.kind_of(task.filename or suffix) == "python" \
             and (b"peft" in data or b"LoraConfig" in data):
         return FileResult(task.filename, error=f"{task.filename}: not linted: {size_text(len(data))}, over the "
                                                f"{size_text(SOURCE_LIMIT)} limit for a source file that uses peft")

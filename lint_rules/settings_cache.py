@@ -69,9 +69,8 @@ def load_settings(start: Path, *, config_file: Path | None = None, isolated: boo
     """``settings_for``'s settings and their fingerprint, from the store while nothing they were
     resolved from changed. Once the rules are imported anyway (a test run, a long-lived
     process), settings are simply resolved."""
-    from . import catalog
-
-    if catalog.loaded():
+    catalog = sys.modules.get(f"{__package__}.catalog")  # (not imported here: it imports the rule module)
+    if catalog is not None and catalog.loaded():
         settings = settings_for(start, config_file=config_file, isolated=isolated, extra=extra)
         return settings, settings.fingerprint()
     start = start.resolve()

@@ -71,3 +71,46 @@ def test_a_config_without_a_model_load_does_not_read_the_architecture_data(tmp_p
                                           "XDG_CACHE_HOME": str(tmp_path / "cache")})
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "0"
+
+
+SOURCE_MODULES = ("lint_rules.sources.python", "lint_rules.sources.notebook", "lint_rules.sources.adapter_config",
+                  "lint_rules.sources.trainer_yaml")
+ONE_FILE = """
+import sys
+from lint_rules.cli import main
+code = main(["-q", "--no-cache", sys.argv[1]])
+print(code, "libcst" in sys.modules)
+print(sorted(m for m in sys.argv[2:] if m in sys.modules))
+"""
+
+
+def test_a_one_file_run_imports_only_what_that_file_needs(tmp_path):
+    """``lora-lint --no-cache small.py`` (issue 7's start-up row): with no ``.gitignore``, no declared
+    requirements and a Python file, it imports neither pathspec, nor packaging's requirement parser,
+    nor importlib.metadata (and its email parser), nor a source module for other kinds of file."""
+    (tmp_path / "small.py").write_text('from peft import LoraConfig\n\n'
+                                       'config = LoraConfig(r=8, lora_alpha=16, target_modules=["q_proj"])\n')
+    unwanted = ("pathspec", "packaging.requirements", "importlib.metadata", "email.parser", "configparser",
+                *SOURCE_MODULES[1:])
+    done = subprocess.run([sys.executable, "-c", ONE_FILE, "small.py", *unwanted], cwd=tmp_path, capture_output=True,
+                          text=True, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin",
+                                          "XDG_CACHE_HOME": str(tmp_path / "cache")})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["0 True", "[]"]  # linted (parsed), and nothing else loaded
+
+
+def test_sorting_file_names_imports_no_source_module():
+    """Which source reads a file is told from its name; a source module is imported on first use."""
+    probe = ("import sys; from lint_rules import sources; "
+             "walked = [n for n in ('a.py', 'b.pyi', 'c.ipynb', 'adapter_config.json', 'x.json', 'd.YML', 'e.txt') "
+             "if sources.walked(n)]; "
+             f"print(walked, sorted(m for m in {SOURCE_MODULES!r} if m in sys.modules)); "
+             "print(sources.for_name('c.IPYNB') is sources.notebook, sources.for_name('t.yaml').KIND, "
+             "sources.for_name('README').KIND, sources.for_name('saved/adapter_config.json').KIND)")
+    done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True,
+                          env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [
+        "['a.py', 'b.pyi', 'c.ipynb', 'adapter_config.json', 'd.YML'] []",
+        "True trainer_yaml python adapter_config",
+    ]

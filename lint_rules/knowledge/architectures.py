@@ -13,7 +13,6 @@ import json
 import re
 from dataclasses import dataclass, replace
 from functools import lru_cache
-from importlib import metadata
 from itertools import product
 from pathlib import Path
 from typing import Iterator, Union
@@ -21,6 +20,7 @@ from typing import Iterator, Union
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
+from .. import installed
 from .checkpoint_trees import fallback_task, tailor
 
 DATA = Path(__file__).parent / "data" / "architectures"
@@ -139,10 +139,7 @@ def transformers_versions() -> list[str]:
 
 def installed_transformers() -> str | None:
     """The installed transformers' version, from its metadata (never imported)."""
-    try:
-        return metadata.version("transformers")
-    except metadata.PackageNotFoundError:
-        return None
+    return installed.version("transformers")
 
 
 def _same_major(version: Version) -> str | None:

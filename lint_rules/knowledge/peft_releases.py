@@ -20,12 +20,13 @@ import copy
 import json
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import metadata
 from pathlib import Path
 from typing import Iterable
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
+
+from .. import installed
 
 DATA = Path(__file__).with_name("data") / "peft_releases.json"
 OPTIONS = ("init_lora_weights", "bias", "task_type")
@@ -175,10 +176,7 @@ def allows_newer(spec: str) -> bool:
 
 def installed_version() -> str | None:
     """The installed peft's version from its metadata (peft itself is never imported)."""
-    try:
-        return metadata.version("peft")
-    except metadata.PackageNotFoundError:
-        return None
+    return installed.version("peft")
 
 
 # --------------------------------------------------------------------------- LoraConfig keywords

@@ -14,31 +14,36 @@ before anything is parsed), ``lint(checker, text, filename, relpath)`` and
 ``fix(checker, text, filename, relpath, unsafe=...)``; ``checker`` is the engine's ``Linter``;
 ``noqa_rows(text)``: the rows where a ``# noqa`` comment can be appended (``add_noqa``), or
 ``noqa_rows = None`` for a format without comments (JSON, a notebook's JSON).
-Adding a format is adding a module here and naming it in ``SOURCES``.
+Adding a format is adding a module here and naming its suffixes in ``names.SUFFIXES``. Which
+source a name is comes from ``names`` alone; a source module is imported when it is first used.
 """
 from __future__ import annotations
 
+import importlib
 from types import ModuleType
+from typing import Any
 
-from . import adapter_config, notebook, python, trainer_yaml
-from .base import FixResult
+from . import names
 
-SOURCES: tuple[ModuleType, ...] = (notebook, adapter_config, trainer_yaml)  # python: every other name
-
-__all__ = ["SOURCES", "FixResult", "for_name", "suffixes", "walked"]
+__all__ = ["FixResult", "for_name", "walked"]
 
 
 def for_name(filename: str) -> ModuleType:
     """The source that reads a file of this name."""
-    lowered = filename.lower()
-    return next((source for source in SOURCES if lowered.endswith(source.SUFFIXES)), python)
+    return importlib.import_module(f"{__name__}.{names.kind_of(filename)}")
 
 
 def walked(name: str) -> bool:
     """Whether a folder walk picks a file of this name (explicitly named files are always read)."""
-    return python.walked(name) or any(source.walked(name) for source in SOURCES)
+    return any(names.walked(kind, name) for kind in names.SUFFIXES)
 
 
-def suffixes() -> tuple[str, ...]:
-    """Every suffix a source reads (pre-commit's file types, ``pytest --lora-check``)."""
-    return (*python.SUFFIXES, *(s for source in SOURCES for s in source.SUFFIXES))
+def __getattr__(name: str) -> Any:
+    """``sources.python``, ``sources.notebook``, ...: each source module on first use; ``FixResult``."""
+    if name in names.SUFFIXES:
+        return importlib.import_module(f"{__name__}.{name}")
+    if name == "FixResult":
+        from .base import FixResult
+
+        return FixResult
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..violation import Violation
-from . import config_program
+from . import config_program, names
 from .base import Checker, FixResult
 
 if TYPE_CHECKING:
@@ -25,14 +25,14 @@ if TYPE_CHECKING:
 
 KIND = "adapter_config"
 noqa_rows = None  # JSON has no comments: per-file-ignores suppresses a finding here
-SUFFIXES = (".json",)
-NAME = "adapter_config.json"
+SUFFIXES = names.SUFFIXES[KIND]
+NAME = names.ADAPTER_CONFIG
 _SPACE = re.compile(r"[ \t\n\r]*")
 _DECODER = json.JSONDecoder()
 
 
 def walked(name: str) -> bool:
-    return name.lower() == NAME
+    return names.walked(KIND, name)
 
 
 def worth_linting(text: str, prefilter: "Prefilter") -> bool:

@@ -25,17 +25,18 @@ from ..config import SYNTAX_ERROR
 from ..errors import FixError
 from ..ipython import Row, python_rows
 from ..violation import FixInfo, Location, TextEdit, Violation, split_rows
+from . import names
 from .base import Checker, FixResult
 
 if TYPE_CHECKING:
     from ..prefilter import Prefilter
 
 KIND = "notebook"
-SUFFIXES = (".ipynb",)
+SUFFIXES = names.SUFFIXES[KIND]
 noqa_rows = None  # a # noqa goes in the cell's code, not in the notebook's JSON
 
 def walked(name: str) -> bool:
-    return name.endswith(SUFFIXES)
+    return names.walked(KIND, name)
 
 
 def worth_linting(text: str, prefilter: "Prefilter") -> bool:

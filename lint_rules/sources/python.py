@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..add_noqa import comment_rows
+from . import names
 from .base import Checker, FixResult
 
 if TYPE_CHECKING:
@@ -11,12 +12,12 @@ if TYPE_CHECKING:
     from ..violation import Violation
 
 KIND = "python"
-SUFFIXES = (".py", ".pyi")
+SUFFIXES = names.SUFFIXES[KIND]
 noqa_rows = comment_rows
 
 
 def walked(name: str) -> bool:
-    return name.endswith(SUFFIXES)
+    return names.walked(KIND, name)
 
 
 def worth_linting(text: str, prefilter: "Prefilter") -> bool:

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
 from ..violation import Violation
-from . import config_program, yaml_comments
+from . import config_program, names, yaml_comments
 from .base import Checker, FixResult
 from .config_program import UNKNOWN, Setting
 
@@ -33,14 +33,14 @@ if TYPE_CHECKING:
     from ..prefilter import Prefilter
 
 KIND = "trainer_yaml"
-SUFFIXES = (".yaml", ".yml")
+SUFFIXES = names.SUFFIXES[KIND]
 noqa_rows = yaml_comments.noqa_rows
 _MARKER = re.compile(r"^(adapter|finetuning_type)[ \t]*:[ \t]*['\"]?q?lora\b", re.MULTILINE)
 _PLAIN = re.compile(r"[A-Za-z_][\w.\-/]*")
 
 
 def walked(name: str) -> bool:
-    return name.lower().endswith(SUFFIXES)
+    return names.walked(KIND, name)
 
 
 def worth_linting(text: str, prefilter: "Prefilter") -> bool:
