@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_lora.extras import MissingExtraError, require_models
-
 
 def _require_models() -> None:
     """Fail the test with the install hint alone, not a traceback into pytest-lora."""
+    from pytest_lora.extras import MissingExtraError, require_models
+
     try:
         require_models()
     except MissingExtraError as error:

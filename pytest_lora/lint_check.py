@@ -81,6 +81,7 @@ class LoraCheckPlugin:
         self.known: dict[str, Any] = self._load()
         self.new: dict[str, Any] = {}
         self.runtime = config.getoption("lora_check_runtime", "no") == "yes" and _peft_installed()
+        self._versions = _versions_key() if self.runtime else ""
         self.runtime_known: dict[str, Any] = self._load_runtime() if self.runtime else {}
         self.runtime_new: dict[str, Any] = {}
         self.runtime_rows: list[tuple[str, dict]] = []
@@ -96,10 +97,8 @@ class LoraCheckPlugin:
 
     def _load_runtime(self) -> dict[str, Any]:
         """Runtime rows by file digest, if ours (signed) and for the installed peft and transformers."""
-        from pytest_lora.runtime_check import versions_key
-
         stored = self.cache.get(RUNTIME_CACHE_KEY, None) if self.cache is not None else None
-        if not (isinstance(stored, dict) and stored.get("versions") == versions_key()
+        if not (isinstance(stored, dict) and stored.get("versions") == self._versions
                 and isinstance(stored.get("files"), dict)):
             return {}
         value = {"versions": stored["versions"], "files": stored["files"]}
@@ -166,8 +165,8 @@ class LoraCheckPlugin:
             warnings.warn(pytest.PytestWarning(f"--lora-check: {problem}"), stacklevel=1)
 
     def pytest_collect_file(self, file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
-        source = _source(file_path)
-        if source is None or self.discovery.left_out(file_path):
+        kind = _kind(file_path)
+        if kind is None or self.discovery.left_out(file_path):
             return None
         key, info = str(file_path), _stat(file_path)
         verdict = self.verdict(key, info)
@@ -180,24 +179,33 @@ class LoraCheckPlugin:
                 return LoraCheckFile.from_parent(parent, path=file_path)
             verdict = self.verdict(key, info, task.digest)
             if verdict is not None:  # touched, not changed: record its new stat
-                self.new[key] = [settled(info, read_at), task.digest, verdict, (self.new.get(key) or self.known[key])[3]]
+                self._record(key, [settled(info, read_at), task.digest, verdict, (self.new.get(key) or self.known[key])[3]])
             else:
-                if not source.worth_linting(task.text, self.linter.prefilter):
+                from lint_rules import sources
+
+                if not getattr(sources, kind).worth_linting(task.text, self.linter.prefilter):
                     verdict = "skip"
-                    self.new[key] = [settled(info, read_at), task.digest, verdict, []]
+                    self._record(key, [settled(info, read_at), task.digest, verdict, []])
         if verdict == "skip":
             return None
         return LoraCheckFile.from_parent(parent, path=file_path)
+
+    def _record(self, key: str, entry: list) -> None:
+        """Keep a file's verdict for the cache, unless the stored one says the same: a run that
+        learns nothing writes nothing."""
+        if key in self.new or entry != self.known.get(key):
+            self.new[key] = entry
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if report.when == "call" and report.passed:
             for name, value in report.user_properties:
                 if name == _PROPERTY:
                     key, entry = value
-                    self.new[key] = list(entry)
+                    self._record(key, list(entry))
                 elif name == _RUNTIME_PROPERTY:
                     path, digest, rows = value
-                    self.runtime_new[digest] = rows
+                    if digest in self.runtime_new or rows != self.runtime_known.get(digest):
+                        self.runtime_new[digest] = rows
                     self.runtime_rows += [(path, row) for row in rows]
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
@@ -209,24 +217,23 @@ class LoraCheckPlugin:
             if signature is not None:
                 self.cache.set(CACHE_KEY, {**value, "mac": signature})
         if self.runtime_new:
-            from pytest_lora.runtime_check import versions_key
-
-            value = {"versions": versions_key(), "files": {**self.runtime_known, **self.runtime_new}}
+            value = {"versions": self._versions, "files": {**self.runtime_known, **self.runtime_new}}
             signature = sign_value(value)
             if signature is not None:
                 self.cache.set(RUNTIME_CACHE_KEY, {**value, "mac": signature})
 
 
-
-def _source(path: Path) -> Any:
-    """What reads the file when ``--lora-check`` collects it: a ``.py`` file, or a LoRA config
-    that ``lora-lint .`` would walk (``adapter_config.json``, axolotl or LLaMA-Factory YAML)."""
-    from lint_rules import sources
+def _kind(path: Path) -> str | None:
+    """The source kind that reads the file when ``--lora-check`` collects it: a ``.py`` file, or a
+    LoRA config that ``lora-lint .`` would walk (``adapter_config.json``, axolotl or LLaMA-Factory
+    YAML); told from the name alone, no source module imported."""
+    from lint_rules.sources import names
 
     if path.suffix == ".py":
-        return sources.python
-    source = sources.for_name(path.name)
-    return source if source is not sources.notebook and source.walked(path.name) else None
+        return "python"
+    kind = names.kind_of(path.name)
+    return kind if kind != "notebook" and names.walked(kind, path.name) else None
+
 
 class LoraCheckFile(pytest.File):
     def collect(self):
@@ -294,6 +301,13 @@ def _fail_on(plugin: LoraCheckPlugin, violations: list[Any]) -> None:
         from lint_rules.output.concise import line
 
         raise LoraCheckError("\n".join(line(v) for v in violations))
+
+
+def _versions_key() -> str:
+    """What a cached runtime row depends on besides the file: the installed peft and transformers."""
+    from lint_rules import installed
+
+    return ",".join(f"{name}={installed.version(name) or 'none'}" for name in ("peft", "transformers"))
 
 
 def _peft_installed() -> bool:

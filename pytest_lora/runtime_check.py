@@ -12,19 +12,7 @@ import dataclasses
 import json
 import tempfile
 import warnings
-from importlib import metadata
 from pathlib import Path
-
-
-def versions_key() -> str:
-    """What a cached verdict depends on besides the file: the installed peft and transformers."""
-    found = []
-    for name in ("peft", "transformers"):
-        try:
-            found.append(f"{name}={metadata.version(name)}")
-        except metadata.PackageNotFoundError:
-            found.append(f"{name}=none")
-    return ",".join(found)
 
 
 def static_configs(linter, source: str, filename: str) -> list[tuple[int, str, str, dict]]:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -94,6 +95,57 @@ def test_libcst_is_not_imported_without_the_flag(files):
     assert files.path.joinpath("loaded.txt").read_text() == "False"
     files.runpytest_subprocess("--co", "--lora-check")
     assert files.path.joinpath("loaded.txt").read_text() == "True"
+
+
+PASSING = ('from peft import LoraConfig\n\n'
+           'config = LoraConfig(r=8, lora_alpha=16, target_modules=["q_proj", "v_proj"], task_type="CAUSAL_LM")\n')
+LOADED = ("import sys\n"
+          "def pytest_unconfigure(config):\n"
+          "    wanted = {wanted!r}\n"
+          "    found = sorted(m for m in sys.modules if m in wanted or m.startswith(wanted))\n"
+          "    open('loaded.txt', 'w').write(' '.join(found))\n")
+
+
+def test_an_unused_plugin_imports_nothing_of_the_linter(files):
+    """Installed but not asked for (no ``--lora-check``, no fixture used), the plugin loads its
+    entry point and the fixtures module, nothing else (issue 7: pytest with the plugin unused)."""
+    files.makeconftest(LOADED.format(wanted=("lint_rules", "pytest_lora", "libcst")))
+    files.runpytest_subprocess().assert_outcomes()
+    assert files.path.joinpath("loaded.txt").read_text() == "pytest_lora pytest_lora.fixtures pytest_lora.plugin"
+
+
+def test_a_cached_check_imports_no_rule_source_reader_or_gitignore_matcher(pytester):
+    """Every file already passed: the plugin learns so from its stored verdicts and the stored
+    settings, without the rule catalog, a source module, pathspec or the runtime check."""
+    pytester.makepyfile(cfg=PASSING, clean=CLEAN, test_plain="def test_nothing():\n    pass\n")
+    unwanted = ("libcst", "lint_rules.catalog", "lint_rules.rule", "lint_rules.engine", "lint_rules.sources.python",
+                "lint_rules.sources.notebook", "lint_rules.sources.adapter_config", "lint_rules.sources.trainer_yaml",
+                "pathspec", "pytest_lora.runtime_check")
+    pytester.makeconftest(LOADED.format(wanted=unwanted))
+    pytester.runpytest_subprocess("--lora-check").assert_outcomes(passed=3)
+    assert "libcst" in pytester.path.joinpath("loaded.txt").read_text()  # the first run linted
+    pytester.runpytest_subprocess("--lora-check").assert_outcomes(passed=3)
+    assert pytester.path.joinpath("loaded.txt").read_text() == ""
+
+
+def test_a_run_that_learns_nothing_writes_no_verdicts(pytester, monkeypatch):
+    """Every file known and unchanged: the stored verdicts (and runtime rows) are left as they
+    are; a cached run used to sign and write them all again."""
+    import lint_rules.engine  # noqa: F401  (imported out here: pytester drops what a run imports)
+    from lint_rules import cache
+
+    monkeypatch.setattr(cache, "RACY_NS", 0)  # files written just now count as settled
+    pytester.makepyfile(cfg=PASSING, clean=CLEAN)
+    pytester.runpytest("--lora-check").assert_outcomes(passed=2)
+    stored = [path for path in pytester.path.joinpath(".pytest_cache/v/lora_check").iterdir()]
+    assert "passed" in [path.name for path in stored]
+    for path in stored:
+        os.utime(path, ns=(10**9, 10**9))
+    pytester.runpytest("--lora-check").assert_outcomes(passed=2)
+    assert [path.stat().st_mtime_ns for path in stored] == [10**9] * len(stored)
+    pytester.makepyfile(clean=CLEAN + "\n")  # a changed file is recorded again
+    pytester.runpytest("--lora-check").assert_outcomes(passed=2)
+    assert pytester.path.joinpath(".pytest_cache/v/lora_check/passed").stat().st_mtime_ns != 10**9
 
 
 def test_excludes_and_gitignore_apply(files):
