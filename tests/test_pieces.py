@@ -94,3 +94,30 @@ def test_positions_keep_only_the_paths_to_the_nodes_asked_about():
     assert few[keyword] == every[keyword]
     assert few.inclusive(call) == every.inclusive(call)
     assert len(few._inclusive) < len(every._inclusive) / 50
+
+
+def test_texts_are_parsed_on_one_long_lived_thread_that_a_fork_replaces() -> None:
+    """Parses whose stack bound is over the caller's share one parser thread (libcst parses
+    more slowly on a fresh thread); a forked child, which has no threads, starts its own."""
+    import os
+    import threading
+
+    texts = [f"x{i} = f({'(' * 40}1{')' * 40})\n" * 20 for i in range(5)]
+    assert all(parsing.CALLER_STACK < parsing.stack_bound(t) <= parsing.PARSER_STACK for t in texts)
+    before = {t.ident for t in threading.enumerate()}
+    assert [parsing.parse(t).code for t in texts] == texts
+    parsers = [t for t in threading.enumerate() if t.name == "lora-lint-parser"]
+    assert len(parsers) == 1 and len({t.ident for t in threading.enumerate()} - before) <= 1
+    with pytest.raises(cst.ParserSyntaxError):
+        parsing.parse(texts[0] + "def (:\n")
+    assert parsing.parse(texts[1]).code == texts[1]  # the thread survives a failed parse
+    child = os.fork()
+    if child == 0:  # the child: parse, exit 0 only when it worked on a thread of its own
+        ok = False
+        try:
+            ok = parsing.parse(texts[2]).code == texts[2] and parsing._parser_thread is not None \
+                and parsing._parser_thread.pid == os.getpid()
+        finally:
+            os._exit(0 if ok else 1)
+    _, status = os.waitpid(child, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
