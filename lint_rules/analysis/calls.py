@@ -151,7 +151,7 @@ def _splat(index: FileIndex, site: CallSite, call: LoraCall, arg: cst.Arg,
     """Keywords from ``**expr``: a dict literal, ``dict(...)``, a name bound to one, or a
     conditional of those (whose keywords are then not provably passed)."""
     if isinstance(expr, cst.IfExp):
-        guarded = guarded or version_test(expr.test, lambda n: index.versiony(n, site.scope))
+        guarded = guarded or version_test(expr.test, lambda n: index.versiony(n, site.scope), index.names_in)
         call.open_ended = True  # either branch's keywords may be missing
         for branch in (expr.body, expr.orelse):
             before = dict(call.keywords)

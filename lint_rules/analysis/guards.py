@@ -15,7 +15,7 @@ Leaning towards "guarded" only makes the version rules quieter.
 """
 from __future__ import annotations
 
-from typing import Callable
+from typing import AbstractSet, Callable
 
 import libcst as cst
 
@@ -25,37 +25,57 @@ _PROBES = {"hasattr", "getattr", "dir", "signature", "getfullargspec", "getargsp
            "fields", "__dataclass_fields__", "__annotations__"}
 
 
-def _names(expr: cst.CSTNode) -> set[str]:
+def names_in(expr: cst.CSTNode) -> frozenset[str]:
+    """The names an expression reads and the text of its string literals."""
     found: set[str] = set()
     stack = [expr]
     while stack:
         node = stack.pop()
         if isinstance(node, cst.Name):
             found.add(node.value)
-        elif isinstance(node, cst.SimpleString) and isinstance(node.evaluated_value, str):
-            found.add(node.evaluated_value)
+        elif isinstance(node, cst.SimpleString):
+            text = _text(node)
+            if text is not None:
+                found.add(text)
         stack.extend(subnodes(node))
-    return found
+    return frozenset(found)
 
 
-def version_test(expr: cst.BaseExpression, versiony_name: Callable[[str], bool]) -> bool:
-    """Whether ``expr`` checks the installed peft's version or features."""
-    names = _names(expr)
-    if any("version" in name.lower() for name in names):
+def _text(node: cst.SimpleString) -> str | None:
+    """A string literal's value (None for bytes); read without evaluating it unless it escapes."""
+    prefix = node.prefix.lower()
+    if "b" in prefix:
+        return None
+    raw = node.raw_value
+    if "\\" in raw and "r" not in prefix:
+        value = node.evaluated_value
+        return value if isinstance(value, str) else None
+    return raw
+
+
+Names = Callable[[cst.CSTNode], AbstractSet[str]]
+
+
+def version_test(expr: cst.BaseExpression, versiony_name: Callable[[str], bool], names: Names = names_in) -> bool:
+    """Whether ``expr`` checks the installed peft's version or features (``names``: ``names_in``,
+    or a caller's memo of it)."""
+    found = names(expr)
+    if any("version" in name.lower() for name in found):
         return True
-    if names & _PROBES and any("LoraConfig" in n or "peft" in n for n in names):
+    if found & _PROBES and any("LoraConfig" in n or "peft" in n for n in found):
         return True
-    return any(versiony_name(name) for name in names if name.isidentifier())
+    return any(versiony_name(name) for name in found if name.isidentifier())
 
 
-def chain_tests(operands: list[cst.BaseExpression], versiony_name: Callable[[str], bool]) -> list[bool]:
+def chain_tests(operands: list[cst.BaseExpression], versiony_name: Callable[[str], bool],
+                names: Names = names_in) -> list[bool]:
     """``version_test`` of ``operands[0] and ... and operands[k]`` for each ``k``, in one pass
     over the operands (a chain of N ``and`` tested link by link was N² node visits)."""
     seen: set[str] = set()
     found = probe = lora = False
     tests: list[bool] = []
     for operand in operands:
-        for name in _names(operand) - seen:
+        for name in names(operand) - seen:
             seen.add(name)
             found = found or "version" in name.lower()
             probe = probe or name in _PROBES
@@ -64,9 +84,9 @@ def chain_tests(operands: list[cst.BaseExpression], versiony_name: Callable[[str
     true_from = next((i for i, test in enumerate(tests) if test), len(tests))
     asked: set[str] = set()  # names bound to a version check: asked only where nothing else tells
     for i, operand in enumerate(operands[:true_from]):
-        names = {n for n in _names(operand) if n.isidentifier()} - asked
-        asked |= names
-        if any(versiony_name(n) for n in names):
+        fresh = {n for n in names(operand) if n.isidentifier()} - asked
+        asked |= fresh
+        if any(versiony_name(n) for n in fresh):
             true_from = i
             break
     return [i >= true_from for i in range(len(operands))]

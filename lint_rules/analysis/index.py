@@ -17,7 +17,7 @@ from typing import Any, Iterable
 import libcst as cst
 
 from . import walk
-from .guards import chain_tests, terminates, version_test
+from .guards import chain_tests, names_in, terminates, version_test
 from .nodes import subnodes
 from .values import UNKNOWN, evaluate
 
@@ -242,6 +242,7 @@ class FileIndex(cst.CSTVisitor):
         self._safe_depth = 0
         self._sites: dict[int, CallSite] | None = None
         self._keywords: set[str] | None = None
+        self._names_in: dict[int, frozenset[str]] = {}  # id(expression) -> guards.names_in of it
         self._homed: dict[int, Binding] = {}  # id(global binding) -> it seen from its function
         self._callers: dict[int, list[CallSite] | None] = {}  # id(function scope) -> callers()
         self.calls_by_name: dict[str, list[CallSite]] = {}
@@ -279,6 +280,13 @@ class FileIndex(cst.CSTVisitor):
         if self._sites is None:
             self._sites = {id(site.node): site for site in self.calls}
         return self._sites.get(id(node))
+
+    def names_in(self, expr: cst.CSTNode) -> frozenset[str]:
+        """``guards.names_in(expr)`` for an expression of this module, computed once."""
+        found = self._names_in.get(id(expr))
+        if found is None:
+            found = self._names_in[id(expr)] = names_in(expr)
+        return found
 
     def passed_keywords(self) -> set[str]:
         """Every keyword name a call of this module passes (``f(tie_word_embeddings=False)``)."""
@@ -377,11 +385,11 @@ class FileIndex(cst.CSTVisitor):
             return False
         (binding,) = found[1]
         if binding.kind == "function":  # def peft_supports_dora(): return Version(...) >= ...
-            return any(version_test(value, lambda _: False) for value in _returns(binding.function))
+            return any(version_test(value, lambda _: False, self.names_in) for value in _returns(binding.function))
         if depth > 5:  # names bound to each other
             return False
         return binding.kind == "assign" and version_test(  # DORA_OK = NEW and args.dora
-            binding.value, lambda n: self.versiony(n, binding.scope, depth + 1))
+            binding.value, lambda n: self.versiony(n, binding.scope, depth + 1), self.names_in)
 
     def value_of(self, expr: cst.BaseExpression, scope: Scope, order: int | None = None,
                  _seen: tuple[Binding, ...] = ()) -> Any:
@@ -688,7 +696,7 @@ class FileIndex(cst.CSTVisitor):
             expr = decorator.decorator
             name = terminal_name(expr.func) if isinstance(expr, cst.Call) else None
             if name is not None and (name in _SKIP_DECORATORS or "version" in name.lower()) \
-                    and version_test(expr, self._versiony_name):
+                    and version_test(expr, self._versiony_name, self.names_in):
                 scope.version_checked = True
 
     def leave_ClassDef(self, original_node: cst.ClassDef) -> None:
@@ -752,7 +760,7 @@ class FileIndex(cst.CSTVisitor):
     def leave_Assign(self, original_node: cst.Assign) -> None:
         if self._scope is self.module_scope and any(
                 isinstance(t.target, cst.Name) and t.target.value == "pytestmark" for t in original_node.targets) \
-                and version_test(original_node.value, self._versiony_name):
+                and version_test(original_node.value, self._versiony_name, self.names_in):
             self._marked = True  # pytestmark = pytest.mark.skipif(<version check>): tests defined later
         for target in original_node.targets:
             self._write_attributes(target.target)
@@ -835,7 +843,7 @@ class FileIndex(cst.CSTVisitor):
             self._compounds[id(node.orelse)] = compound
         else:
             compound.alternatives.append([self._open(node.orelse.body, "arm", compound)] if node.orelse else [])
-        if id(node) not in self._version_ifs and not version_test(node.test, self._versiony_name):
+        if id(node) not in self._version_ifs and not version_test(node.test, self._versiony_name, self.names_in):
             return
         self._guard_blocks.add(id(node.body))
         if isinstance(node.orelse, cst.If):
@@ -846,7 +854,7 @@ class FileIndex(cst.CSTVisitor):
             self._scope.version_checked = True
 
     def visit_IfExp(self, node: cst.IfExp) -> None:
-        guarded = version_test(node.test, self._versiony_name)  # X(use_dora=True) if NEW else X()
+        guarded = version_test(node.test, self._versiony_name, self.names_in)  # X(use_dora=True) if NEW else X()
         self._expression_guards.append(guarded)
         self._guard_depth += guarded
 
@@ -860,7 +868,7 @@ class FileIndex(cst.CSTVisitor):
             while isinstance(links[-1].left, cst.BooleanOperation) and isinstance(links[-1].left.operator, cst.And):
                 links.append(links[-1].left)
             operands = [links[-1].left, *(link.right for link in reversed(links))]
-            tests = chain_tests(operands[:-1], self._versiony_name)  # what each link's left checks
+            tests = chain_tests(operands[:-1], self._versiony_name, self.names_in)  # what each link's left checks
             for link, test in zip(reversed(links), tests):
                 self._chain_guards[id(link)] = test
             guarded = self._chain_guards.pop(id(node))
@@ -871,7 +879,7 @@ class FileIndex(cst.CSTVisitor):
         self._guard_depth -= self._expression_guards.pop()
 
     def visit_Assert(self, node: cst.Assert) -> None:
-        if version_test(node.test, self._versiony_name):
+        if version_test(node.test, self._versiony_name, self.names_in):
             self._scope.version_checked = True
 
     def visit_Try(self, node: cst.Try) -> None:
