@@ -1,7 +1,10 @@
 """Worker processes that may die: every item gets a result, and no worker outlives the run.
 
 ``run_pool(func, items, jobs, ...)`` hands items to workers in chunks over one pipe each; a
-worker sends one result per item. When a worker dies (a segfault, ``os._exit``, the OOM
+worker sends one result per item. Every worker is started before any is given work, and each
+holds the next chunk while it works on one, so none waits for the parent. Forked workers have
+the items already (they inherit the parent's memory): they are sent only the items' indexes,
+and the parent never pickles an item (a file's text). When a worker dies (a segfault, ``os._exit``, the OOM
 killer), the item it was working on gets ``on_death(item, why)``, the rest of its chunk goes
 back in the queue and a new worker takes over. Workers end with their parent: on Linux the
 kernel kills them (``PR_SET_PDEATHSIG``), elsewhere they notice while waiting for work; a
@@ -34,7 +37,10 @@ def _die_with_parent(parent: int) -> None:
 
 
 def _worker(conn: Connection, parent: int, others: Sequence[Connection], func: Callable[[Any], Any],
-            initializer: Callable[..., None] | None, initargs: tuple[Any, ...]) -> None:
+            initializer: Callable[..., None] | None, initargs: tuple[Any, ...],
+            items: Sequence[Any] | None) -> None:
+    """Run ``func`` on each item of each chunk received (``items[i]`` for an index ``i`` when
+    ``items`` was inherited, else ``(i, item)``) and send back ``(i, result)``; end on ``None``."""
     _die_with_parent(parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops the workers
     for other in others:  # the parent's ends of other workers' pipes, inherited through fork
@@ -48,17 +54,19 @@ def _worker(conn: Connection, parent: int, others: Sequence[Connection], func: C
         chunk = conn.recv()
         if chunk is None:
             return
-        for index, item in chunk:
+        for entry in chunk:
+            index, item = (entry, items[entry]) if items is not None else entry
             conn.send((index, func(item)))
 
 
 class _Worker:
     def __init__(self, context: Any, others: list[Connection], func: Callable[[Any], Any],
-                 initializer: Callable[..., None] | None, initargs: tuple[Any, ...]) -> None:
+                 initializer: Callable[..., None] | None, initargs: tuple[Any, ...],
+                 items: Sequence[Any] | None) -> None:
         self.conn, child = context.Pipe()
         inherited = others if context.get_start_method() == "fork" else []
         self.process = context.Process(target=_worker, daemon=True,
-                                       args=(child, os.getpid(), inherited, func, initializer, initargs))
+                                       args=(child, os.getpid(), inherited, func, initializer, initargs, items))
         self.process.start()
         child.close()
         self.pending: deque[tuple[int, Any]] = deque()
@@ -70,21 +78,24 @@ def run_pool(func: Callable[[Any], Any], items: Sequence[Any], jobs: int, *,
     """``[func(item) for item in items]`` computed by ``jobs`` worker processes; an item whose
     worker died gets ``on_death(item, why)`` instead."""
     context = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else None)
+    forked = context.get_start_method() == "fork"  # the workers inherit ``items``: send indexes
     queue = deque((i, item) for i, item in enumerate(items))
     results: list[Any] = [None] * len(items)
     done = 0
     workers: list[_Worker] = []
 
     def start() -> _Worker:
-        worker = _Worker(context, [w.conn for w in workers], func, initializer, initargs)
+        worker = _Worker(context, [w.conn for w in workers], func, initializer, initargs, items if forked else None)
         workers.append(worker)
         return worker
 
     def feed(worker: _Worker) -> None:
+        """The next chunk (``None`` when there is none: the worker ends once it has sent the
+        results it owes)."""
         chunk = [queue.popleft() for _ in range(min(chunksize, len(queue)))]
         worker.pending.extend(chunk)
         try:
-            worker.conn.send(chunk if chunk else None)
+            worker.conn.send(([index for index, _ in chunk] if forked else chunk) if chunk else None)
         except OSError:  # it died between two chunks: the next wait sees it
             pass
 
@@ -93,7 +104,10 @@ def run_pool(func: Callable[[Any], Any], items: Sequence[Any], jobs: int, *,
         signal.signal(signal.SIGTERM, _raise_terminated)
     try:
         for _ in range(min(jobs, len(items))):
-            feed(start())
+            start()
+        for worker in [*workers, *workers]:  # a chunk to work on and the next one
+            if queue:
+                feed(worker)
         while done < len(items):
             busy = [w for w in workers if w.pending]
             ready = wait([w.conn for w in busy] + [w.process.sentinel for w in busy])
@@ -118,8 +132,8 @@ def run_pool(func: Callable[[Any], Any], items: Sequence[Any], jobs: int, *,
                     workers.remove(worker)
                     if queue:
                         feed(start())
-                elif not worker.pending:
-                    feed(worker)
+                elif queue and len(worker.pending) <= chunksize or not worker.pending:
+                    feed(worker)  # the chunk after the one it works on (or None: nothing is left)
     except _Terminated:
         previous = _stop(workers, previous)
         os.kill(os.getpid(), signal.SIGTERM)  # end as SIGTERM would, now that the workers are gone

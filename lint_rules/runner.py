@@ -205,7 +205,7 @@ def run(tasks: list[Task | FileResult], settings: Settings, *, fix: bool = False
     if workers > 1:
         from .pool import run_pool
 
-        chunk = max(1, len(todo) // (workers * 4))
+        chunk = max(1, len(todo) // (workers * 16))  # each worker holds two: small ones balance the end
         done = run_pool(_process_star, [(task, fix, unsafe) for _, task in todo], workers, on_death=_died,
                         initializer=_init_worker, initargs=(settings,), chunksize=chunk)
         for (index, _), result in zip(todo, done):

@@ -2,12 +2,15 @@
 outlive the run, and no more workers start than there are files to share."""
 from __future__ import annotations
 
+import multiprocessing
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -105,3 +108,28 @@ def test_killing_the_parent_ends_the_workers(tmp_path: Path, sig: signal.Signals
     while any(_alive(w) for w in workers) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not [w for w in workers if _alive(w)]  # they were orphaned and lived on before
+
+
+def _double(item: tuple) -> int:
+    return item[0] * 2
+
+
+def _meet(barrier: Any) -> None:
+    barrier.wait(timeout=5)  # raises (and the worker dies) unless the other worker starts meanwhile
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="forked workers inherit the items")
+def test_forked_workers_are_sent_indexes_not_items() -> None:
+    """A file's text was pickled by the parent for every item; a lock cannot be pickled at all."""
+    items = [(i, threading.Lock()) for i in range(30)]
+    assert pool.run_pool(_double, items, 2, on_death=lambda item, why: why, chunksize=4) == [2 * i for i in range(30)]
+
+
+def test_every_worker_starts_before_any_is_given_work() -> None:
+    """The first chunk of large items filled the first worker's pipe while it was still starting
+    (importing libcst): the parent waited, and the second worker started only after it."""
+    barrier = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else None).Barrier(2)
+    items = [(i, "x" * 2**20) for i in range(4)]
+    done = pool.run_pool(_double, items, 2, on_death=lambda item, why: why, initializer=_meet,
+                         initargs=(barrier,), chunksize=2)
+    assert done == [0, 2, 4, 6]
