@@ -266,7 +266,7 @@ def _check(ns: argparse.Namespace) -> int:
     cwd = Path.cwd()
     cache_home = root if settings.config_path is not None else cwd
     cache = None if fingerprint is None or ns.add_noqa else Cache(cache_home, fingerprint)
-    tasks = [load(path, _display(path, cwd), discovery.relpath(path), cache)
+    tasks = [load(path, _display(path, cwd), discovery.relpath(path), cache, discovery.real(path))
              for path in discovery.files(ns.paths or [Path(".")], force_exclude=ns.force_exclude)]
     tasks += [FileResult("", error=problem) for problem in discovery.problems]
     if not tasks:

@@ -116,14 +116,15 @@ def _died(args: tuple[Task, bool, bool], why: str) -> FileResult:
     return FileResult(task.filename, error=f"{task.filename}: internal error: the process linting it was {why}")
 
 
-def read_task(path: Path, filename: str, relpath: str) -> Task | FileResult:
+def read_task(path: Path, filename: str, relpath: str, real: str | None = None) -> Task | FileResult:
     """The file's text, as ``decode`` reads it; an error for a file that is not a regular file or
-    is over the size limits (``reading``)."""
+    is over the size limits (``reading``). ``real``: the path resolved already (``Discovery.real``,
+    which resolves each folder once: ``Path.resolve`` looks at every folder of every path)."""
     try:
         data = read_bytes(path, FILE_LIMIT)
     except OSError as exc:
         return FileResult(filename, error=f"{filename}: cannot read: {exc}")
-    task = Task(str(path.resolve()), filename, relpath, "", content_hash(data), given=os.path.abspath(path))
+    task = Task(real or str(path.resolve()), filename, relpath, "", content_hash(data), given=os.path.abspath(path))
     return task_from_bytes(task, data, path.suffix)
 
 
@@ -141,11 +142,12 @@ def task_from_bytes(task: Task, data: bytes, suffix: str) -> Task | FileResult:
     return task
 
 
-def load(path: Path, filename: str, relpath: str, cache: Cache | None = None) -> Task | FileResult:
+def load(path: Path, filename: str, relpath: str, cache: Cache | None = None,
+         real: str | None = None) -> Task | FileResult:
     """The file as ``read_task`` reads it; with a cache, a file whose stat and inputs say it is
     unchanged since it passed is not even read (its cached, empty result comes back)."""
     if cache is None:
-        return read_task(path, filename, relpath)
+        return read_task(path, filename, relpath, real)
     key = os.path.abspath(path)
     try:
         info: os.stat_result | None = os.stat(path)
@@ -154,7 +156,7 @@ def load(path: Path, filename: str, relpath: str, cache: Cache | None = None) ->
     if info is not None and cache.lookup(key, info) == []:
         return FileResult(filename, cached=True)
     read_at = time.time_ns()
-    task = read_task(path, filename, relpath)
+    task = read_task(path, filename, relpath, real)
     if isinstance(task, Task):
         task.stat = settled(info, read_at)
     return task
@@ -385,7 +387,7 @@ def lint_paths(paths: Sequence[str | Path], *, settings: Mapping[str, Any] | Non
     root = Path(resolved.root or start)
     discovery = Discovery(root, resolved.exclude, resolved.respect_gitignore)
     cache = Cache(root, resolved.fingerprint()) if use_cache else None
-    tasks: list[Task | FileResult] = [load(path, str(path), discovery.relpath(path), cache)
+    tasks: list[Task | FileResult] = [load(path, str(path), discovery.relpath(path), cache, discovery.real(path))
                                       for path in discovery.files(given)]
     tasks += [FileResult("", error=problem) for problem in discovery.problems]
     result = run(tasks, resolved, jobs=jobs, cache=cache)

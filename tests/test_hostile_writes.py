@@ -391,7 +391,7 @@ def test_removing_an_argument_keeps_the_comments_around_it(project, capsys):
 
 def test_errors_without_findings_never_end_in_all_checks_passed(project, capsys, monkeypatch):
     (project / "a.py").write_text(TYPO.replace("nit_lora", "init_lora"))
-    monkeypatch.setattr(runner, "read_task", lambda path, filename, relpath: runner.FileResult(
+    monkeypatch.setattr(runner, "read_task", lambda path, filename, relpath, real=None: runner.FileResult(
         filename, error=f"{filename}: cannot read: boom"))
     code, out, err = lint(capsys, "a.py")
     assert code == 2 and out == "" and "All checks passed" not in err
