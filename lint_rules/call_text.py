@@ -34,7 +34,8 @@ _WORD = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz012345678
 _GAP = r"(?:[ \t\f\v\r\n\\)]|#[^\r\n]*(?![^\r\n]))*"
 _AFTER = re.compile(rf"{_GAP}(?:(?P<open>\()|(?P<dot>\.)|(?P<keyword>=(?!=))|(?P<alias>as(?![A-Za-z0-9_])))")
 _BACKTICK = re.compile(r"[ \t]*`")
-_PROMPT_LINE = re.compile(r"[ \t]*>>>[^'\"{]*")  # a doctest line up to the name, with no quote or brace
+_PROMPT = re.compile(r"[ \t]*>>>")  # a doctest line's start
+_PROMPT_END = re.compile(r"['\"{\r\n]")  # where a quote or brace might leave the string (or the line ends)
 _DEFINES = ("def", "class")
 # a keyword's value that may be a name or ``True``: brackets, spaces and comments, then an identifier
 _NAME_VALUE = re.compile(r"(?:[ \t\f\v\r\n\\(]|#[^\r\n]*(?![^\r\n]))*(?:[A-Za-z_]|[^\x00-\x7f])")
@@ -67,25 +68,52 @@ def _occurrences(text: str, name: str) -> Iterable[tuple[str, int, int]]:
     """``(kind, start, end)`` for each occurrence of ``name`` (at ``start``) as a whole identifier
     that may be code of the kind (``open``, ``dot``, ``keyword``, ``alias``) of what follows it,
     which ends at ``end``."""
+    lines = _Lines(text)
     start = text.find(name)
     while start >= 0:
         end = start + len(name)
         if (start == 0 or text[start - 1] not in _WORD) and (end == len(text) or text[end] not in _WORD):
             after = _AFTER.match(text, end)
-            if after is not None and not _not_code(text, start, after):
+            if after is not None and not _not_code(text, start, after) and not lines.in_prompt(start):
                 yield after.lastgroup or "", start, after.end()
         start = text.find(name, end)
 
 
 def _not_code(text: str, start: int, after: re.Match[str]) -> bool:
-    """Whether the occurrence at ``start``, followed by ``after``, cannot be such code."""
+    """Whether the occurrence at ``start``, followed by ``after``, cannot be such code (a
+    doctest line aside)."""
     kind = after.lastgroup
     if kind == "open" and (_defined(text, start) or _BACKTICK.match(text, after.end())):
         return True
-    if kind == "keyword" and start and text[start - 1] == ".":
-        return True
-    line = max(text.rfind("\n", 0, start), text.rfind("\r", 0, start)) + 1
-    return _PROMPT_LINE.fullmatch(text, line, start) is not None
+    return kind == "keyword" and start > 0 and text[start - 1] == "."
+
+
+class _Lines:
+    """Which offsets lie on a doctest line, asked in increasing order: each stretch of the text is
+    searched for line breaks once (a text of one long line, asked about each of many names on
+    it, would otherwise be read once per name)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.searched = 0  # line breaks before this offset are known
+        self.prompt = self._prompt(0)
+
+    def in_prompt(self, at: int) -> bool:
+        """Whether ``at`` follows ``>>>`` at the start of its line with no quote or ``{`` between."""
+        text = self.text
+        last = max(text.rfind("\n", self.searched, at), text.rfind("\r", self.searched, at))
+        self.searched = at
+        if last >= 0:
+            self.prompt = self._prompt(last + 1)
+        return self.prompt is not None and self.prompt[0] <= at < self.prompt[1]
+
+    def _prompt(self, line: int) -> tuple[int, int] | None:
+        """Where the line starting at ``line`` may hold a doctest's names, if it starts with ``>>>``."""
+        start = _PROMPT.match(self.text, line)
+        if start is None:
+            return None
+        stop = _PROMPT_END.search(self.text, start.end())
+        return start.end(), stop.start() if stop is not None else len(self.text)
 
 
 def _defined(text: str, start: int) -> bool:

@@ -137,3 +137,24 @@ def test_normalised_only_when_not_ascii():
     text = "c = LoraConfig(r=8)\n"
     assert call_text.normalized(text) is text
     assert call_text.normalized("c = \uff2coraConfig(r=8)\n") == text
+
+
+def test_many_names_on_one_long_line_are_read_once(monkeypatch):
+    """Hostile input: each occurrence looked back to its line's start (10,000 on one line of a
+    doctest: 1.6 s, 100,000: minutes); the text before an occurrence is now searched once."""
+    searched, prompts = [0], [0]
+    real_in_prompt, real_prompt = call_text._Lines.in_prompt, call_text._Lines._prompt
+
+    def in_prompt(self, at):
+        searched[0] += at - self.searched
+        return real_in_prompt(self, at)
+
+    def prompt(self, line):
+        prompts[0] += 1
+        return real_prompt(self, line)
+
+    monkeypatch.setattr(call_text._Lines, "in_prompt", in_prompt)
+    monkeypatch.setattr(call_text._Lines, "_prompt", prompt)
+    text = '"""\n>>> ' + "LoraConfig(" * 10_000 + '\n"""\n' + "x = [" + "LoraConfig.x, " * 10_000 + "]\n"
+    assert LORA.may_call(text)
+    assert searched[0] <= 2 * len(text) and prompts[0] <= 2 * 3  # per name: the text once, each line once
