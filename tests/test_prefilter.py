@@ -117,6 +117,31 @@ def test_a_trigger_another_rule_needs_alone_counts_alone():
     assert not linter_for(select=["LORA015"]).prefilter.calls("SFTTrainer(model=m, peft_config=LORA)\n")
 
 
+ADAPTER_NAMED = {  # each call LORA011 reads an adapter name from, in the shapes the analysis resolves
+    "get_peft_model": "from peft import get_peft_model\nget_peft_model(m, c, adapter_name='lora')\n",
+    "positional": "import peft\npeft.get_peft_model(m, c, 'lora')\n",
+    "alias": "from peft import get_peft_model as wrap\nwrap(m, c, adapter_name='lora')\n",
+    "mixed model": "from peft import PeftMixedModel\nPeftMixedModel(m, c, adapter_name='lora')\n",
+    "task model": "from peft import PeftModelForCausalLM as P\nP.from_pretrained(m, p, adapter_name='lora')\n",
+    "auto": "from peft import AutoPeftModelForCausalLM\nAutoPeftModelForCausalLM.from_pretrained(p, adapter_name='lora')\n",
+    "load_adapter": "model.load_adapter(path, 'lora')\n",
+    "add_adapter": "model.add_adapter('lora', config)\n",
+}
+
+
+@pytest.mark.parametrize("source", list(ADAPTER_NAMED.values()), ids=list(ADAPTER_NAMED))
+def test_lora011_sees_every_call_it_reads_an_adapter_name_from(source):
+    assert linter_for(select=["LORA011"]).prefilter.calls(source)
+
+
+def test_adapter_name_passed_to_anything_else_makes_no_file_worth_parsing():
+    """peft's and trl's own modules pass ``adapter_name=`` to their helpers all over (a sixth of the
+    bytes parsed on peft + trl): LORA011 reads it only from the calls above."""
+    source = "def update(self, adapter_name):\n    self.update_layer(adapter_name=adapter_name, r=8)\n"
+    assert not linter_for(select=["LORA011"]).prefilter.calls(source)
+    assert not linter_for().prefilter.calls(source)
+
+
 def test_a_rule_without_triggers_sees_every_file():
     class Anything:
         TRIGGERS = ()

@@ -15,7 +15,7 @@ from ..analysis.lifecycle import History, Lifecycle, Step
 TRAINING_TRIGGERS = (
     "AutoPeftModel", "AutoPeftModelForCausalLM", "AutoPeftModelForFeatureExtraction",
     "AutoPeftModelForQuestionAnswering", "AutoPeftModelForSeq2SeqLM", "AutoPeftModelForSequenceClassification",
-    "AutoPeftModelForTokenClassification", "adapter_name", "fp16", "gradient_checkpointing_enable",
+    "AutoPeftModelForTokenClassification", "fp16", "gradient_checkpointing_enable",
     "load_adapter", "load_best_model_at_end", "merge_adapter", "merge_and_unload", "metric_for_best_model",
     "prepare_model_for_int8_training", "prepare_model_for_kbit_training", "resize_token_embeddings",
 )

@@ -8,7 +8,8 @@ from packaging.version import Version
 
 from ..analysis.calls import is_lora_config
 from ..analysis.index import CallSite
-from ..analysis.lifecycle import GET_PEFT, Lifecycle, PEFT_LOAD, AUTO_PEFT_LOAD, classify
+from ..analysis.lifecycle import (AUTO_PEFT_CLASSES, AUTO_PEFT_LOAD, GET_PEFT, PEFT_LOAD, PEFT_MODEL_CLASSES,
+                                  Lifecycle, classify)
 from ..rule import Finding, Invalid, Rule, RuleContext, Valid
 from ._training import lifecycle_of
 
@@ -58,7 +59,8 @@ class AdapterNameCollides(Rule):
     SEVERITY = "error"
     SUMMARY = "An adapter_name inside peft's lora_ key prefix, which peft < 0.18 loses when saving"
     PER_FILE = True
-    TRIGGERS = ("adapter_name", "load_adapter", "add_adapter", "PeftModel")
+    # the calls it reads an adapter name from (``adapter_name=`` passed to anything else names nothing it checks)
+    TRIGGERS = ("get_peft_model", *sorted(PEFT_MODEL_CLASSES), *sorted(AUTO_PEFT_CLASSES), "load_adapter", "add_adapter")
 
     VALID = [
         Valid(_SEED.format(name="math"), **_OLD),
