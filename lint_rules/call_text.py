@@ -46,10 +46,13 @@ def normalized(text: str) -> str:
     return text if text.isascii() else unicodedata.normalize("NFKC", text)
 
 
+_USES = {"open": "called", "dot": "called", "keyword": "passed", "alias": "aliased"}
+
+
 def kinds(text: str, name: str) -> set[str]:
-    """How ``name`` may be used in ``text`` (``normalized``): ``called`` (a callee, an attribute of
-    a callee's chain or a call's keyword) and ``aliased`` (imported as another name)."""
-    return {"aliased" if kind == "alias" else "called" for kind, _, _ in _occurrences(text, name)}
+    """How ``name`` may be used in ``text`` (``normalized``): ``called`` (a callee or an attribute of
+    a callee's chain), ``passed`` (a call's keyword) and ``aliased`` (imported as another name)."""
+    return {_USES[kind] for kind, _, _ in _occurrences(text, name)}
 
 
 def loads(text: str, keywords: Iterable[str], not_models: Iterable[str]) -> bool:

@@ -33,6 +33,7 @@ class RuleInfo:
     DEFAULT_ENABLED: bool
     OPTIONS: Mapping[str, Any]
     TRIGGERS: tuple[str, ...]
+    KEYWORD_TRIGGERS: tuple[str, ...]
     LOAD_TRIGGERS: tuple[str, ...]
     NEEDS_CALLED: tuple[str, ...]
     SOURCES: tuple[str, ...] | None
@@ -41,7 +42,7 @@ class RuleInfo:
     def of(cls, rule: type[Rule] | Mapping[str, Any]) -> "RuleInfo":
         get = rule.get if isinstance(rule, Mapping) else lambda name: getattr(rule, name)
         values = {f.name: get(f.name) for f in fields(cls)}
-        for name in ("TRIGGERS", "LOAD_TRIGGERS", "NEEDS_CALLED"):
+        for name in ("TRIGGERS", "KEYWORD_TRIGGERS", "LOAD_TRIGGERS", "NEEDS_CALLED"):
             values[name] = tuple(values[name])
         if values["SOURCES"] is not None:
             values["SOURCES"] = tuple(values["SOURCES"])

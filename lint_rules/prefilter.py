@@ -1,9 +1,10 @@
 """Which files are worth parsing with libcst: those that call a name an enabled rule needs.
 
-Each rule declares ``TRIGGERS``, the names it needs to see called or passed as a keyword
-(``LoraConfig``; for the rules that check a config made in another module and applied in this
-one, ``get_peft_model``, ``add_adapter``, ``peft_config``, ...); the prefilter of a run is their
-union over the enabled rules. A file is parsed and analysed only if
+Each rule declares ``TRIGGERS``, the names it needs to see called (``LoraConfig``; for the rules
+that check a config made in another module and applied in this one, ``get_peft_model``,
+``add_adapter``, ...), and ``KEYWORD_TRIGGERS``, the keywords it needs to see passed
+(``peft_config``, ``fp16``); the prefilter of a run is their union over the enabled rules. A file
+is parsed and analysed only if
 
 1. its text contains a trigger (a substring test: every way of reaching ``LoraConfig`` names it,
    ``from peft import LoraConfig as LC``, ``import peft as p; p.LoraConfig``, or
@@ -11,9 +12,11 @@ union over the enabled rules. A file is parsed and analysed only if
 2. CPython's parser (much faster than libcst's) finds a call whose callee names a trigger: directly
    (``LoraConfig(...)``), as an attribute (``peft.LoraConfig(...)``,
    ``PeftModel.from_pretrained(...)``) or through an import alias (``LC(...)``), or that passes
-   a trigger as a keyword (``SFTTrainer(model=m, peft_config=c)``). The analysis resolves a
+   a keyword trigger (``SFTTrainer(model=m, peft_config=c)``). The analysis resolves a
    callee through the file's imports only, so a file with the word only in strings, comments,
-   imports, annotations or ``isinstance`` checks holds nothing a rule can see.
+   imports, annotations or ``isinstance`` checks holds nothing a rule can see; nor does one that
+   calls a keyword trigger (``self.peft_config.items()``) or passes a called one
+   (``Wav2Vec2Config(add_adapter=True)``).
 
 A rule about loading a model (LORA301) names keywords in ``LOAD_TRIGGERS``: a file is parsed for
 it only if a ``from_pretrained`` call of a model class (no tokenizer, processor or config) passes
@@ -54,27 +57,31 @@ class Prefilter:
     # trigger -> the NEEDS_CALLED of each rule that has it (one of a set must be called too); a
     # trigger some rule needs alone is not here
     needs: Mapping[str, tuple[frozenset[str], ...]] = field(default_factory=dict, hash=False)
+    keywords: frozenset[str] = frozenset()  # the keyword triggers (``names``: the called ones)
 
     @classmethod
     def for_rules(cls, rules: Iterable[type]) -> "Prefilter":
         names: set[str] = set()
+        keywords: set[str] = set()
         loads: set[str] = set()
         needs: dict[str, list[frozenset[str]]] = {}
         alone: set[str] = set()
         for rule in rules:
             load_triggers = getattr(rule, "LOAD_TRIGGERS", ())
-            if not rule.TRIGGERS and not load_triggers:
+            keyword_triggers = getattr(rule, "KEYWORD_TRIGGERS", ())
+            if not rule.TRIGGERS and not keyword_triggers and not load_triggers:
                 return cls(None)
             names.update(rule.TRIGGERS)
+            keywords.update(keyword_triggers)
             loads.update(load_triggers)
             also = frozenset(getattr(rule, "NEEDS_CALLED", ()))
-            for name in rule.TRIGGERS:
+            for name in (*rule.TRIGGERS, *keyword_triggers):
                 if also:
                     needs.setdefault(name, []).append(also)
                 else:
                     alone.add(name)
         return cls(frozenset(names), frozenset(loads),
-                   {name: tuple(sets) for name, sets in needs.items() if name not in alone})
+                   {name: tuple(sets) for name, sets in needs.items() if name not in alone}, frozenset(keywords))
 
     @classmethod
     def for_codes(cls, codes: Iterable[str]) -> "Prefilter":
@@ -100,12 +107,16 @@ class Prefilter:
     def _alone(self) -> tuple[str, ...]:
         """The triggers that count on their own, less those that hold another (``PeftModel`` is in
         every text ``PeftModelForCausalLM`` is in): one substring search each."""
-        alone = {name for name in self.names or () if name not in self.needs}
+        alone = {name for name in self._all if name not in self.needs}
         return tuple(sorted(name for name in alone if not any(other != name and other in name for other in alone)))
 
     @cached_property
     def _needy(self) -> tuple[str, ...]:
-        return tuple(sorted(name for name in self.names or () if name in self.needs))
+        return tuple(sorted(name for name in self._all if name in self.needs))
+
+    @cached_property
+    def _all(self) -> frozenset[str]:
+        return (self.names or frozenset()) | self.keywords
 
     def _needed_in(self, name: str, source: str) -> bool:
         return any(any(n in source for n in also) for also in self.needs[name])
@@ -124,10 +135,11 @@ class Prefilter:
                 uses[name] = call_text.kinds(text, name)
             return uses[name]
 
-        for name in self.names:
+        for name in self._all:
             how = used(name)
-            if "aliased" in how or "called" in how and (name not in self.needs or any(
-                    any("called" in used(other) for other in also) for also in self.needs[name])):
+            if name in self.names and "aliased" in how or (
+                    "called" in how if name in self.names else "passed" in how) and (name not in self.needs or any(
+                    any(used(other) & {"called", "passed"} for other in also) for also in self.needs[name])):
                 return True
         return bool(self.loads) and call_text.loads(text, self.loads, _NOT_MODELS)
 
@@ -147,7 +159,7 @@ class Prefilter:
 
     def scan(self) -> "Scan":
         """What ``calls`` looks for, gathered over the trees of a text's pieces (``parsing.split``)."""
-        return Scan(self.names, self.loads, self.needs)
+        return Scan(self.names, self.loads, self.needs, self.keywords)
 
 
 _NOT_MODELS = ("Tokenizer", "Processor", "Extractor", "Config")
@@ -156,14 +168,16 @@ _BINDINGS = (ast.Assign, ast.AnnAssign, ast.arguments)  # the nodes ``_string_na
 
 class Scan:
     """The calls of one text, seen piece by piece: ``found()`` when a call's callee
-    (``a.b.c(...)``: ``a``, ``b`` or ``c``) or keyword (``peft_config=``) is a trigger or an import
-    alias of one (``from peft import LoraConfig as LC``), or a ``from_pretrained`` call loads a model
-    with a load keyword (``loads``)."""
+    (``a.b.c(...)``: ``a``, ``b`` or ``c``) is a trigger or an import alias of one
+    (``from peft import LoraConfig as LC``), a call passes a keyword trigger (``peft_config=``), or
+    a ``from_pretrained`` call loads a model with a load keyword (``loads``)."""
 
     def __init__(self, names: frozenset[str] | None, loads: frozenset[str] = frozenset(),
-                 needs: Mapping[str, tuple[frozenset[str], ...]] | None = None) -> None:
-        self.names, self.loads, self.needs = names, loads, needs or {}
+                 needs: Mapping[str, tuple[frozenset[str], ...]] | None = None,
+                 keywords: frozenset[str] = frozenset()) -> None:
+        self.names, self.loads, self.needs, self.keywords = names, loads, needs or {}, keywords
         self.called: set[str] = set()
+        self.passed: set[str] = set()  # the keywords of the calls
         self.aliases: set[str] = set()
         self.loads_static = False  # a model loaded with a load keyword from a string
         self.load_names: set[str] = set()  # ... or from a name: static if the text binds it to a string
@@ -172,7 +186,7 @@ class Scan:
 
     def add(self, tree: ast.AST) -> None:
         names = self.names or frozenset()
-        called, loads, chains = self.called, self.loads, self.chains
+        called, passed, loads, chains = self.called, self.passed, self.loads, self.chains
         stack: list = [tree]
         pop, push, extend, children = stack.pop, stack.append, stack.extend, CHILDREN.get
         while stack:
@@ -193,7 +207,7 @@ class Scan:
                         func = func.value
                     if isinstance(func, ast.Name):
                         called.add(func.id)
-                    called.update(keyword.arg for keyword in node.keywords if keyword.arg)
+                    passed.update(keyword.arg for keyword in node.keywords if keyword.arg)
                     if loads:
                         self._load(node)
             elif kind is ast.alias:
@@ -205,9 +219,10 @@ class Scan:
     def found(self) -> bool:
         if self.names is None:
             return True
-        called = self.called & self.names
-        return any(name not in self.needs or any(not self.called.isdisjoint(also) for also in self.needs[name])
-                   for name in called) or not self.called.isdisjoint(self.aliases) or \
+        seen = self.called | self.passed
+        hits = (self.called & self.names) | (self.passed & self.keywords)
+        return any(name not in self.needs or any(not seen.isdisjoint(also) for also in self.needs[name])
+                   for name in hits) or not self.called.isdisjoint(self.aliases) or \
             self.loads_static or not self.load_names.isdisjoint(self.strings)
 
     def _load(self, node: ast.Call) -> None:

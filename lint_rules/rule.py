@@ -107,9 +107,10 @@ class Rule:
     CHECKS_IMPORTED: ClassVar[bool] = False  # also checks configs another module of the project
     # makes and the file applies to a model (``LoraCall.origin``); that module reports the rest
     # Names the rule needs to see called (``LoraConfig(...)``, ``peft.LoraConfig(...)``, an import
-    # alias of it) or passed as a keyword (``peft_config=``): a file with none of the enabled rules'
-    # triggers is not parsed with libcst (``lint_rules.prefilter``). Empty: any file.
+    # alias of it), and keywords it needs to see passed (``peft_config=``): a file with none of the
+    # enabled rules' triggers is not parsed with libcst (``lint_rules.prefilter``). Both empty: any file.
     TRIGGERS: ClassVar[tuple[str, ...]] = ()
+    KEYWORD_TRIGGERS: ClassVar[tuple[str, ...]] = ()
     # Keywords of a ``from_pretrained`` call loading a model from a static id that the rule needs
     # to see (``trust_remote_code``); with TRIGGERS, what the prefilter looks for.
     LOAD_TRIGGERS: ClassVar[tuple[str, ...]] = ()
@@ -132,6 +133,8 @@ class Rule:
             raise ValueError(f"{cls.__name__}: name {cls.NAME!r} is not kebab-case")
         if isinstance(cls.TRIGGERS, str) or not all(t.isidentifier() for t in cls.TRIGGERS):
             raise ValueError(f"{cls.__name__}: TRIGGERS {cls.TRIGGERS!r} is not a tuple of names")
+        if isinstance(cls.KEYWORD_TRIGGERS, str) or not all(t.isidentifier() for t in cls.KEYWORD_TRIGGERS):
+            raise ValueError(f"{cls.__name__}: KEYWORD_TRIGGERS {cls.KEYWORD_TRIGGERS!r} is not a tuple of names")
         if isinstance(cls.NEEDS_CALLED, str) or not all(t.isidentifier() for t in cls.NEEDS_CALLED):
             raise ValueError(f"{cls.__name__}: NEEDS_CALLED {cls.NEEDS_CALLED!r} is not a tuple of names")
         if isinstance(cls.LOAD_TRIGGERS, str) or not all(t.isidentifier() for t in cls.LOAD_TRIGGERS):

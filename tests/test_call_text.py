@@ -10,8 +10,8 @@ from lint_rules.engine import linter_for
 from lint_rules.prefilter import Prefilter
 from test_prefilter_decisions import PlainScan, _with, engine_decision, plain_decision
 
-LORA = Prefilter(frozenset({"LoraConfig", "peft_config"}))
-TRAINING = Prefilter(frozenset({"fp16"}), needs={"fp16": (frozenset({"train"}),)})
+LORA = Prefilter(frozenset({"LoraConfig", "add_adapter"}), keywords=frozenset({"peft_config"}))
+TRAINING = Prefilter(frozenset(), needs={"fp16": (frozenset({"train"}),)}, keywords=frozenset({"fp16"}))
 LOADING = linter_for(select=["LORA301"]).prefilter
 
 # code the scan counts: a text that would break a naive test of the characters
@@ -39,7 +39,7 @@ CALLED = {
     "NFKC identifier": "from peft import LoraConfig\nc = \uff2coraConfig(r=8)\n",
     "a method named so, called": "def f(self):\n    return self.LoraConfig(r=8)\n",
     "after a def on the same line": "def f(): return LoraConfig(r=8)\n",
-    "attribute used": "self.peft_config.update(x)\n",
+    "attribute used": "self.add_adapter.update(x)\n",
 }
 # occurrences the characters show cannot be a call, keyword or alias of the name
 NOT_CODE = {
@@ -50,7 +50,9 @@ NOT_CODE = {
     "attribute assignment": "self.peft_config = {}\n",
     "comparison": "same = peft_config == other\n",
     "doctest": 'def f():\n    """\n    >>> c = LoraConfig(r=8)\n    >>> model = wrap(peft_config=c)\n    """\n',
-    "word inside another": "c = MyLoraConfig(r=8) + LoraConfigs(r=8) + peft_configs(x)\n",
+    "word inside another": "c = MyLoraConfig(r=8) + LoraConfigs(r=8) + f(peft_configs=x)\n",
+    "keyword trigger called": "self.peft_config.update(x)\n",
+    "called trigger passed": "config = Wav2Vec2Config(add_adapter=True)\n",
     "annotation": "def f(c: LoraConfig) -> LoraConfig:\n    return c\n",
     "isinstance": "ok = isinstance(c, LoraConfig)\n",
     "comment that holds a bracket": "x = [LoraConfig  # (r=8)\n]\n",
@@ -97,7 +99,7 @@ def test_a_needed_call_counts_only_with_the_trigger():
     assert not TRAINING.may_call("args = Args(fp16=True)\n")
     assert not TRAINING.may_call("args = Args(fp16=True)\nmode = 'train'\n")
     assert TRAINING.may_call("args = Args(fp16=True)\ntrainer.train()\n")
-    assert TRAINING.may_call("from x import fp16 as half\nhalf()\n")  # an alias counts alone, as in the scan
+    assert not TRAINING.may_call("from x import fp16 as half\nhalf()\n")  # a keyword trigger: no alias
 
 
 @pytest.mark.parametrize("source, may", [

@@ -34,6 +34,7 @@ class PlainScan:
     def __init__(self, prefilter: Prefilter) -> None:
         self.prefilter = prefilter
         self.called: set[str] = set()
+        self.passed: set[str] = set()
         self.aliases: set[str] = set()
         self.loads_static = False
         self.load_names: set[str] = set()
@@ -58,7 +59,7 @@ class PlainScan:
                     func = func.value
                 if isinstance(func, ast.Name):
                     self.called.add(func.id)
-                self.called.update(k.arg for k in node.keywords if k.arg)
+                self.passed.update(k.arg for k in node.keywords if k.arg)
                 if loads:
                     self._load(node)
             elif isinstance(node, ast.alias) and node.asname and node.name.rpartition(".")[2] in names:
@@ -82,14 +83,15 @@ class PlainScan:
 
     def found(self) -> bool:
         p = self.prefilter
-        return any(name not in p.needs or any(self.called & also for also in p.needs[name])
-                   for name in self.called & (p.names or frozenset())) or bool(self.called & self.aliases) \
-            or self.loads_static or bool(self.load_names & self.strings)
+        seen = self.called | self.passed
+        hits = (self.called & (p.names or frozenset())) | (self.passed & p.keywords)
+        return any(name not in p.needs or any(seen & also for also in p.needs[name]) for name in hits) \
+            or bool(self.called & self.aliases) or self.loads_static or bool(self.load_names & self.strings)
 
 
 def plain_decision(prefilter: Prefilter, source: str) -> tuple:
     """What the engine must decide: ("skipped",), ("parsed", cuts, chain) or ("refused", chain)."""
-    names, needs, loads = prefilter.names or frozenset(), prefilter.needs, prefilter.loads
+    names, needs, loads = (prefilter.names or frozenset()) | prefilter.keywords, prefilter.needs, prefilter.loads
     if not any(name in source and (name not in needs or any(any(n in source for n in also) for also in needs[name]))
                for name in names) and not ("from_pretrained" in source and any(k in source for k in loads)):
         return ("skipped",)
@@ -177,8 +179,9 @@ def test_real_packages_are_decided_as_the_plain_walk_decides(package, monkeypatc
 # the standard library's own code put the text test through every context a name can stand in
 COMMON = {
     "words": Prefilter(frozenset({"result", "value", "string", "module", "function", "object", "append"})),
-    "keywords and needs": Prefilter(frozenset({"encoding", "default", "name", "key"}),
-                                    needs={"name": (frozenset({"get", "items"}),), "key": (frozenset({"sorted"}),)}),
+    "keywords and needs": Prefilter(frozenset({"default", "name"}),
+                                    needs={"name": (frozenset({"get", "items"}),), "key": (frozenset({"sorted"}),)},
+                                    keywords=frozenset({"encoding", "key"})),
     "classes and aliases": Prefilter(frozenset({"OrderedDict", "namedtuple", "Path", "partial", "wraps"})),
 }
 

@@ -35,9 +35,10 @@ _MODEL_FIRST = frozenset({
     "PeftModelForTokenClassification", "PeftModelForQuestionAnswering",
     "PeftModelForFeatureExtraction",
 })
-# Every name ``_applied`` knows an application by (a call's name or keyword): what a rule that
-# checks configs imported from another module needs to see in a file (its TRIGGERS).
-APPLYING = tuple(sorted({*_MODEL_FIRST, "inject_adapter_in_model", "add_adapter", "peft_config"}))
+# Every name ``_applied`` knows an application by, the calls' and the keyword: what a rule that checks
+# configs imported from another module needs to see in a file (its TRIGGERS and KEYWORD_TRIGGERS).
+APPLYING = tuple(sorted({*_MODEL_FIRST, "inject_adapter_in_model", "add_adapter"}))
+APPLYING_KEYWORDS = ("peft_config",)  # Trainer(model=..., peft_config=config)
 _CLASS_TASKS = (
     ("ForCausalLM", "causal_lm"),
     ("LMHeadModel", "causal_lm"),

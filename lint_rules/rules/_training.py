@@ -15,10 +15,11 @@ from ..analysis.lifecycle import History, Lifecycle, Step
 TRAINING_TRIGGERS = (
     "AutoPeftModel", "AutoPeftModelForCausalLM", "AutoPeftModelForFeatureExtraction",
     "AutoPeftModelForQuestionAnswering", "AutoPeftModelForSeq2SeqLM", "AutoPeftModelForSequenceClassification",
-    "AutoPeftModelForTokenClassification", "fp16", "gradient_checkpointing_enable",
-    "load_adapter", "load_best_model_at_end", "merge_adapter", "merge_and_unload", "metric_for_best_model",
-    "prepare_model_for_int8_training", "prepare_model_for_kbit_training", "resize_token_embeddings",
+    "AutoPeftModelForTokenClassification", "gradient_checkpointing_enable", "load_adapter", "merge_adapter",
+    "merge_and_unload", "prepare_model_for_int8_training", "prepare_model_for_kbit_training",
+    "resize_token_embeddings",
 )
+TRAINING_KEYWORDS = ("fp16", "load_best_model_at_end", "metric_for_best_model")
 # calls that change which parameters train, or load weights into an adapter, by other means
 _HAND_MADE = ("requires_grad_", "set_adapter", "load_adapter", "add_adapter", "set_peft_model_state_dict",
               "load_state_dict", "mark_only_lora_as_trainable", "enable_adapter_layers", "train_adapter",

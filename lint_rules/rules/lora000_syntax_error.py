@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from typing import Any, Iterator
 
-from ..analysis.model import APPLYING
+from ..analysis.model import APPLYING, APPLYING_KEYWORDS
 from ..rule import Finding, Invalid, Rule, Valid
-from ._training import TRAINING_TRIGGERS
+from ._training import TRAINING_KEYWORDS, TRAINING_TRIGGERS
 
 
 class SyntaxErrorRule(Rule):
@@ -26,6 +26,7 @@ class SyntaxErrorRule(Rule):
     SEVERITY = "error"
     SUMMARY = "The file does not parse; nothing else in it was checked"
     TRIGGERS = ("LoraConfig", *APPLYING, *TRAINING_TRIGGERS)  # every other rule's: what it needs alone
+    KEYWORD_TRIGGERS = (*APPLYING_KEYWORDS, *TRAINING_KEYWORDS)
     LOAD_TRIGGERS = ("trust_remote_code",)
     VALID = [
         Valid("from peft import LoraConfig\n\nconfig = LoraConfig(r=8)\n"),

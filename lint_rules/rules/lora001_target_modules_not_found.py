@@ -6,7 +6,7 @@ from typing import Iterator
 from ..analysis import LoraCall
 from ..knowledge import peft_releases
 from ..knowledge.matching import suggest_equivalent
-from ..analysis.model import APPLYING
+from ..analysis.model import APPLYING, APPLYING_KEYWORDS
 from ..rule import Finding, Invalid, Rule, RuleContext, Valid
 from ._common import highest, literal_in_call, replacing, string_list, value_node
 from ._targets import Targets, matches, model_words, targetable, would_match
@@ -39,6 +39,7 @@ class TargetModulesNotFound(Rule):
     SEVERITY = "error"
     SUMMARY = "No target_modules entry matches a module of the model"
     TRIGGERS = ("LoraConfig", *APPLYING)  # a config made in another module, applied here
+    KEYWORD_TRIGGERS = APPLYING_KEYWORDS
     FIX = "unsafe"
     CHECKS_IMPORTED = True
 

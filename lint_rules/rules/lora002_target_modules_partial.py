@@ -5,7 +5,7 @@ from typing import Iterator
 
 from ..analysis import LoraCall
 from ..knowledge.matching import suggest_equivalent
-from ..analysis.model import APPLYING
+from ..analysis.model import APPLYING, APPLYING_KEYWORDS
 from ..rule import Finding, Invalid, Rule, RuleContext, Valid
 from ._common import value_node, written_element
 from ._targets import matches, model_words, targetable
@@ -29,6 +29,7 @@ class TargetModulesPartial(Rule):
     SUMMARY = "Some target_modules entries match no module and are silently ignored"
     CHECKS_IMPORTED = True
     TRIGGERS = ("LoraConfig", *APPLYING)  # a config made in another module, applied here
+    KEYWORD_TRIGGERS = APPLYING_KEYWORDS
 
     VALID = [
         Valid("from peft import LoraConfig\n\nLoraConfig(target_modules=['q_proj', 'k_proj', 'v_proj', 'o_proj'])\n",

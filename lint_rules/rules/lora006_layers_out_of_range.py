@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Iterator
 
 from ..analysis import LoraCall
-from ..analysis.model import APPLYING
+from ..analysis.model import APPLYING, APPLYING_KEYWORDS
 from ..knowledge.matching import layer_filter
 from ..rule import Finding, Invalid, Rule, RuleContext, Valid
 from ._common import highest, listing, value_node
@@ -38,6 +38,7 @@ class LayersOutOfRange(Rule):
     SUMMARY = "layers_to_transform or layers_pattern selects layers the model does not have"
     CHECKS_IMPORTED = True
     TRIGGERS = ("LoraConfig", *APPLYING)
+    KEYWORD_TRIGGERS = APPLYING_KEYWORDS
 
     VALID = [
         Valid(_SEED.format(model="meta-llama/Llama-2-7b-hf", layers="layers_to_transform=[0, 31]")),

@@ -7,7 +7,7 @@ from typing import Iterator
 import libcst as cst
 
 from ..analysis import LoraCall, ModelInfo
-from ..analysis.model import APPLYING
+from ..analysis.model import APPLYING, APPLYING_KEYWORDS
 from ..knowledge import peft_releases
 from ..knowledge.architectures import transformers_in
 from ..knowledge.matching import pattern_key_test, saved_names
@@ -63,6 +63,7 @@ class HeadNotTrainable(Rule):
                "entries that match no module")
     CHECKS_IMPORTED = True
     TRIGGERS = ("LoraConfig", *APPLYING)
+    KEYWORD_TRIGGERS = APPLYING_KEYWORDS
 
     VALID = [
         Valid(_load(", task_type='SEQ_CLS'")),

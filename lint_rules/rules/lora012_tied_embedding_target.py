@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Iterator
 
 from ..analysis import LoraCall, ModelInfo
-from ..analysis.model import APPLYING, checkpoint
+from ..analysis.model import APPLYING, APPLYING_KEYWORDS, checkpoint
 from ..knowledge import peft_releases
 from ..knowledge.architectures import transformers_in
 from ..knowledge.matching import saved_names
@@ -47,6 +47,7 @@ class TiedEmbeddingTarget(Rule):
     SEVERITY = "warning"
     SUMMARY = "lm_head or the input embedding adapted or saved on a model that ties them"
     TRIGGERS = ("LoraConfig", *APPLYING)
+    KEYWORD_TRIGGERS = APPLYING_KEYWORDS
 
     VALID = [
         Valid(_load("target_modules=['q_proj', 'v_proj']")),

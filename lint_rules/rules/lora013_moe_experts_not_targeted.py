@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Iterator
 
 from ..analysis import LoraCall
-from ..analysis.model import APPLYING
+from ..analysis.model import APPLYING, APPLYING_KEYWORDS
 from ..knowledge import peft_releases
 from ..knowledge.architectures import Architecture, Module
 from ..knowledge.matching import ALL_LINEAR, MOE_REMAP, MatchResult, conversion, match_target_modules
@@ -49,6 +49,7 @@ class MoeExpertsNotTargeted(Rule):
     SUMMARY = "A mixture-of-experts model whose routed experts the config leaves frozen"
     CHECKS_IMPORTED = True
     TRIGGERS = ("LoraConfig", *APPLYING)
+    KEYWORD_TRIGGERS = APPLYING_KEYWORDS
 
     VALID = [
         # peft >= 0.19 maps the Llama-style names onto Qwen3-MoE's fused expert weights

@@ -6,7 +6,7 @@ import re
 from typing import Iterator
 
 from ..analysis import LoraCall, ModelInfo
-from ..analysis.model import APPLYING
+from ..analysis.model import APPLYING, APPLYING_KEYWORDS
 from ..knowledge import peft_releases
 from ..knowledge.architectures import Architecture
 from ..knowledge.matching import ALL_LINEAR, MatchResult, match_target_modules
@@ -56,6 +56,7 @@ class TargetKindUnsupported(Rule):
     SUMMARY = "A target_modules entry reaches a module peft cannot wrap, or a vision tower"
     CHECKS_IMPORTED = True
     TRIGGERS = ("LoraConfig", *APPLYING)
+    KEYWORD_TRIGGERS = APPLYING_KEYWORDS
 
     VALID = [
         Valid(_load("target_modules=['q_proj', 'v_proj']", model="meta-llama/Llama-2-7b-hf",

@@ -63,7 +63,7 @@ class PeftModelPlusPeftConfig(Rule):
     SEVERITY = "error"
     SUMMARY = "A TRL trainer given a PeftModel and a peft_config"
     PER_FILE = True
-    TRIGGERS = ("peft_config",)
+    KEYWORD_TRIGGERS = ("peft_config",)
     NEEDS_CALLED = ("train",)  # a trainer counts once its .train() is called
 
     VALID = [

@@ -53,7 +53,7 @@ class Fp16TrainablesWithAmp(Rule):
     SEVERITY = "error"
     SUMMARY = "A float16 model trained with fp16=True while trainable weights stay float16"
     PER_FILE = True
-    TRIGGERS = ("fp16",)
+    KEYWORD_TRIGGERS = ("fp16",)
     NEEDS_CALLED = ("train",)  # a trainer counts once its .train() is called
 
     VALID = [

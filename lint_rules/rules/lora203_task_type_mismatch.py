@@ -6,7 +6,7 @@ from typing import Iterator
 import libcst as cst
 
 from ..analysis import LoraCall, ModelInfo
-from ..analysis.model import APPLYING
+from ..analysis.model import APPLYING, APPLYING_KEYWORDS
 from ..rule import Finding, Invalid, Rule, RuleContext, Valid
 from ._common import value_node
 from ._examples import applied
@@ -50,6 +50,7 @@ class TaskTypeMismatch(Rule):
     SUMMARY = "task_type disagrees with the class the model is loaded with"
     CHECKS_IMPORTED = True
     TRIGGERS = ("LoraConfig", *APPLYING)
+    KEYWORD_TRIGGERS = APPLYING_KEYWORDS
 
     VALID = [
         Valid(_load("'CAUSAL_LM'")),

@@ -86,7 +86,7 @@ class EvalLabelNames(Rule):
     SEVERITY = "warning"
     SUMMARY = "A Trainer picking the best model by eval_loss on a plain PeftModel without label_names (transformers < 4.55)"
     PER_FILE = True
-    TRIGGERS = ("metric_for_best_model", "load_best_model_at_end")
+    KEYWORD_TRIGGERS = ("metric_for_best_model", "load_best_model_at_end")
     NEEDS_CALLED = ("train",)  # a trainer counts once its .train() is called
 
     VALID = [
