@@ -185,6 +185,7 @@ def _settings(ns: argparse.Namespace) -> tuple[Any, str | None]:
     """The run's settings, and their fingerprint unless ``--no-cache``."""
     from . import config
     from .errors import ConfigError
+    from .reading import toml
 
     overrides = [c for c in ns.config if "=" in c and not Path(c).is_file()]
     files = [Path(c) for c in ns.config if c not in overrides]
@@ -193,8 +194,8 @@ def _settings(ns: argparse.Namespace) -> tuple[Any, str | None]:
     extra: list[tuple[str, dict[str, Any]]] = []
     for text in overrides:
         try:
-            extra.append((f"--config {text}", config.tomllib.loads(text)))
-        except config.tomllib.TOMLDecodeError as exc:
+            extra.append((f"--config {text}", toml().loads(text)))
+        except toml().TOMLDecodeError as exc:
             raise ConfigError(f"--config {text!r} is neither a file nor a valid TOML 'key = value': {exc}") from exc
     cli = {key: getattr(ns, key.replace("-", "_")) for key in ("select", "ignore", "extend-select",
                                                                "target-peft-version", "fail-on")}

@@ -12,7 +12,6 @@ import hashlib
 import json
 import math
 import os
-import sys
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -21,18 +20,13 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 from . import __version__
 from .discovery import DEFAULT_EXCLUDE
 from .errors import ConfigError
-from .reading import CONFIG_LIMIT, present, read_text
+from .reading import CONFIG_LIMIT, present, read_text, toml
 
 if TYPE_CHECKING:
     from .violation import Violation
 
 # The rule catalog (and selection, and the rule module's severities) are imported by the functions
 # that check or resolve settings, not here: settings read back from their store need none of them.
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 _LISTS = ("select", "ignore", "extend-select", "exclude", "extend-exclude")
 _STRINGS = ("target-peft-version", "target-transformers-version", "model", "fail-on")
@@ -55,8 +49,8 @@ def find_config(start: Path) -> Path | None:
 
 def _read_toml(path: Path) -> dict[str, Any]:
     try:
-        return tomllib.loads(read_text(path, CONFIG_LIMIT))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        return toml().loads(read_text(path, CONFIG_LIMIT))
+    except (OSError, UnicodeDecodeError, toml().TOMLDecodeError) as exc:
         raise ConfigError(f"cannot read {path}: {exc}") from exc
 
 

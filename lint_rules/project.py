@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import sys
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -25,12 +24,7 @@ from packaging.version import InvalidVersion, Version
 
 from . import consulted
 from .errors import ConfigError
-from .reading import CONFIG_LIMIT, present, read_text
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
+from .reading import CONFIG_LIMIT, present, read_text, toml
 
 _ROOT_MARKERS = ("pyproject.toml", "setup.cfg", "setup.py", ".git")
 _SCRIPT_START = re.compile(r"^# /// script$", re.MULTILINE)
@@ -112,8 +106,8 @@ def _poetry_spec(value: str) -> str | None:
 def _from_pyproject(path: Path, package: str) -> tuple[list[str], str] | None:
     shown = _display(path)
     try:
-        data = tomllib.loads(read_text(path, CONFIG_LIMIT))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        data = toml().loads(read_text(path, CONFIG_LIMIT))
+    except (OSError, UnicodeDecodeError, toml().TOMLDecodeError) as exc:
         raise ConfigError(f"cannot read {shown}: {exc}") from exc
     specs: list[str] = []
     sections: list[str] = []
@@ -261,11 +255,11 @@ def _script_dependencies(source: str) -> list[str] | None:
     match = _SCRIPT_BLOCK.search(text)
     if match is None:
         raise ConfigError(f"{_INLINE}: the '# /// script' block is not closed by a '# ///' line")
-    toml = "\n".join(line[2:] if line.startswith("# ") else line[1:]
-                     for line in match.group("body").splitlines())
+    block = "\n".join(line[2:] if line.startswith("# ") else line[1:]
+                      for line in match.group("body").splitlines())
     try:
-        dependencies = tomllib.loads(toml).get("dependencies", [])
-    except tomllib.TOMLDecodeError as exc:
+        dependencies = toml().loads(block).get("dependencies", [])
+    except toml().TOMLDecodeError as exc:
         raise ConfigError(f"{_INLINE}: invalid TOML: {exc}") from exc
     return _strings(dependencies, "'dependencies'", _INLINE)
 

@@ -9,8 +9,10 @@ from __future__ import annotations
 import io
 import os
 import stat
+import sys
 import tokenize
 from pathlib import Path
+from typing import Any
 
 MB = 1 << 20
 SOURCE_LIMIT = 2 * MB  # a .py/.pyi file that might use peft: its libcst tree alone is ~50 bytes per byte
@@ -83,3 +85,13 @@ def present(path: Path) -> bool:
         return path.exists()
     except OSError:
         return False
+
+
+def toml() -> Any:
+    """The TOML parser (``tomllib``; ``tomli`` before Python 3.11), imported where a TOML text is
+    read: a run from a folder without a config file or pyproject parses none."""
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
+    return tomllib

@@ -5,7 +5,6 @@ import os
 import re
 import stat
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -284,6 +283,8 @@ def write_atomic(path: Path, text: str, encoding: str = "utf-8", *, expected: st
             before = path.stat()
         except FileNotFoundError:
             pass
+    import tempfile  # (only a run that writes: it imports shutil, random, bz2 and lzma)
+
     handle, tmp = tempfile.mkstemp(prefix=f".{path.name}{TEMP_MARK}{os.getpid()}-", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(handle, "w", encoding=encoding, newline="") as out:

@@ -87,11 +87,12 @@ print(sorted(m for m in sys.argv[2:] if m in sys.modules))
 def test_a_one_file_run_imports_only_what_that_file_needs(tmp_path):
     """``lora-lint --no-cache small.py`` (issue 7's start-up row): with no ``.gitignore``, no declared
     requirements and a Python file, it imports neither pathspec, nor packaging's requirement parser,
-    nor importlib.metadata (and its email parser), nor a source module for other kinds of file."""
+    nor importlib.metadata (and its email parser), nor a TOML parser, importlib.resources or
+    tempfile (a run that writes nothing), nor a source module for other kinds of file."""
     (tmp_path / "small.py").write_text('from peft import LoraConfig\n\n'
                                        'config = LoraConfig(r=8, lora_alpha=16, target_modules=["q_proj"])\n')
     unwanted = ("pathspec", "packaging.requirements", "importlib.metadata", "email.parser", "configparser",
-                *SOURCE_MODULES[1:])
+                "tomllib", "tomli", "importlib.resources", "tempfile", *SOURCE_MODULES[1:])
     done = subprocess.run([sys.executable, "-c", ONE_FILE, "small.py", *unwanted], cwd=tmp_path, capture_output=True,
                           text=True, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin",
                                           "XDG_CACHE_HOME": str(tmp_path / "cache")})

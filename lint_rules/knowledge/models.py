@@ -11,7 +11,6 @@ import os
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 
 from .. import consulted
@@ -78,7 +77,7 @@ class Resolution:
 
 @lru_cache(maxsize=1)
 def _table() -> dict[str, dict]:
-    text = resources.files(__package__).joinpath("data/models.json").read_text("utf-8")
+    text = (Path(__file__).parent / "data" / "models.json").read_text("utf-8")
     return json.loads(text)["models"]
 
 

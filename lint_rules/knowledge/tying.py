@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from functools import lru_cache
-from importlib import resources
+from pathlib import Path
 from typing import Iterable, Mapping
 
 # The input embedding's name in the model types that tie it (the last name segment).
@@ -18,7 +18,7 @@ INPUT_EMBEDDINGS = frozenset({"embed_tokens", "wte", "word_embeddings", "embed_i
 
 @lru_cache(maxsize=1)
 def _defaults() -> dict[str, dict[str, bool]]:
-    text = resources.files(__package__).joinpath("data/tied_embeddings.json").read_text("utf-8")
+    text = (Path(__file__).parent / "data" / "tied_embeddings.json").read_text("utf-8")
     return json.loads(text)["transformers"]
 
 
