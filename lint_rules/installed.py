@@ -75,8 +75,35 @@ def _search(wanted: str) -> str | None:
     return None
 
 
+_known: dict[str, tuple[tuple, str | None]] = {}
+
+
 def version(name: str) -> str | None:
-    """The installed distribution's version; ``None`` when it is not installed."""
+    """The installed distribution's version; ``None`` when it is not installed. The answer is
+    kept while ``sys.path`` and its folders are unchanged: installing, upgrading or removing a
+    distribution adds or removes a metadata folder, which changes its folder's modification
+    time (the analysis asks several times per parsed file; a search lists every folder)."""
+    state = _path_state()
+    kept = _known.get(name)
+    if kept is not None and kept[0] == state:
+        return kept[1]
+    found = _read(name)
+    _known[name] = (state, found)
+    return found
+
+
+def _path_state() -> tuple:
+    """``sys.path``, its finders, and the modification time of each folder on it (-1: none)."""
+    times = []
+    for entry in sys.path:
+        try:
+            times.append(os.stat(entry or os.getcwd()).st_mtime_ns)
+        except OSError:
+            times.append(-1)
+    return tuple(sys.path), os.getcwd(), tuple(map(id, sys.meta_path)), tuple(times)
+
+
+def _read(name: str) -> str | None:
     try:
         return _search(_normalized(name))
     except _Unusual:

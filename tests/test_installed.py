@@ -2,6 +2,8 @@
 metadata folder, with ``importlib.metadata`` itself left for layouts only it reads."""
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -69,3 +71,30 @@ def test_reading_a_version_imports_no_importlib_metadata():
                           env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["True", "False"]
+
+
+def _bump(folder: Path, seconds: int) -> None:
+    """What installing into ``folder`` does to it (set explicitly: a coarse clock may not tick)."""
+    later = folder.stat().st_mtime_ns + seconds * 1_000_000_000
+    os.utime(folder, ns=(later, later))
+
+
+def test_an_answer_is_kept_until_the_path_changes(tmp_path, monkeypatch):
+    """The analysis asks for transformers' version several times per parsed file: the folders
+    are searched again only when a folder on the path changed (an install, upgrade, removal)."""
+    monkeypatch.setattr(sys, "path", [str(tmp_path)])
+    searched: list[str] = []
+    real = installed._search
+    monkeypatch.setattr(installed, "_search", lambda wanted: searched.append(wanted) or real(wanted))
+    assert [installed.version("late-comer") for _ in range(20)] == [None] * 20
+    assert searched == ["late_comer"]
+    _dist_info(tmp_path, "late_comer-1.0.dist-info", "Name: late-comer\nVersion: 1.0\n")
+    _bump(tmp_path, 1)
+    assert installed.version("late-comer") == "1.0"
+    shutil.rmtree(tmp_path / "late_comer-1.0.dist-info")
+    _dist_info(tmp_path, "late_comer-2.0.dist-info", "Name: late-comer\nVersion: 2.0\n")
+    _bump(tmp_path, 2)
+    assert [installed.version("late-comer") for _ in range(5)] == ["2.0"] * 5
+    assert searched == ["late_comer"] * 3
+    monkeypatch.setattr(sys, "path", [str(tmp_path / "elsewhere")])
+    assert installed.version("late-comer") is None
