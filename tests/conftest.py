@@ -3,6 +3,14 @@ import pytest
 pytest_plugins = ["pytester"]
 
 
+def pytest_configure(config):
+    """PyYAML imported before any in-process ``pytester`` run. Such a run drops the modules it
+    imported from ``sys.modules``; PyYAML imported again gets new node classes, while its C
+    loader (an extension module, never loaded twice) still builds the old ones, so the trainer
+    YAML reader no longer recognised any document (``tests/test_isolation.py``)."""
+    import yaml  # noqa: F401
+
+
 @pytest.fixture
 def project(tmp_path, monkeypatch):
     """An empty project (a pyproject.toml with [tool.lora-lint]) as the working folder."""
