@@ -249,10 +249,37 @@ def _deepest(source: str) -> int:
 
 
 class _Outcome:
+    """What work run on another thread gave: its value, or its exception to raise in the caller."""
+
     def __init__(self) -> None:
         self.done = threading.Event()
         self.value: Any = None
         self.error: BaseException | None = None
+
+    def run(self, work: Callable[[], Any]) -> None:
+        try:
+            self.value = work()
+        except BaseException as exc:  # re-raised in the thread that asked
+            self.error = exc
+        self.done.set()
+
+    def result(self) -> Any:
+        if self.error is not None:
+            raise self.error
+        return self.value
+
+
+def _start(target: Callable[[], None], stack: int, name: str, *, daemon: bool = False) -> threading.Thread:
+    """A started thread with ``stack`` bytes of stack."""
+    with _stack_lock:  # the stack size is process-wide: set it only for this thread's start
+        previous = threading.stack_size()
+        try:
+            threading.stack_size(stack)
+            thread = threading.Thread(target=target, name=name, daemon=daemon)
+            thread.start()
+        finally:
+            threading.stack_size(previous)
+    return thread
 
 
 class _ParserThread:
@@ -264,31 +291,19 @@ class _ParserThread:
     def __init__(self) -> None:
         self.pid = os.getpid()
         self._jobs: queue.SimpleQueue[tuple[Callable[[], Any], _Outcome]] = queue.SimpleQueue()
-        with _stack_lock:  # the stack size is process-wide: set it only for this thread's start
-            previous = threading.stack_size()
-            try:
-                threading.stack_size(PARSER_STACK)
-                threading.Thread(target=self._serve, name="lora-lint-parser", daemon=True).start()
-            finally:
-                threading.stack_size(previous)
+        _start(self._serve, PARSER_STACK, "lora-lint-parser", daemon=True)
 
     def _serve(self) -> None:
         while True:
             work, outcome = self._jobs.get()
-            try:
-                outcome.value = work()
-            except BaseException as exc:  # re-raised in the thread that asked
-                outcome.error = exc
-            outcome.done.set()
+            outcome.run(work)
             del work, outcome
 
     def run(self, work: Callable[[], _T]) -> _T:
         outcome = _Outcome()
         self._jobs.put((work, outcome))
         outcome.done.wait()
-        if outcome.error is not None:
-            raise outcome.error
-        return outcome.value  # type: ignore[no-any-return]
+        return outcome.result()  # type: ignore[no-any-return]
 
 
 _parser_thread: _ParserThread | None = None
@@ -306,30 +321,13 @@ def _parser() -> _ParserThread:
 def in_thread(work: Callable[[], _T], stack: int, recursion_limit: int | None = None) -> _T:
     """``work()`` in a new thread with ``stack`` bytes of stack (and a recursion limit of at least
     ``recursion_limit`` while it runs); its exception is raised here."""
-    outcome: dict[str, Any] = {}
-
-    def run() -> None:
-        try:
-            outcome["value"] = work()
-        except BaseException as exc:  # re-raised in the calling thread
-            outcome["error"] = exc
-
+    outcome = _Outcome()
     limit = sys.getrecursionlimit()
     if recursion_limit is not None:
         sys.setrecursionlimit(max(limit, recursion_limit))
     try:
-        with _stack_lock:  # the stack size is process-wide: set it only for this thread's start
-            previous = threading.stack_size()
-            try:
-                threading.stack_size(stack)
-                thread = threading.Thread(target=run, name="lora-lint-parse")
-                thread.start()
-            finally:
-                threading.stack_size(previous)
-        thread.join()
+        _start(lambda: outcome.run(work), stack, "lora-lint-parse").join()
     finally:
         if recursion_limit is not None:
             sys.setrecursionlimit(limit)
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome["value"]
+    return outcome.result()  # type: ignore[no-any-return]
