@@ -137,8 +137,10 @@ class Prefilter:
 
         for name in self._all:
             how = used(name)
-            if name in self.names and "aliased" in how or (
-                    "called" in how if name in self.names else "passed" in how) and (name not in self.needs or any(
+            called = name in self.names  # else a keyword trigger
+            if called and "aliased" in how:
+                return True
+            if ("called" if called else "passed") in how and (name not in self.needs or any(
                     any(used(other) & {"called", "passed"} for other in also) for also in self.needs[name])):
                 return True
         return bool(self.loads) and call_text.loads(text, self.loads, _NOT_MODELS)
