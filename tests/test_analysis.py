@@ -406,3 +406,12 @@ def test_names_bound_to_each_other_are_not_a_version_check():
     found = calls("from peft import LoraConfig\ndef f():\n    global A, B\n    A = B\n    B = A\n"
                   "if A:\n    LoraConfig(use_dora=True)\n")
     assert [c.is_guarded("use_dora") for c in found] == [False]
+
+
+def test_a_version_tests_strings_read_as_python_reads_them():
+    """``guards.names_in`` reads a literal's text without evaluating it unless it escapes:
+    the value is still Python's (an escape evaluated, a raw string kept, bytes left out)."""
+    from lint_rules.analysis.guards import names_in
+
+    found = names_in(cst.parse_expression('hasattr(LoraConfig, "use_\\x64ora") and b"peft" or r"a\\b" or """x"""'))
+    assert found == {"hasattr", "LoraConfig", "use_dora", "a\\b", "x"}
