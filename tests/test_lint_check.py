@@ -3,9 +3,12 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 
 import pytest
+
+from lint_rules.cache import RACY_NS
 
 BROKEN = "from peft import LoraConfig\nconfig = LoraConfig(r=8\n"
 CLEAN = "import peft\n\nprint(peft.LoraConfig.__name__)\n"  # mentions LoraConfig, calls nothing
@@ -122,6 +125,7 @@ def test_a_cached_check_imports_no_rule_source_reader_or_gitignore_matcher(pytes
                 "lint_rules.sources.notebook", "lint_rules.sources.adapter_config", "lint_rules.sources.trainer_yaml",
                 "pathspec", "pytest_lora.runtime_check")
     pytester.makeconftest(LOADED.format(wanted=unwanted))
+    time.sleep(RACY_NS / 1e9 + 0.1)  # files changed within that window are read again (their ctime)
     pytester.runpytest_subprocess("--lora-check").assert_outcomes(passed=3)
     assert "libcst" in pytester.path.joinpath("loaded.txt").read_text()  # the first run linted
     pytester.runpytest_subprocess("--lora-check").assert_outcomes(passed=3)
