@@ -228,20 +228,28 @@ class Scan:
             self.loads_static or not self.load_names.isdisjoint(self.strings)
 
     def _load(self, node: ast.Call) -> None:
-        """A ``X.from_pretrained(<id>, <keyword>=...)`` call loading a model (``X`` names no
-        tokenizer, processor or config) that passes a load keyword as ``True`` or a name."""
-        if not (isinstance(node.func, ast.Attribute) and node.func.attr == "from_pretrained" and any(
-                k.arg in self.loads and (isinstance(k.value, ast.Name) or (
-                    isinstance(k.value, ast.Constant) and k.value.value is True)) for k in node.keywords)):
-            return
-        if any(word in ast.unparse(node.func.value) for word in _NOT_MODELS):
-            return
-        first = node.args[0] if node.args else next(
-            (k.value for k in node.keywords if k.arg == "pretrained_model_name_or_path"), None)
-        if isinstance(first, ast.Constant) and isinstance(first.value, str):
+        first = loaded_id(node, self.loads)
+        if isinstance(first, ast.Constant):
             self.loads_static = True
         elif isinstance(first, ast.Name):
             self.load_names.add(first.id)
+
+
+def loaded_id(node: ast.Call, loads: frozenset[str]) -> ast.expr | None:
+    """The model id of a ``X.from_pretrained(<id>, <keyword>=...)`` call loading a model (``X``
+    names no tokenizer, processor or config) that passes a load keyword as ``True`` or a name,
+    when that id is a string or a name (else None)."""
+    if not (isinstance(node.func, ast.Attribute) and node.func.attr == "from_pretrained" and any(
+            k.arg in loads and (isinstance(k.value, ast.Name) or (
+                isinstance(k.value, ast.Constant) and k.value.value is True)) for k in node.keywords)):
+        return None
+    if any(word in ast.unparse(node.func.value) for word in _NOT_MODELS):
+        return None
+    first = node.args[0] if node.args else next(
+        (k.value for k in node.keywords if k.arg == "pretrained_model_name_or_path"), None)
+    if isinstance(first, ast.Constant) and isinstance(first.value, str) or isinstance(first, ast.Name):
+        return first
+    return None
 
 
 def _string_names(node: ast.AST) -> set[str]:

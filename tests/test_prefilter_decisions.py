@@ -21,10 +21,9 @@ from lint_rules import parsing
 from lint_rules.ast_walk import CHILDREN
 from lint_rules.engine import Linter, linter_for
 from lint_rules.errors import LintError
-from lint_rules.prefilter import Prefilter, _string_names
+from lint_rules.prefilter import Prefilter, _string_names, loaded_id
 from lint_rules.suppression import ALL, file_exemptions
 
-_NOT_MODELS = ("Tokenizer", "Processor", "Extractor", "Config")
 _LINKS = {ast.BinOp: ("left", "right"), ast.Attribute: ("value",), ast.Subscript: ("value",), ast.Call: ("func",)}
 
 
@@ -68,15 +67,8 @@ class PlainScan:
                 self.strings.update(_string_names(node))
 
     def _load(self, node: ast.Call) -> None:
-        if not (isinstance(node.func, ast.Attribute) and node.func.attr == "from_pretrained" and any(
-                k.arg in self.prefilter.loads and (isinstance(k.value, ast.Name) or (
-                    isinstance(k.value, ast.Constant) and k.value.value is True)) for k in node.keywords)):
-            return
-        if any(word in ast.unparse(node.func.value) for word in _NOT_MODELS):
-            return
-        first = node.args[0] if node.args else next(
-            (k.value for k in node.keywords if k.arg == "pretrained_model_name_or_path"), None)
-        if isinstance(first, ast.Constant) and isinstance(first.value, str):
+        first = loaded_id(node, self.prefilter.loads)
+        if isinstance(first, ast.Constant):
             self.loads_static = True
         elif isinstance(first, ast.Name):
             self.load_names.add(first.id)
