@@ -65,3 +65,33 @@ def test_realistic_programs_get_exactly_the_findings_they_deserve(path):
     fixed, remaining = fix_source(source, filename=path.name, settings=settings, unsafe=True)
     compile(fixed, path.name, "exec")
     assert not [v for v in remaining if v.fix is not None]
+
+
+HEAD_PROGRAM = """\
+from peft import LoraConfig, get_peft_model
+from transformers import {cls}
+
+model = {cls}.from_pretrained({model_id!r})
+config = LoraConfig(r=8, lora_alpha=16, target_modules=["query", "value", {head!r}], modules_to_save=[{head!r}])
+model = get_peft_model(model, config)
+"""
+
+
+@pytest.mark.parametrize(("cls", "model_id", "head"), [
+    ("AutoModelForQuestionAnswering", "bert-base-uncased", "qa_outputs"),  # BertForQuestionAnswering
+    ("BertForQuestionAnswering", "bert-base-uncased", "qa_outputs"),
+    ("AutoModelForImageClassification", "google/vit-base-patch16-224-in21k", "classifier"),  # ViTForImageClassification
+    ("AutoModelForMultipleChoice", "bert-base-uncased", "classifier"),  # BertForMultipleChoice
+])
+def test_a_head_class_the_data_does_not_record_is_not_taken_for_the_checkpoint_class(cls, model_id, head):
+    """A model loaded by a head class whose task the architecture data does not track is that
+    class (the checkpoint's base model plus a head the data does not know), not the checkpoint's
+    own class: its head is neither a missing target nor a missing ``modules_to_save`` entry."""
+    found = lint_source(HEAD_PROGRAM.format(cls=cls, model_id=model_id, head=head), select=["LORA0"])
+    assert found == [], [v.message for v in found]
+
+
+def test_a_head_class_that_is_the_recorded_class_is_still_checked():
+    """``T5ForConditionalGeneration`` is the class the data records for t5's seq2seq task."""
+    source = PROGRAM.format(cls="T5ForConditionalGeneration", model_id="t5-small", targets=["q_proj", "v_proj"])
+    assert [v.code for v in lint_source(source, select=["LORA001"])] == ["LORA001"]

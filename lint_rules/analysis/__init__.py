@@ -54,7 +54,7 @@ def collect_calls(wrapper: cst.MetadataWrapper, ctx: RuleContext) -> Calls:
             continue
         call = imported_call(origin.index, other, origin.path, anchor)
         _set_models(call, models_for(index, None, call, statements, uses, ctx))
-        if call.models:
+        if call.models or call.unnamed_models:
             found.append(call)
     return found
 
@@ -67,5 +67,7 @@ def index_only(module: cst.Module) -> Calls:
 
 
 def _set_models(call: LoraCall, models: tuple[ModelInfo, ...]) -> None:
+    call.unnamed_models = tuple(m for m in models if not m.names_known)
+    models = tuple(m for m in models if m.names_known)
     call.models = models
     call.model = models[0] if len(models) == 1 else None

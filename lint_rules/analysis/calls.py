@@ -52,8 +52,10 @@ class LoraCall:
     resolved exist, or a keyword no peft release has that may stand for several (see
     ``_read_misspellings``), so a keyword missing from ``keywords`` is not provably omitted.
     ``guarded``: the whole call sits behind a runtime version check. ``models``: every
-    model the config is provably applied to (see ``lint_rules.analysis.model``); ``model``
-    the one model when there is exactly one. ``reassigned``: attributes the file sets on
+    model the config is provably applied to whose module names the data knows (see
+    ``lint_rules.analysis.model``); ``model`` the one model when there is exactly one;
+    ``unnamed_models``: those loaded by a head class the data does not record
+    (``AutoModelForTokenClassification``), whose module names are not known. ``reassigned``: attributes the file sets on
     the config afterwards (``config.lora_alpha = 32``), whose values are then not the call's.
     ``origin``: the path of the module that makes the config, when it is not the linted
     file (``from .config import LORA``): the call is then applied here, its keywords are
@@ -69,6 +71,7 @@ class LoraCall:
     guarded: bool = False
     model: "ModelInfo | None" = None
     models: "tuple[ModelInfo, ...]" = ()
+    unnamed_models: "tuple[ModelInfo, ...]" = ()
     reassigned: set[str] = field(default_factory=set)
     origin: str | None = None
     anchor: cst.CSTNode | None = None

@@ -18,6 +18,7 @@ checkpoint whose config builds a tree the data cannot tell exactly (see
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Iterator
@@ -46,6 +47,7 @@ _CLASS_TASKS = (
     ("ForSequenceClassification", "sequence_classification"),
     ("ForMaskedLM", "masked_lm"),
 )
+_HEAD_CLASS = re.compile(r"For[A-Z][A-Za-z0-9]*$")  # transformers' head classes: BertForQuestionAnswering
 _TASK_TYPES = {
     "CAUSAL_LM": "causal_lm",
     "SEQ_2_SEQ_LM": "seq2seq_lm",
@@ -69,6 +71,7 @@ class ModelInfo:
     architecture: Any  # lint_rules.knowledge.architectures.Architecture, newest allowed transformers
     others: tuple[Any, ...] = ()  # the same class in the older transformers the project allows
     loader: str | None = None  # the class whose from_pretrained loaded it, when the flow shows one
+    names_known: bool = True  # False: ``loader`` is a head class the data does not record (``_builds``)
 
 
 def task_of_class(class_name: str | None) -> str | None:
@@ -79,6 +82,18 @@ def task_of_class(class_name: str | None) -> str | None:
         if class_name.endswith(suffix):
             return task
     return "base" if class_name == "AutoModel" else None
+
+
+def _builds(class_name: str | None, recorded: str) -> bool:
+    """Whether a model loaded by ``class_name`` can be the recorded class, whose module names the
+    data lists. A head class whose task the data does not track builds another tree (the
+    checkpoint's model under a prefix plus its own head: ``AutoModelForImageClassification``
+    gives ``vit.*`` and ``classifier``), unless the recorded class has the same head
+    (``T5ForConditionalGeneration``)."""
+    if class_name is None or task_of_class(class_name) is not None:
+        return True
+    head = _HEAD_CLASS.search(class_name)
+    return head is None or recorded.endswith(head.group())
 
 
 _resolved: dict[str, tuple[Any, frozenset]] = {}
@@ -150,7 +165,8 @@ def _model_info(name: str, class_name: str | None, source: str, call: LoraCall, 
                            json.dumps(resolution.config, sort_keys=True, default=str))
     if not archs:
         return None
-    return ModelInfo(name, resolution.model_type, task, source, archs[0], archs[1:], class_name)
+    return ModelInfo(name, resolution.model_type, task, source, archs[0], archs[1:], class_name,
+                     names_known=_builds(class_name, archs[0].class_name))
 
 
 def _candidates(index: FileIndex, site: CallSite | None, call: LoraCall, pragma_statements: set[int],

@@ -63,6 +63,11 @@ class TargetModulesNotFound(Rule):
         Valid("from peft import LoraConfig, get_peft_model\nfrom transformers import AutoModelForMaskedLM\n\n"
               "model = AutoModelForMaskedLM.from_pretrained('bert-base-uncased')\n"
               "model = get_peft_model(model, LoraConfig(target_modules=['q_proj']))\n"),
+        # nor are image-classification classes: ViTForImageClassification is `vit.*` plus its
+        # `classifier`, not the checkpoint's own ViTModel
+        Valid("from peft import LoraConfig, get_peft_model\nfrom transformers import AutoModelForImageClassification\n\n"
+              "model = AutoModelForImageClassification.from_pretrained('google/vit-base-patch16-224-in21k')\n"
+              "model = get_peft_model(model, LoraConfig(target_modules=['classifier']))\n"),
         # GPT-NeoX's output layer is `embed_out` in transformers 4.x, `lm_head` in 5.x: a project
         # that allows both is only told what fails in every version it allows.
         Valid("from peft import LoraConfig\n\nLoraConfig(target_modules=['embed_out'])\n",

@@ -78,6 +78,11 @@ class HeadNotTrainable(Rule):
               "model = get_peft_model(model, LoraConfig(target_modules=['c_attn'], **extra))\n"),
         # a task type that is no TaskType member is LORA004's (invalid-value) finding
         Valid(_load(", task_type='SEQ_CLASS'")),
+        # a head class the architecture data does not record builds the checkpoint's model under a
+        # prefix plus its own head (BertForQuestionAnswering: `bert.*` and `qa_outputs`): its module
+        # names are not known, so no entry is provably missing
+        Valid(_load(", modules_to_save=['qa_outputs']", model="bert-base-uncased", targets="['query', 'value']",
+                    cls="AutoModelForQuestionAnswering")),
         # a causal LM has no new head
         Valid(_load(cls="AutoModelForCausalLM")),
         # an unknown model, another library's LoraConfig: not judged
@@ -124,23 +129,22 @@ class HeadNotTrainable(Rule):
         if appended is not None:
             yield appended
             return
-        if not call.models:
-            return
         versions = transformers_in(ctx.transformers)
         names = [module_names(model, versions) for model in call.models]
         if any(n is None for n in names):
             return
-        unmatched = self._unmatched_saved(call, names)
+        unmatched = self._unmatched_saved(call, names) if names else None
         if unmatched is not None:
             yield unmatched
-        else:
-            for model in call.models:
+        else:  # a model whose module names are unknown still has a head that can be left frozen
+            for model in (*call.models, *call.unnamed_models):
                 head = self._frozen_head(call, model, ctx)
                 if head is not None:
                     yield head
                     break
         for option in ("rank_pattern", "alpha_pattern"):
-            yield from self._unmatched_keys(call, option, names, ctx)
+            if names:
+                yield from self._unmatched_keys(call, option, names, ctx)
 
     def _frozen_head(self, call: LoraCall, model: ModelInfo, ctx: RuleContext) -> Finding | None:
         kind = classifier(model)

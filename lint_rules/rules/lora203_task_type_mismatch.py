@@ -92,7 +92,7 @@ class TaskTypeMismatch(Rule):
         keyword = call.get("task_type")
         if not isinstance(task_type, str) or keyword is None:
             return
-        for model in call.models:
+        for model in (*call.models, *call.unnamed_models):  # the loading class is all it reads
             message = _mismatch(call, task_type, model)
             if message is not None:
                 yield Finding(_node(keyword), message)
