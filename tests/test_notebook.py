@@ -270,3 +270,22 @@ def test_the_last_of_duplicate_source_keys_is_the_one_linted_and_fixed():
             + json.dumps(TYPO) + ']}], "nbformat": 4}')
     fixed, _ = fix_source(text, filename="nb.ipynb")
     assert fixed == text.replace("nit_lora", "init_lora")
+
+
+@pytest.mark.parametrize("cell", [
+    'd = {"a": 1}\nx = f"{d["a"]}"\n',  # unsloth's Gemma3 GRPO notebooks: the f-string's own quotes
+    'x = f"{"\\n".join(["a", "b"])}"\n',  # a backslash inside the braces
+])
+def test_an_f_string_python_3_12_accepts_is_not_a_syntax_error(cell):
+    """Python 3.12 (PEP 701; Colab's Python) runs these cells; Python 3.11 rejects them, so
+    lora-lint run by 3.11 must not call them broken."""
+    assert found(notebook(IMPORT, cell, TYPO)) == [("LORA003", 3, 1, 32)]
+
+
+@pytest.mark.parametrize(("cell", "row"), [
+    ('x = f"{1 +}"\n', 1),
+    ('x = f"{y}"\nTrainer(model=model, ...)\n', 2),  # an f-string beside an error of another kind
+])
+def test_an_f_string_no_python_accepts_is_still_a_syntax_error(cell, row):
+    codes = found(notebook(IMPORT, cell, TYPO))
+    assert [c[:3] for c in codes] == [("LORA000", 2, row), ("LORA003", 3, 1)]

@@ -3,7 +3,8 @@
 Which rows of a cell are Python follows IPython (``lint_rules.ipython``: magics, shell escapes,
 indented cells). The code cells are joined in order, a boundary comment between them. A cell that
 CPython cannot compile on its own (Jupyter could not run it either) is ``LORA000`` for that cell
-and is left out, so the other cells are still linted.
+and is left out, so the other cells are still linted; on Python older than 3.12, not for
+f-strings that 3.12 accepts (``_newer_f_string``).
 
 Positions are per cell (``Violation.extra["cell"]``, 1-based among all cells as the notebook
 shows them, markdown included), with the row and column of the cell's own text. A fix rewrites
@@ -16,6 +17,7 @@ from __future__ import annotations
 import ast
 import json
 import re
+import sys
 from dataclasses import dataclass, replace
 from difflib import SequenceMatcher
 from typing import TYPE_CHECKING, Any
@@ -46,6 +48,7 @@ def worth_linting(text: str, prefilter: "Prefilter") -> bool:
 
 _PYTHON = re.compile(r"i?python[\d.]*", re.IGNORECASE)
 _MARKER = "# lora-lint: cell boundary"
+_F_STRING = re.compile(r"(?<![\w])(?:[fF][rR]?|[rR][fF])[\"']")
 _ROW_END = re.compile(r"(\r\n|\r|\n)")
 
 
@@ -169,6 +172,8 @@ def _compile_error(cell: _Cell) -> tuple[str, Location] | None:
     try:
         compile(source, "<cell>", "exec", flags=ast.PyCF_ONLY_AST, dont_inherit=True)
     except SyntaxError as err:
+        if _newer_f_string(source):
+            return None
         row = min(max(err.lineno or 1, 1), len(cell.rows)) if cell.rows else 1
         prefix = len(cell.rows[row - 1].prefix) if cell.rows else 0
         return f"SyntaxError: {err.msg}", Location(row, max(err.offset or 1, 1) + prefix)
@@ -177,6 +182,30 @@ def _compile_error(cell: _Cell) -> tuple[str, Location] | None:
     except (MemoryError, RecursionError):  # the engine's parse decides
         return None
     return None
+
+
+def _newer_f_string(source: str) -> bool:
+    """Whether CPython older than 3.12 rejects the cell only for f-strings that Python 3.12
+    accepts (PEP 701: its own quotes, a backslash or a comment inside the braces; Colab runs
+    3.12): libcst, which reads that grammar, parses the cell, and CPython compiles it once each
+    f-string is an empty string. The engine's parse then decides."""
+    if sys.version_info >= (3, 12) or not _F_STRING.search(source):
+        return False
+    import libcst
+
+    from ..parsing import parse
+
+    class Unformatted(libcst.CSTTransformer):
+        def leave_FormattedString(self, original: libcst.FormattedString,
+                                  updated: libcst.FormattedString) -> libcst.SimpleString:
+            return libcst.SimpleString('""')
+
+    try:
+        plain = parse(source).visit(Unformatted()).code
+        compile(plain, "<cell>", "exec", flags=ast.PyCF_ONLY_AST, dont_inherit=True)
+    except (libcst.ParserSyntaxError, SyntaxError, ValueError, MemoryError, RecursionError):
+        return False
+    return True
 
 
 def _program(cells: list[_Cell]) -> _Program:
