@@ -1,44 +1,46 @@
 """The results cache: per file, its findings under one settings fingerprint, valid while the file
 and everything its verdict read (``lint_rules.consulted``) are unchanged.
 
-Stored under ``<root>/.lora_lint_cache/<version>/<fingerprint>.json`` (read at the start of a
-run, written once at its end; the folder holds a ``.gitignore`` of ``*``). An entry is
-``[stat, digest, findings, inputs]``: a file whose ``stat`` (size, mtime, inode, ctime) is the
-recorded one is not read at all; otherwise its content digest decides. ``stat`` is recorded
-only for a file last changed more than ``RACY_NS`` before it was read, so that a change in the
-same clock tick is never hidden.
+Stored under ``<root>/.lora_lint_cache/<version>/<fingerprint>.marshal`` (read at the start of a
+run, written at its end only when a verdict changed; the folder holds a ``.gitignore`` of ``*``).
+An entry is ``(stat, digest, findings, inputs)``, all tuples: a file whose ``stat`` (size,
+mtime, inode, ctime) is the recorded one is not read at all; otherwise its content digest
+decides. ``stat`` is recorded only for a file last changed more than ``RACY_NS`` before it was
+read, so that a change in the same clock tick is never hidden.
 
-Cache files are signed with a key kept outside the project (``$XDG_CACHE_HOME/lora-lint/``,
-mode 0600): a planted, edited or corrupt cache file is ignored, never trusted. Without a usable
-key nothing is cached.
+Cache files are ``marshal`` data signed with a key kept outside the project
+(``$XDG_CACHE_HOME/lora-lint/``, mode 0600; keyed BLAKE2b): a planted, edited or corrupt cache
+file is ignored, never unmarshalled. Without a usable key nothing is cached. This module imports
+nothing a warm run would not need (no hashlib, hmac, json or pathlib).
 """
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
+import marshal
 import os
-from pathlib import Path
-from typing import Any
+TYPE_CHECKING = False  # (not typing.TYPE_CHECKING: a warm run imports no typing)
+if TYPE_CHECKING:
+    from typing import Any
 
 from . import __version__, consulted
+from .digests import blake2b, compare_digest
 from .reading import FILE_LIMIT, read_bytes
 
 CACHE_DIR = ".lora_lint_cache"
 RACY_NS = 2_000_000_000  # coarser than any file system's timestamp granularity (FAT: 2 s)
 _KEY_SIZE = 32
+_MARSHAL_VERSION = 4
 
 Stat = list[int]
 
 
 def content_hash(data: bytes) -> str:
-    return hashlib.blake2b(data, digest_size=16).hexdigest()
+    return blake2b(data, digest_size=16).hexdigest()
 
 
-def user_cache_dir() -> Path:
+def user_cache_dir() -> str:
     """``$XDG_CACHE_HOME/lora-lint``, else ``~/.cache/lora-lint``."""
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "lora-lint"
+    return os.path.join(base, "lora-lint")
 
 
 _keys: dict[str, bytes | None] = {}
@@ -46,7 +48,7 @@ _keys: dict[str, bytes | None] = {}
 
 def signing_key() -> bytes | None:
     """This user's key for cache signatures (created on first use), ``None`` if it cannot be kept."""
-    path = str(user_cache_dir() / "cache-key")
+    path = os.path.join(user_cache_dir(), "cache-key")
     if path not in _keys:
         _keys[path] = _read_or_create_key(path)
     return _keys[path]
@@ -75,11 +77,12 @@ def _read_or_create_key(path: str) -> bytes | None:
 
 
 def _signature(key: bytes, body: bytes) -> str:
-    return hmac.new(key, body, hashlib.sha256).hexdigest()
+    return blake2b(body, key=key, digest_size=32).hexdigest()
 
 
-def load_signed(path: Path) -> Any:
-    """The JSON value stored by ``save_signed``; ``None`` when missing, unsigned, forged or corrupt."""
+def load_signed(path: str | os.PathLike[str]) -> Any:
+    """The value stored by ``save_signed``; ``None`` when missing, unsigned, forged or corrupt.
+    The body is unmarshalled only once its signature is ours."""
     key = signing_key()
     if key is None:
         return None
@@ -88,25 +91,32 @@ def load_signed(path: Path) -> Any:
     except OSError:
         return None
     mac, _, body = data.partition(b"\n")
-    if not hmac.compare_digest(mac, _signature(key, body).encode()):
+    if not compare_digest(mac, _signature(key, body).encode()):
         return None
     try:
-        return json.loads(body)
-    except ValueError:
+        return marshal.loads(body)
+    except (EOFError, ValueError, TypeError):
         return None
 
 
-def save_signed(path: Path, value: Any) -> bool:
-    """Write ``value`` as signed JSON, atomically; ``False`` when it cannot be written."""
+def save_signed(path: str | os.PathLike[str], value: Any) -> bool:
+    """Write ``value`` (plain data: ``marshal`` must take it) signed, atomically; ``False`` when it
+    cannot be written."""
+    from pathlib import Path
+
     from .runner import write_atomic  # runner imports this module
 
     key = signing_key()
     if key is None:
         return False
-    body = json.dumps(value, separators=(",", ":"))
+    try:
+        body = marshal.dumps(value, _MARSHAL_VERSION)
+    except ValueError:  # a value marshal cannot hold
+        return False
+    path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        write_atomic(path, _signature(key, body.encode()) + "\n" + body)
+        write_atomic(path, _signature(key, body).encode() + b"\n" + body)
     except (OSError, ValueError):
         return False
     return True
@@ -114,6 +124,8 @@ def save_signed(path: Path, value: Any) -> bool:
 
 def sign_value(value: Any) -> str | None:
     """A signature of a JSON value kept by someone else (pytest's cache); ``None`` without a key."""
+    import json
+
     key = signing_key()
     if key is None:
         return None
@@ -123,7 +135,7 @@ def sign_value(value: Any) -> str | None:
 def signed_by_us(value: Any, signature: Any) -> bool:
     """Whether ``signature`` is ``sign_value(value)``."""
     expected = sign_value(value)
-    return expected is not None and isinstance(signature, str) and hmac.compare_digest(signature, expected)
+    return expected is not None and isinstance(signature, str) and compare_digest(signature, expected)
 
 
 def stat_key(info: os.stat_result) -> Stat:
@@ -139,23 +151,23 @@ def settled(info: os.stat_result | None, read_at_ns: int) -> Stat | None:
 
 
 def _entry_ok(entry: Any) -> bool:
-    """The shape of ``[stat, digest, findings, inputs]`` (findings are checked when read)."""
-    if not (type(entry) is list and len(entry) == 4 and type(entry[1]) is str and type(entry[2]) is list
-            and type(entry[3]) is list and all(type(v) is dict for v in entry[2])):
+    """The shape of ``(stat, digest, findings, inputs)`` (findings are checked when read)."""
+    if not (type(entry) is tuple and len(entry) == 4 and type(entry[1]) is str and type(entry[2]) is tuple
+            and type(entry[3]) is tuple and all(type(v) is dict for v in entry[2])):
         return False
     stat = entry[0]
-    return stat is None or (type(stat) is list and len(stat) == 4 and all(type(n) is int for n in stat))
+    return stat is None or (type(stat) is tuple and len(stat) == 4 and all(type(n) is int for n in stat))
 
 
 class Cache:
-    def __init__(self, root: Path, fingerprint: str) -> None:
-        self.folder = root / CACHE_DIR
-        self.path = self.folder / __version__ / f"{fingerprint}.json"
+    def __init__(self, root: str | os.PathLike[str], fingerprint: str) -> None:
+        self.folder = os.path.join(root, CACHE_DIR)
+        self.path = os.path.join(self.folder, __version__, f"{fingerprint}.marshal")
         loaded = load_signed(self.path)
-        self._entries: dict[str, Any] = loaded if isinstance(loaded, dict) else {}
+        self._entries: dict[str, Any] = loaded if type(loaded) is dict else {}
         self._dirty = False
 
-    def _valid(self, key: str) -> list[Any] | None:
+    def _valid(self, key: str) -> tuple[Any, ...] | None:
         entry = self._entries.get(key)
         if entry is None:
             return None
@@ -165,12 +177,21 @@ class Cache:
             return None
         return entry
 
+    def clean(self, key: str, info: os.stat_result) -> bool:
+        """Whether the file passed with no finding, its stat is the recorded one and its inputs are
+        unchanged: a warm run's one test per file (a malformed entry is no match here, and is
+        dropped when the file is looked up by content)."""
+        entry = self._entries.get(key)
+        return (type(entry) is tuple and len(entry) == 4 and entry[2] == ()
+                and entry[0] == (info.st_size, info.st_mtime_ns, info.st_ino, info.st_ctime_ns)
+                and (entry[3] == () or consulted.current(entry[3])))
+
     def lookup(self, key: str, info: os.stat_result) -> list[dict[str, Any]] | None:
         """The findings of a file whose stat is the recorded one and whose inputs are unchanged."""
         entry = self._valid(key)
-        if entry is None or entry[0] != stat_key(info) or not consulted.current(entry[3]):
+        if entry is None or entry[0] != tuple(stat_key(info)) or not consulted.current(entry[3]):
             return None
-        return entry[2]
+        return list(entry[2])
 
     def get(self, key: str, digest: str, info: Stat | None = None) -> list[dict[str, Any]] | None:
         """The findings of a file with this content, if its inputs are unchanged (a settled
@@ -178,29 +199,34 @@ class Cache:
         entry = self._valid(key)
         if entry is None or entry[1] != digest or not consulted.current(entry[3]):
             return None
-        if info is not None and entry[0] != info:
-            entry[0] = info
+        stat = None if info is None else tuple(info)
+        if stat is not None and entry[0] != stat:
+            self._entries[key] = (stat, *entry[1:])
             self._dirty = True
-        return entry[2]
+        return list(entry[2])
 
     def put(self, key: str, digest: str, violations: list[dict[str, Any]],
             inputs: Any = (), info: Stat | None = None) -> None:
-        self._entries[key] = [info, digest, violations, sorted(list(i) for i in inputs)]
-        self._dirty = True
+        entry = (None if info is None else tuple(info), digest, tuple(violations),
+                 tuple(sorted(tuple(i) for i in inputs)))
+        if self._entries.get(key) != entry:
+            self._entries[key] = entry
+            self._dirty = True
 
     def discard(self, key: str) -> None:
         if self._entries.pop(key, None) is not None:
             self._dirty = True
 
     def save(self) -> None:
-        """Write the cache if it changed; a cache that cannot be written is skipped silently."""
+        """Write the cache if a verdict changed; a cache that cannot be written is skipped silently."""
         if not self._dirty:
             return
-        ignore = self.folder / ".gitignore"
+        ignore = os.path.join(self.folder, ".gitignore")
         try:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            if not ignore.exists():
-                ignore.write_text("# Automatically created by lora-lint.\n*\n", encoding="utf-8")
+            os.makedirs(self.folder, exist_ok=True)
+            if not os.path.exists(ignore):
+                with open(ignore, "w", encoding="utf-8") as out:
+                    out.write("# Automatically created by lora-lint.\n*\n")
         except OSError:
             return
         if save_signed(self.path, self._entries):

@@ -7,15 +7,16 @@ fail (or files a ``--diff`` would change), 2 usage, config or internal errors.
 from __future__ import annotations
 
 import argparse
-import difflib
-import io
 import os
 import sys
-from collections import Counter
-from pathlib import Path
-from typing import Any, Sequence, TextIO
+TYPE_CHECKING = False  # (not typing.TYPE_CHECKING: a warm run imports no typing)
 
 from . import __version__
+from .discovery import _normal
+
+if TYPE_CHECKING:
+    from typing import Any, Iterator, Sequence, TextIO
+    from .settings_cache import Stored
 
 SUBCOMMANDS = ("check", "rules", "rule", "modules", "server")
 
@@ -28,7 +29,7 @@ def _check_parser() -> argparse.ArgumentParser:
     from .output import FORMATS
 
     p = argparse.ArgumentParser(prog="lora-lint check", description="Lint files for PEFT/LoRA configuration mistakes.")
-    p.add_argument("paths", nargs="*", type=Path, help="files or folders ('-' reads stdin); default: .")
+    p.add_argument("paths", nargs="*", type=_normal, help="files or folders ('-' reads stdin); default: .")
     sel = p.add_argument_group("rule selection")
     sel.add_argument("--select", type=_codes, action="extend", default=None, metavar="RULES",
                      help="only these rules (codes, prefixes, names or ALL; comma-separated)")
@@ -43,7 +44,7 @@ def _check_parser() -> argparse.ArgumentParser:
     fix.add_argument("--add-noqa", action="store_true", help="add a '# noqa: CODE' comment for every finding")
     out = p.add_argument_group("output")
     out.add_argument("--output-format", choices=FORMATS, default=None)
-    out.add_argument("-o", "--output-file", type=Path, default=None)
+    out.add_argument("-o", "--output-file", default=None)
     out.add_argument("--statistics", action="store_true", help="count findings per rule instead of listing them")
     out.add_argument("--exit-zero", action="store_true", help="exit 0 even when findings fail")
     out.add_argument("-q", "--quiet", action="store_true", help="no summary on stderr")
@@ -173,22 +174,22 @@ def _modules(args: list[str]) -> int:
     return 0
 
 
-def _start_dir(paths: list[Path], stdin_filename: str | None) -> Path:
-    if not paths or paths == [Path("-")]:
-        return Path(stdin_filename).resolve().parent if stdin_filename else Path.cwd()
+def _start_dir(paths: list[str], stdin_filename: str | None) -> str:
+    if not paths or paths == ["-"]:
+        return os.path.dirname(os.path.realpath(stdin_filename)) if stdin_filename else os.getcwd()
     from .discovery import common_folder
 
-    return common_folder(p for p in paths if str(p) != "-")
+    return common_folder(p for p in paths if p != "-")
 
 
-def _settings(ns: argparse.Namespace) -> tuple[Any, str | None]:
+def _settings(ns: argparse.Namespace) -> tuple[Stored, str | None]:
     """The run's settings, and their fingerprint unless ``--no-cache``."""
-    from . import config
     from .errors import ConfigError
     from .reading import toml
+    from .settings_cache import Stored
 
-    overrides = [c for c in ns.config if "=" in c and not Path(c).is_file()]
-    files = [Path(c) for c in ns.config if c not in overrides]
+    overrides = [c for c in ns.config if "=" in c and not os.path.isfile(c)]
+    files = [c for c in ns.config if c not in overrides]
     if len(files) > 1:
         raise ConfigError("--config names more than one file")
     extra: list[tuple[str, dict[str, Any]]] = []
@@ -202,10 +203,15 @@ def _settings(ns: argparse.Namespace) -> tuple[Any, str | None]:
     extra.append(("command line", {key: value for key, value in cli.items() if value is not None}))
     start, config_file = _start_dir(ns.paths, ns.stdin_filename), files[0] if files else None
     if ns.no_cache or ns.show_settings:
-        return config.settings_for(start, config_file=config_file, isolated=ns.isolated, extra=extra), None
-    from .settings_cache import load_settings
+        from pathlib import Path
 
-    return load_settings(start, config_file=config_file, isolated=ns.isolated, extra=extra)
+        from .config import settings_for
+
+        return Stored.of(settings_for(Path(start), config_file=None if config_file is None else Path(config_file),
+                                      isolated=ns.isolated, extra=extra)), None
+    from .settings_cache import load_stored
+
+    return load_stored(start, config_file=config_file, isolated=ns.isolated, extra=extra)
 
 
 def _show_settings(settings: Any, out: TextIO) -> int:
@@ -234,10 +240,9 @@ def _show_settings(settings: Any, out: TextIO) -> int:
     return 0
 
 
-def _display(path: Path, cwd: Path) -> str:
-    """The path relative to ``cwd`` when it lies below it, else as given (no file system access)."""
-    text, here = str(path), str(cwd)
-    absolute = text if path.is_absolute() else os.path.join(here, text)
+def _display(text: str, here: str) -> str:
+    """The path relative to ``here`` when it lies below it, else as given (no file system access)."""
+    absolute = text if os.path.isabs(text) else os.path.join(here, text)
     prefix = here.rstrip(os.sep) + os.sep
     if absolute.startswith(prefix):
         return absolute[len(prefix):].replace(os.sep, "/")
@@ -248,40 +253,60 @@ def _check(ns: argparse.Namespace) -> int:
     from .cache import Cache
     from .discovery import Discovery
     from .errors import ConfigError
-    from .runner import FileResult, load, run
 
-    settings, fingerprint = _settings(ns)
+    stored, fingerprint = _settings(ns)
     if ns.show_settings:
-        return _show_settings(settings, sys.stdout)
+        return _show_settings(stored.settings(), sys.stdout)
     if ns.jobs is not None and ns.jobs < 1:
         raise ConfigError("--jobs must be at least 1")
-    root = Path(settings.root)
-    discovery = Discovery(root, settings.exclude, settings.respect_gitignore)
-    if Path("-") in ns.paths or (not ns.paths and ns.stdin_filename):
+    root = stored.root
+    discovery = Discovery(root, stored.exclude, stored.respect_gitignore)
+    if "-" in ns.paths or (not ns.paths and ns.stdin_filename):
         if len(ns.paths) > 1:
             raise ConfigError("'-' (stdin) cannot be combined with other paths")
-        return _check_stdin(ns, settings, discovery)
+        return _check_stdin(ns, stored, discovery)
     for path in ns.paths:
-        if not path.exists():
+        if not os.path.exists(path):
             raise ConfigError(f"{path}: no such file or folder")
-    cwd = Path.cwd()
-    cache_home = root if settings.config_path is not None else cwd
+    cwd = os.getcwd()
+    cache_home = root if stored.config_path is not None else cwd
     cache = None if fingerprint is None or ns.add_noqa else Cache(cache_home, fingerprint)
-    tasks = [load(path, _display(path, cwd), discovery.relpath(path), cache, discovery.real(path))
-             for path in discovery.files(ns.paths or [Path(".")], force_exclude=ns.force_exclude)]
-    tasks += [FileResult("", error=problem) for problem in discovery.problems]
-    if not tasks:
+    found = list(discovery.files(ns.paths or ["."], force_exclude=ns.force_exclude))
+    if not found and not discovery.problems:
         return 0
+    files = found if cache is None else list(_not_clean(found, cache))
+    if not files and not discovery.problems:
+        return _report(ns, stored, [], {})  # every file passed, and is as it was then: nothing is read
+    from pathlib import Path
+
+    from .runner import FileResult, load, run
+
+    tasks = [load(Path(path), _display(path, cwd), discovery.relpath(path), cache, discovery.real(path))
+             for path in files]
+    tasks += [FileResult("", error=problem) for problem in discovery.problems]
     if ns.add_noqa:
-        return _add_noqa(tasks, settings, ns)
+        return _add_noqa(tasks, stored.settings(), ns)
     fixing = ns.fix or ns.diff
-    result = run(tasks, settings, fix=fixing, unsafe=ns.unsafe_fixes, write=ns.fix and not ns.diff,
+    result = run(tasks, stored.settings(), fix=fixing, unsafe=ns.unsafe_fixes, write=ns.fix and not ns.diff,
                  jobs=ns.jobs, cache=cache)
     sources = {t.filename: t.text for t in tasks if hasattr(t, "text")}
     for f in result.files:
         if f.new_source is not None:
             sources[f.filename] = f.new_source
-    return _report(ns, settings, result, sources)
+    return _report(ns, stored, result.files, sources)
+
+
+def _not_clean(files: list[str], cache: Any) -> Iterator[str]:
+    """The files the cache cannot answer from their stat alone (``Cache.clean``)."""
+    stat, abspath, clean = os.stat, os.path.abspath, cache.clean
+    for path in files:
+        try:
+            info = stat(path)
+        except OSError:
+            yield path  # reading it tells why
+            continue
+        if not clean(abspath(path), info):
+            yield path
 
 
 def _add_noqa(tasks: list[Any], settings: Any, ns: argparse.Namespace) -> int:
@@ -289,6 +314,7 @@ def _add_noqa(tasks: list[Any], settings: Any, ns: argparse.Namespace) -> int:
     from .add_noqa import add_noqa
     from .engine import SYNTAX_ERROR, Linter
     from .runner import refuse_link_out_of_tree, run, write_atomic
+    from pathlib import Path
 
     result = run(tasks, settings, jobs=ns.jobs)
     for error in result.errors:
@@ -327,36 +353,43 @@ def _add_noqa(tasks: list[Any], settings: Any, ns: argparse.Namespace) -> int:
     return 2 if result.errors or unwritten else 0
 
 
-def _check_stdin(ns: argparse.Namespace, settings: Any, discovery: Any) -> int:
+def _check_stdin(ns: argparse.Namespace, stored: Stored, discovery: Any) -> int:
     """Lint (or fix, printing the result) the bytes on stdin, decoded as a file's are."""
     from .engine import Linter
     from .reading import FILE_LIMIT, size_text
-    from .runner import FileResult, RunResult, Task, _process, task_from_bytes
+    from .runner import FileResult, Task, _process, task_from_bytes
 
     data = sys.stdin.buffer.read(FILE_LIMIT + 1)
     filename = ns.stdin_filename or "-"
-    if ns.stdin_filename and ns.force_exclude and discovery.left_out(Path(filename)):
+    if ns.stdin_filename and ns.force_exclude and discovery.left_out(filename):
         if ns.fix:
             _pass_through(data)
         return 0
-    relpath = discovery.relpath(Path(filename)) if ns.stdin_filename else filename
+    relpath = discovery.relpath(filename) if ns.stdin_filename else filename
     if len(data) > FILE_LIMIT:
         task: Task | FileResult = FileResult(filename, error=f"{filename}: not linted: over the "
                                                              f"{size_text(FILE_LIMIT)} limit")
     else:
-        task = task_from_bytes(Task(filename, filename, relpath, "", digest=""), data, Path(filename).suffix)
+        task = task_from_bytes(Task(filename, filename, relpath, "", digest=""), data, _suffix(filename))
     if isinstance(task, FileResult):  # too large: not linted, and with --fix passed through unchanged
         if ns.fix and not ns.diff:
             _pass_through(data)
-        return _report(ns, settings, RunResult([task]), {}, stream=sys.stderr if ns.fix else None)
-    file = _process(task, ns.fix or ns.diff, ns.unsafe_fixes, Linter(settings))
+        return _report(ns, stored, [task], {}, stream=sys.stderr if ns.fix else None)
+    file = _process(task, ns.fix or ns.diff, ns.unsafe_fixes, Linter(stored.settings()))
     if ns.fix and not ns.diff:
         if file.new_source is None:
             _pass_through(data)
         else:
             _write_stdout(file.new_source.encode(task.encoding))
-        return _report(ns, settings, RunResult([file]), {filename: file.new_source or task.text}, stream=sys.stderr)
-    return _report(ns, settings, RunResult([file]), {filename: task.text})
+        return _report(ns, stored, [file], {filename: file.new_source or task.text}, stream=sys.stderr)
+    return _report(ns, stored, [file], {filename: task.text})
+
+
+def _suffix(filename: str) -> str:
+    """``Path(filename).suffix``."""
+    name = filename.rstrip("/").rpartition("/")[2]
+    dot = name.rfind(".")
+    return name[dot:] if 0 < dot < len(name) - 1 else ""
 
 
 def _pass_through(data: bytes) -> None:
@@ -372,16 +405,20 @@ def _write_stdout(data: bytes) -> None:
     sys.stdout.buffer.flush()
 
 
-def _report(ns: argparse.Namespace, settings: Any, result: Any, sources: dict[str, str],
+def _report(ns: argparse.Namespace, stored: Stored, files: list[Any], sources: dict[str, str],
             stream: TextIO | None = None) -> int:
+    """Print the findings of ``files`` (``FileResult``s; none when every file was answered clean
+    by the cache, which imports no renderer) and the summary; the exit status."""
     from .errors import LintError
-    from .output import render
 
-    for error in result.errors:
+    errors = [f.error for f in files if f.error]
+    for error in errors:
         print(f"error: {error}", file=sys.stderr)
-    status = 2 if result.errors else 0
+    status = 2 if errors else 0
     if ns.diff:
-        changed = [f for f in result.files if f.new_source is not None]
+        import difflib
+
+        changed = [f for f in files if f.new_source is not None]
         out = stream or sys.stdout
         for f in changed:
             out.writelines(difflib.unified_diff(_diff_lines(f.original), _diff_lines(f.new_source),
@@ -391,28 +428,33 @@ def _report(ns: argparse.Namespace, settings: Any, result: Any, sources: dict[st
             print(f"Would fix {fixes} problem{'s' * (fixes != 1)} in {len(changed)} file{'s' * (len(changed) != 1)}."
                   if changed else "No fixes available.", file=sys.stderr)
         return status or (1 if changed and not ns.exit_zero else 0)
-    violations = sorted(result.violations, key=lambda v: (v.filename, v.extra.get("cell", 0), v.location.row,
-                                                          v.location.column, v.code))
+    violations = sorted((v for f in files for v in f.violations),
+                        key=lambda v: (v.filename, v.extra.get("cell", 0), v.location.row, v.location.column, v.code))
     fmt = ns.output_format or "concise"
     if ns.statistics:
         text = _statistics(violations, ns.unsafe_fixes)
+    elif not violations and fmt in ("concise", "full"):
+        text = ""  # (a line per finding)
     else:
+        from .output import render
+
         text = render(fmt, violations, sources=sources, unsafe=ns.unsafe_fixes)
     if ns.fix and ns.show_fixes and fmt in ("concise", "full"):
-        text += _fixed_list(result.files)
+        text += _fixed_list(files)
     if ns.output_file is not None:
         try:
-            ns.output_file.write_text(text, encoding="utf-8")
+            with open(ns.output_file, "w", encoding="utf-8") as out:
+                out.write(text)
         except OSError as exc:
             raise LintError(f"cannot write the report: {exc}") from exc
     elif text:
         (stream or sys.stdout).write(text)
-    fixed = sum(len(f.fixed) for f in result.files)
+    fixed = sum(len(f.fixed) for f in files)
     if not ns.quiet:
-        _summary(violations, fixed, ns.unsafe_fixes, sys.stderr, errors=len(result.errors))
+        _summary(violations, fixed, ns.unsafe_fixes, sys.stderr, errors=len(errors))
     if status or ns.exit_zero:
         return status
-    if settings.fails(violations):
+    if violations and stored.settings().fails(violations):
         return 1
     if ns.fix and ns.exit_non_zero_on_fix and fixed:
         return 1
@@ -421,10 +463,14 @@ def _report(ns: argparse.Namespace, settings: Any, result: Any, sources: dict[st
 
 def _diff_lines(text: str) -> list[str]:
     """Lines ending at "\\n" only, as patch and git read a diff (str.splitlines also breaks at U+2028)."""
+    import io
+
     return io.StringIO(text).readlines()
 
 
 def _statistics(violations: list[Any], unsafe: bool) -> str:
+    from collections import Counter
+
     from .output import fixable
 
     counts = Counter((v.code, v.name) for v in violations)
@@ -435,6 +481,8 @@ def _statistics(violations: list[Any], unsafe: bool) -> str:
 
 
 def _fixed_list(files: list[Any]) -> str:
+    from collections import Counter
+
     lines = []
     for f in files:
         if f.fixed:
@@ -456,6 +504,8 @@ def _summary(violations: list[Any], fixed: int, unsafe: bool, out: TextIO, error
     if n == 0:
         print(f"All checks passed!{f' (fixed {fixed})' if fixed else ''}", file=out)
         return
+    from collections import Counter
+
     counts = Counter(v.severity for v in violations)
     parts = ", ".join(f"{counts[s]} {s}" for s in ("error", "warning", "info") if counts[s])
     line = f"Found {n} problem{'s' * (n != 1)} ({parts})"

@@ -13,11 +13,11 @@ import json
 import math
 import os
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 from . import __version__
+from .code_stamp import code_stamp
 from .discovery import DEFAULT_EXCLUDE
 from .errors import ConfigError
 from .reading import CONFIG_LIMIT, present, read_text, toml
@@ -407,19 +407,3 @@ def settings_for(start: Path, *, config_file: Path | None = None, isolated: bool
     layers += [(where, check_settings(data, where=where)) for where, data in extra]
     root = path.resolve().parent if path is not None else start.resolve()
     return resolve(layers, root=root, config_path=path)
-
-
-@lru_cache(maxsize=1)
-def code_stamp() -> str:
-    """Changes when lora-lint's code or data changes (sizes and mtimes), so that a cache filled by
-    other rules is never reused, even without a version bump."""
-    package = os.path.dirname(os.path.realpath(__file__))
-    found: list[tuple[list[str], os.stat_result]] = []
-    for folder, _, names in os.walk(package):
-        rel = os.path.relpath(folder, package).split(os.sep) if folder != package else []
-        found += [([*rel, name], os.stat(os.path.join(folder, name))) for name in names
-                  if name.endswith((".py", ".json")) and name not in (".py", ".json")]
-    digest = hashlib.blake2b(digest_size=8)
-    for parts, info in sorted(found, key=lambda item: item[0]):  # in path order, as pathlib sorts
-        digest.update(f"{'/'.join(parts)}:{info.st_size}:{info.st_mtime_ns};".encode())
-    return digest.hexdigest()

@@ -3,17 +3,18 @@ environment variables, each with its state when read.
 
 ``resolve_model`` (a local model folder's ``config.json``, the Hugging Face cache) notes what it
 reads here; the caches keep the notes of each file and trust an entry only while ``current``
-says that every input is still in the state it was read in. Standard library only.
+says that every input is still in the state it was read in. Standard library only, and only
+what a warm run's ``current`` needs at import time.
 """
 from __future__ import annotations
 
-import fnmatch
-import hashlib
 import os
-import re
 import stat
-from contextlib import contextmanager
-from typing import Iterable, Iterator
+TYPE_CHECKING = False  # (not typing.TYPE_CHECKING: a warm run imports no typing)
+if TYPE_CHECKING:
+    from typing import Iterable
+
+from .digests import blake2b
 
 Input = tuple[str, str, str]  # (kind, what, state): kind is "path", "listing" or "env"
 
@@ -41,7 +42,7 @@ def path_state(path: str) -> str:
             data = handle.read(MAX_HASHED + 1)
     except OSError as exc:
         return f"error:{exc.errno}"
-    return f"file:{info.st_mtime_ns}:{hashlib.blake2b(data, digest_size=16).hexdigest()}"
+    return f"file:{info.st_mtime_ns}:{blake2b(data, digest_size=16).hexdigest()}"
 
 
 def listing_state(path: str) -> str:
@@ -53,9 +54,21 @@ def listing_state(path: str) -> str:
     except (OSError, ValueError):
         return "absent"
     if pattern:
-        match = re.compile(fnmatch.translate(pattern)).match  # fnmatchcase's test, compiled once
+        match = _matcher(pattern)
         names = [name for name in names if match(name)]
-    return hashlib.blake2b("\0".join(names).encode("utf-8", "surrogateescape"), digest_size=16).hexdigest()
+    return blake2b("\0".join(names).encode("utf-8", "surrogateescape"), digest_size=16).hexdigest()
+
+
+def _matcher(pattern: str):
+    """``fnmatchcase``'s test of a name against ``pattern``; a pattern with one ``*`` and no other
+    wildcard (``*-info``, ``requirements*.txt``) is tested without compiling a regex."""
+    head, star, tail = pattern.partition("*")
+    if star and not any(c in head + tail for c in "*?[") and "\\" not in pattern:
+        return lambda name: len(name) >= len(head) + len(tail) and name.startswith(head) and name.endswith(tail)
+    import fnmatch
+    import re
+
+    return re.compile(fnmatch.translate(pattern)).match
 
 
 def env_state(name: str) -> str:
@@ -105,15 +118,19 @@ def replay(inputs: Iterable[Input]) -> None:
         found.update(inputs)
 
 
-@contextmanager
-def recording() -> Iterator[set[Input]]:
-    """Collect every input noted inside the block (also by nested recordings)."""
-    found: set[Input] = set()
-    _recorders.append(found)
-    try:
-        yield found
-    finally:
-        del _recorders[next(i for i, r in enumerate(_recorders) if r is found)]
+class recording:
+    """``with recording() as found``: collect in ``found`` every input noted inside the block (also
+    by nested recordings)."""
+
+    def __init__(self) -> None:
+        self.found: set[Input] = set()
+
+    def __enter__(self) -> set[Input]:
+        _recorders.append(self.found)
+        return self.found
+
+    def __exit__(self, *exc: object) -> None:
+        del _recorders[next(i for i, r in enumerate(_recorders) if r is self.found)]
 
 
 def current(inputs: Iterable[Input]) -> bool:

@@ -1,14 +1,22 @@
-"""Choosing the files to lint: folders walked, ``.gitignore`` and ``exclude`` respected."""
+"""Choosing the files to lint: folders walked, ``.gitignore`` and ``exclude`` respected.
+
+Paths are plain strings here (``os.scandir``, no ``pathlib``): a warm run walks every folder of
+the tree and stats every file, and that walk is most of its time. A method given a ``Path``
+takes it as its string.
+"""
 from __future__ import annotations
 
-import fnmatch
+import errno
 import os
-import re
-from functools import lru_cache
-from pathlib import Path
-from typing import Iterable, Iterator
+TYPE_CHECKING = False  # (not typing.TYPE_CHECKING: a warm run imports no typing)
 
-from .gitignore import IgnoreFile, chain_for, ignore_file, is_ignored
+if TYPE_CHECKING:
+    from pathlib import Path
+    from typing import Any, Iterable, Iterator, Union
+
+    from .gitignore import IgnoreFile
+
+    PathLike = Union[str, "os.PathLike[str]"]
 
 SUFFIXES = (".py", ".pyi", ".ipynb", ".json", ".yaml", ".yml")  # what lora-lint reads (``sources``)
 DEFAULT_EXCLUDE = (
@@ -16,26 +24,32 @@ DEFAULT_EXCLUDE = (
     ".pytest_cache", ".ruff_cache", ".lora_lint_cache", ".svn", ".tox", ".venv", "__pycache__",
     "__pypackages__", "_build", "build", "dist", "node_modules", "site-packages", "venv",
 )
+GITIGNORE = ".gitignore"
 
 
-def common_folder(paths: Iterable[Path]) -> Path:
-    """The deepest folder holding every path (a folder, or a file's parent); the working
+def _parent(path: str) -> str:
+    """``str(Path(path).parent)``."""
+    stripped = path.rstrip("/") or path
+    return os.path.dirname(stripped) or ("/" if stripped.startswith("/") else ".")
+
+
+def common_folder(paths: Iterable[PathLike]) -> str:
+    """The deepest folder holding every path (a folder, or a file's parent), resolved; the working
     directory when there are none."""
-    folders = [str((p if p.is_dir() else p.parent).resolve()) for p in paths]
-    return Path(os.path.commonpath(folders)) if folders else Path.cwd()
+    folders = [os.path.realpath(p if os.path.isdir(p) else _parent(p)) for p in map(os.fspath, paths)]
+    return os.path.commonpath(folders) if folders else os.getcwd()
 
 
 class Discovery:
     """Turns the paths given on the command line into files, relative to the project root."""
 
-    def __init__(self, root: Path, exclude: Iterable[str], respect_gitignore: bool = True) -> None:
-        self.root = root.resolve()
-        self._root = str(self.root)
+    def __init__(self, root: PathLike, exclude: Iterable[str], respect_gitignore: bool = True) -> None:
+        self._root = os.path.realpath(root)
         self._root_prefix = self._root.rstrip("/") + "/"
         self._real: dict[str, str] = {}  # each folder and file resolved once per run
         self.respect_gitignore = respect_gitignore
         self.problems: list[str] = []  # what could not be read: unreadable folders, .gitignore files
-        self._ignore_file = lru_cache(maxsize=None)(self._load_ignore)  # each .gitignore read once per run
+        self._ignore_files: dict[str, IgnoreFile | None] = {}  # each .gitignore read once per run
         exclude = list(exclude)
         self._any = _ExcludePatterns(p for p in exclude if not p.endswith("/"))
         self._folders = _ExcludePatterns(p.rstrip("/") for p in exclude if p.endswith("/"))  # folders only
@@ -46,9 +60,10 @@ class Discovery:
             return absolute[len(self._root_prefix):]
         return "." if absolute == self._root else None
 
-    def real(self, path: Path) -> str:
-        """``str(path.resolve())``, resolving each folder once (a file only if it is a symlink)."""
-        text = os.path.join(os.getcwd(), path) if not path.is_absolute() else str(path)
+    def real(self, path: PathLike) -> str:
+        """``str(Path(path).resolve())``, resolving each folder once (a file only if it is a symlink)."""
+        path = os.fspath(path)
+        text = path if path.startswith("/") else os.path.join(os.getcwd(), path)
         found = self._real.get(text)
         if found is not None:
             return found
@@ -64,11 +79,12 @@ class Discovery:
         self._real[text] = found
         return found
 
-    def excluded(self, path: Path, is_dir: bool = False) -> bool:
+    def excluded(self, path: PathLike, is_dir: bool = False) -> bool:
         """An ``exclude`` pattern matches the path (relative to the root) or one of its names; a
         pattern ending in ``/`` matches folders only."""
-        rel = self._below_root(str(path) if path.is_absolute() else self.real(path))
-        return self._excluded_rel(rel if rel is not None else path.as_posix(), is_dir)
+        path = os.fspath(path)
+        rel = self._below_root(path if path.startswith("/") else self.real(path))
+        return self._excluded_rel(rel if rel is not None else _normal(path), is_dir)
 
     def _excluded_rel(self, rel: str, is_dir: bool) -> bool:
         if self._any.match(rel):
@@ -76,76 +92,103 @@ class Discovery:
         folders = rel if is_dir else rel.rpartition("/")[0]
         return bool(folders) and self._folders.match(folders)
 
-    def relpath(self, path: Path) -> str:
+    def relpath(self, path: PathLike) -> str:
         """The path relative to the root, ``/``-separated (what ``per-file-ignores`` matches);
         absolute when it lies outside the root."""
         absolute = self.real(path)
         rel = self._below_root(absolute)
         return rel if rel is not None else absolute
 
-    def gitignored(self, path: Path, is_dir: bool = False) -> bool:
+    def gitignored(self, path: PathLike, is_dir: bool = False) -> bool:
         """A ``.gitignore`` ignores the path or a folder it lies in (below the root)."""
         if not self.respect_gitignore:
             return False
-        resolved = Path(self.real(path))
-        if self.root not in resolved.parents:
-            return is_ignored(resolved, chain_for(resolved.parent, self.root, self._ignore_file), is_dir)
-        chain = chain_for(self.root, self.root, self._ignore_file)
-        for folder in reversed(resolved.parents[:resolved.parents.index(self.root)]):
+        from .gitignore import is_ignored
+
+        resolved = self.real(path)
+        rel = self._below_root(resolved)
+        if rel is None or rel == ".":
+            return is_ignored(resolved, self._chain_for(_parent(resolved)), is_dir)
+        chain = self._chain_for(self._root)
+        folder = self._root
+        for part in rel.split("/")[:-1]:
+            folder = os.path.join(folder, part)
             if is_ignored(folder, chain, True):
                 return True
             extra = self._ignore_file(folder)
             chain = chain + [extra] if extra is not None else chain
         return is_ignored(resolved, chain, is_dir)
 
-    def left_out(self, path: Path, is_dir: bool = False) -> bool:
+    def left_out(self, path: PathLike, is_dir: bool = False) -> bool:
         """``exclude`` or a ``.gitignore`` leaves the path out."""
         return self.excluded(path, is_dir) or self.gitignored(path, is_dir)
 
-    def files(self, paths: Iterable[Path], *, force_exclude: bool = False) -> Iterator[Path]:
-        """Files to lint, each once, in a stable order. Files named explicitly are always linted
-        unless ``force_exclude`` (then ``exclude`` and ``.gitignore`` apply to them too)."""
+    def files(self, paths: Iterable[PathLike], *, force_exclude: bool = False) -> Iterator[str]:
+        """Files to lint, each once, in a stable order (a folder's files sorted by their path's
+        parts). Files named explicitly are always linted unless ``force_exclude`` (then
+        ``exclude`` and ``.gitignore`` apply to them too)."""
         seen: set[str] = set()
-        for path in paths:
-            is_dir = path.is_dir()
+        for path in map(os.fspath, paths):
+            is_dir = os.path.isdir(path)
             if force_exclude and self.left_out(path, is_dir):
                 continue
-            found = ([Path(p) for p in sorted(self._walk(path.resolve()), key=lambda p: p.split(os.sep))]
-                     if is_dir else [path])  # sorted as Path sorts, by parts
-            for file in found:
-                key = self.real(file)
+            if not is_dir:
+                key = self.real(path)
+                if key not in seen:
+                    seen.add(key)
+                    yield _normal(path)
+                continue
+            for file in sorted(self._walk(os.path.realpath(path)), key=_parts):
+                key = self._real.get(file) or self.real(file)
                 if key not in seen:
                     seen.add(key)
                     yield file
 
-    def _walk(self, top: Path) -> Iterator[str]:
-        from .sources import walked  # (sources read the settings module, which reads this one)
+    def _walk(self, top: str) -> Iterator[str]:
+        """The files below ``top`` (resolved) that a walk picks, not left out."""
+        from .sources.names import walked_by_some_kind as walked
 
-        chain = chain_for(top, self.root, self._ignore_file) if self.respect_gitignore else []
+        rel_top = self._below_root(top)
+        by_name = self._any.path_re is None and self._folders.path_re is None
+        if by_name and rel_top != "." and (self._any.match(rel_top or top) or self._folders.match(rel_top or top)):
+            return  # the top's parts are in every path below it
+        names, folder_names = self._any.names, self._folders.names
+        name_re = self._any.name_re or self._folders.name_re  # (then the slower test of each name)
+        chain = self._chain_for(top) if self.respect_gitignore else []
         stack = [(top, chain)]
+        real = self._real
         while stack:
             folder, chain = stack.pop()
             try:
-                entries = list(os.scandir(folder))
+                with os.scandir(folder) as listing:
+                    entries = list(listing)
             except FileNotFoundError:  # removed since the run started
                 continue
             except OSError as exc:
                 self.problems.append(f"{_shown(folder)}: cannot read the folder: {exc.strerror or exc}")
                 continue
-            if self.respect_gitignore and folder != top:
+            if self.respect_gitignore and folder != top and any(e.name == GITIGNORE for e in entries):
                 extra = self._ignore_file(folder)
                 chain = chain + [extra] if extra is not None else chain
+            if chain:
+                from .gitignore import is_ignored
             for entry in entries:
                 is_dir = entry.is_dir(follow_symlinks=False)
-                if not is_dir and not walked(entry.name):
+                name = entry.name
+                if not is_dir and not walked(name):
                     continue
-                rel = self._below_root(entry.path)  # below a resolved folder: no need to resolve
-                if self._excluded_rel(rel if rel is not None else entry.path, is_dir):
-                    continue
-                if chain and is_ignored(Path(entry.path), chain, is_dir):
+                if by_name:  # every folder pushed was tested, so only the entry's own name can match
+                    if name in names or (is_dir and name in folder_names) or \
+                            (name_re is not None and self._name_excluded(name, is_dir)):
+                        continue
+                else:
+                    rel = self._below_root(entry.path)  # below a resolved folder: no need to resolve
+                    if self._excluded_rel(rel if rel is not None else entry.path, is_dir):
+                        continue
+                if chain and is_ignored(entry.path, chain, is_dir):
                     continue
                 if is_dir:
-                    stack.append((Path(entry.path), chain))
+                    stack.append((entry.path, chain))
                     continue
                 try:
                     is_file = entry.is_file()
@@ -153,14 +196,37 @@ class Discovery:
                     is_file = True
                 if is_file:
                     if not entry.is_symlink():  # below a resolved folder, reached through no link: real
-                        self._real[entry.path] = entry.path
+                        real[entry.path] = entry.path
                     yield entry.path
 
-    def _load_ignore(self, folder: Path) -> IgnoreFile | None:
+    def _name_excluded(self, name: str, is_dir: bool) -> bool:
+        """An entry's own name matches a name pattern (a folder's also a folders-only one)."""
+        return self._any.match_name(name) or (is_dir and self._folders.match_name(name))
+
+    def _chain_for(self, folder: str) -> list[IgnoreFile]:
+        """The ``.gitignore`` files from the root down to ``folder`` (outermost first); only
+        ``folder``'s own when it is not below the root."""
+        folders = [folder]
+        if self._below_root(folder) is not None:
+            while folders[-1] != self._root:
+                folders.append(os.path.dirname(folders[-1]))
+        return [f for f in map(self._ignore_file, reversed(folders)) if f is not None]
+
+    def _ignore_file(self, folder: str) -> IgnoreFile | None:
+        if folder not in self._ignore_files:
+            self._ignore_files[folder] = self._load_ignore(folder)
+        return self._ignore_files[folder]
+
+    def _load_ignore(self, folder: str) -> IgnoreFile | None:
+        if not os.path.lexists(os.path.join(folder, GITIGNORE)):
+            return None
+        from .gitignore import ignore_file
+
         try:
             return ignore_file(folder)
         except OSError as exc:
-            self.problems.append(f"{_shown(folder / '.gitignore')}: cannot read: {exc}; its patterns are not applied")
+            self.problems.append(f"{_shown(os.path.join(folder, GITIGNORE))}: cannot read: {exc}; "
+                                 f"its patterns are not applied")
             return None
 
 
@@ -174,13 +240,16 @@ class _ExcludePatterns:
         path_globs: list[str] = []
         for pattern in (p.rstrip("/") for p in patterns):
             if "/" in pattern:
-                path_globs += [fnmatch.translate(pattern), fnmatch.translate(pattern + "/*")]
+                path_globs += [pattern, pattern + "/*"]
             elif any(c in pattern for c in "*?["):
-                name_globs.append(fnmatch.translate(pattern))
+                name_globs.append(pattern)
             else:
                 self.names.add(pattern)
-        self.name_re = re.compile("|".join(name_globs)) if name_globs else None
-        self.path_re = re.compile("|".join(path_globs)) if path_globs else None
+        self.name_re: Any = _compiled(name_globs)
+        self.path_re: Any = _compiled(path_globs)
+
+    def match_name(self, name: str) -> bool:
+        return name in self.names or (self.name_re is not None and self.name_re.match(name) is not None)
 
     def match(self, rel: str) -> bool:
         if self.path_re is not None and self.path_re.match(rel):
@@ -191,16 +260,48 @@ class _ExcludePatterns:
         return self.name_re is not None and any(self.name_re.match(part) for part in parts)
 
 
+def _compiled(globs: list[str]) -> Any:
+    """One regex matching any of the ``fnmatch`` globs; ``None`` for none (and no ``re`` import)."""
+    if not globs:
+        return None
+    import fnmatch
+    import re
+
+    return re.compile("|".join(map(fnmatch.translate, globs)))
+
+
+def _parts(path: str) -> str:
+    """A key that sorts paths as ``Path`` sorts them, by their parts: NUL, which no name holds,
+    sorts before any character."""
+    return path.replace("/", "\0")
+
+
+def _normal(path: str) -> str:
+    """``str(PurePosixPath(path))``: empty and ``.`` parts dropped (``..`` kept)."""
+    root = "//" if path.startswith("//") and not path.startswith("///") else "/" if path.startswith("/") else ""
+    return root + "/".join(part for part in path.split("/") if part not in ("", ".")) or "."
+
+
 def _resolved(path: str) -> str:
     """``str(Path(path).resolve())``; a symlink loop stays as it is (reading it says why)."""
     try:
-        return str(Path(path).resolve())
-    except (OSError, RuntimeError):
+        found = os.path.realpath(path)
+    except (OSError, ValueError):
         return os.path.abspath(path)
-
-
-def _shown(path: Path) -> str:
     try:
-        return path.relative_to(Path.cwd()).as_posix()
+        os.stat(found)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:  # where Path.resolve raises RuntimeError
+            return os.path.abspath(path)
     except ValueError:
-        return str(path)
+        pass
+    return found
+
+
+def _shown(path: str) -> str:
+    """The path relative to the current folder when it lies below it."""
+    here = os.getcwd()
+    if path == here:
+        return "."
+    prefix = here.rstrip("/") + "/"
+    return path[len(prefix):] if path.startswith(prefix) else path

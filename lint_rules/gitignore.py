@@ -6,10 +6,10 @@ cannot be compiled (``[z-a]``, ``[[:nope:]]``, a trailing ``\\``) matches nothin
 """
 from __future__ import annotations
 
+import os
 import re
 import warnings
-from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 from .reading import CONFIG_LIMIT, read_text
 
@@ -50,10 +50,11 @@ def _compile(lines: list[str]) -> "GitIgnoreSpec":
 
 
 class IgnoreFile:
-    """The patterns of one ``.gitignore``, relative to its folder."""
+    """The patterns of one ``.gitignore``, relative to its folder (paths are absolute strings)."""
 
-    def __init__(self, base: Path, lines: list[str]) -> None:
-        self.base = base
+    def __init__(self, base: str | os.PathLike[str], lines: list[str]) -> None:
+        self.base = os.fspath(base)
+        self._prefix = self.base.rstrip("/") + "/"
         valid = []
         for line in lines:
             try:
@@ -64,40 +65,33 @@ class IgnoreFile:
             valid.append(expanded)
         self.spec = _compile(valid)
 
-    def match(self, path: Path, is_dir: bool) -> bool | None:
+    def match(self, path: str, is_dir: bool) -> bool | None:
         """True (ignored), False (re-included by ``!``) or None (no pattern applies)."""
-        try:
-            rel = path.relative_to(self.base).as_posix()
-        except ValueError:
+        if path.startswith(self._prefix):
+            rel = path[len(self._prefix):]
+        elif path == self.base:
+            rel = "."
+        else:
             return None
         return self.spec.check_file(rel + "/" if is_dir else rel).include
 
 
-def ignore_file(folder: Path) -> IgnoreFile | None:
+def ignore_file(folder: str | os.PathLike[str]) -> IgnoreFile | None:
     """The folder's ``.gitignore``; ``None`` when there is none. Raises ``OSError`` for one that
     cannot be read (not a regular file, over the size limit, no permission)."""
     try:
-        text = read_text(folder / ".gitignore", CONFIG_LIMIT, errors="replace")
+        text = read_text(os.path.join(folder, ".gitignore"), CONFIG_LIMIT, errors="replace")
     except (FileNotFoundError, NotADirectoryError):
         return None
     return IgnoreFile(folder, text.splitlines())
 
 
-def is_ignored(path: Path, chain: list[IgnoreFile], is_dir: bool) -> bool:
+def is_ignored(path: str, chain: list[IgnoreFile], is_dir: bool) -> bool:
+    """The verdict of the last ``.gitignore`` of ``chain`` (outermost first) with a pattern for
+    the absolute path."""
     verdict = False
     for rules in chain:
         result = rules.match(path, is_dir)
         if result is not None:
             verdict = result
     return verdict
-
-
-def chain_for(folder: Path, root: Path,
-              load: Callable[[Path], IgnoreFile | None]) -> list[IgnoreFile]:
-    """The ``.gitignore`` files from ``root`` down to ``folder`` (outermost first), read by ``load``."""
-    folders = [folder, *folder.parents]
-    if root in folders:
-        folders = folders[: folders.index(root) + 1]
-    else:
-        folders = [folder]
-    return [f for f in (load(d) for d in reversed(folders)) if f is not None]

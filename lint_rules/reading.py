@@ -6,13 +6,14 @@ blocks the run and ``/dev/zero`` or a huge file never exhausts memory.
 """
 from __future__ import annotations
 
-import io
 import os
 import stat
 import sys
-import tokenize
-from pathlib import Path
-from typing import Any
+TYPE_CHECKING = False  # (not typing.TYPE_CHECKING: a warm run imports no typing)
+
+if TYPE_CHECKING:
+    from pathlib import Path
+    from typing import Any
 
 MB = 1 << 20
 SOURCE_LIMIT = 2 * MB  # a .py/.pyi file that might use peft: its libcst tree alone is ~50 bytes per byte
@@ -73,8 +74,13 @@ def decode(data: bytes, suffix: str = ".py") -> tuple[str, str]:
     suffix = suffix.lower()
     if suffix in (".json", ".yaml", ".yml"):
         encoding = "utf-8-sig" if data.startswith(b"\xef\xbb\xbf") else "utf-8"
+    elif suffix == ".ipynb":
+        encoding = "utf-8"
     else:
-        encoding = "utf-8" if suffix == ".ipynb" else tokenize.detect_encoding(io.BytesIO(data).readline)[0]
+        import io
+        import tokenize  # (a warm run reads no source)
+
+        encoding = tokenize.detect_encoding(io.BytesIO(data).readline)[0]
     return data.decode(encoding), encoding
 
 

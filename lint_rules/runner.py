@@ -237,7 +237,7 @@ def run(tasks: list[Task | FileResult], settings: Settings, *, fix: bool = False
         if not result.violations:
             task.text = ""  # let it go: only a report of findings shows source lines
     if cache is not None:
-        remove_stale_temp_files([str(cache.path.parent)])
+        remove_stale_temp_files([os.path.dirname(cache.path)])
         cache.save()
     return RunResult([results[i] for i in range(len(tasks))], hits)
 
@@ -268,8 +268,9 @@ def refuse_link_out_of_tree(task: Task) -> None:
         raise NotWritten(f"a symlink to {task.path}, outside the project")
 
 
-def write_atomic(path: Path, text: str, encoding: str = "utf-8", *, expected: str | None = None) -> None:
-    """Replace (or create) ``path`` with ``text`` via a temporary file in the same folder.
+def write_atomic(path: Path, text: str | bytes, encoding: str = "utf-8", *, expected: str | None = None) -> None:
+    """Replace (or create) ``path`` with ``text`` (or bytes, written as they are) via a temporary
+    file in the same folder.
 
     With ``expected`` (the content hash of the text the fix was computed from) ``path`` must be
     an existing regular file that still holds that content, has one name (no hard links) and
@@ -287,7 +288,8 @@ def write_atomic(path: Path, text: str, encoding: str = "utf-8", *, expected: st
 
     handle, tmp = tempfile.mkstemp(prefix=f".{path.name}{TEMP_MARK}{os.getpid()}-", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(handle, "w", encoding=encoding, newline="") as out:
+        with (os.fdopen(handle, "wb") if isinstance(text, bytes)
+              else os.fdopen(handle, "w", encoding=encoding, newline="")) as out:
             out.write(text)
             if before is not None:
                 _keep_owner_and_mode(out.fileno(), tmp, before, owner=expected is not None)
@@ -380,7 +382,7 @@ def lint_paths(paths: Sequence[str | Path], *, settings: Mapping[str, Any] | Non
     from .discovery import Discovery, common_folder
 
     given = [Path(p) for p in paths]
-    start = common_folder(given)
+    start = Path(common_folder(given))
     extra: list[tuple[str, Mapping[str, Any]]] = [("settings", settings or {})]
     if select is not None:
         extra.append(("select", {"select": list(select)}))
@@ -388,7 +390,7 @@ def lint_paths(paths: Sequence[str | Path], *, settings: Mapping[str, Any] | Non
     root = Path(resolved.root or start)
     discovery = Discovery(root, resolved.exclude, resolved.respect_gitignore)
     cache = Cache(root, resolved.fingerprint()) if use_cache else None
-    tasks: list[Task | FileResult] = [load(path, str(path), discovery.relpath(path), cache, discovery.real(path))
+    tasks: list[Task | FileResult] = [load(Path(path), path, discovery.relpath(path), cache, discovery.real(path))
                                       for path in discovery.files(given)]
     tasks += [FileResult("", error=problem) for problem in discovery.problems]
     result = run(tasks, resolved, jobs=jobs, cache=cache)

@@ -4,6 +4,7 @@ signed and validated (item 5's cache part), and answered from ``stat`` alone on 
 from __future__ import annotations
 
 import json
+import marshal
 import os
 import subprocess
 import sys
@@ -55,7 +56,7 @@ def write(path: Path, text: str, *, settled: bool = False) -> Path:
 
 
 def cache_files(project: Path) -> list[Path]:
-    return sorted((project / ".lora_lint_cache").rglob("*.json"))
+    return sorted((project / ".lora_lint_cache").rglob("*.marshal"))
 
 
 def hub_model(project: Path, config: str) -> None:
@@ -107,17 +108,17 @@ def _findings_then_planted_pass(project, capsys, body: str) -> None:
     write(project / "m/config.json", GPT2)
     assert lint(capsys, "c.py")[0] == 1
     [path] = cache_files(project)
-    path.write_text(body(path.read_text()) if callable(body) else body)
+    if callable(body):
+        path.write_bytes(body(path.read_bytes()))
+    else:
+        path.write_text(body)
 
 
 def test_a_planted_entry_is_not_trusted(project, capsys):
-    def plant(text: str) -> str:  # the entry's findings become "none", as row 131 did
-        mac, _, body = text.partition("\n")
-        entries = json.loads(body or mac)
-        for entry in entries.values():
-            entry[:] = [[] if isinstance(part, list) and part and isinstance(part[0], dict) else part
-                        for part in entry]
-        return json.dumps(entries)
+    def plant(data: bytes) -> bytes:  # the entry's findings become "none", as row 131 did
+        mac, _, body = data.partition(b"\n")
+        entries = marshal.loads(body or mac)
+        return marshal.dumps({key: (entry[0], entry[1], (), entry[3]) for key, entry in entries.items()})
 
     _findings_then_planted_pass(project, capsys, plant)
     code, out = lint(capsys, "c.py")
@@ -125,9 +126,9 @@ def test_a_planted_entry_is_not_trusted(project, capsys):
 
 
 def test_a_forged_signature_line_is_not_trusted(project, capsys):
-    def forge(text: str) -> str:
-        mac, _, body = text.partition("\n")
-        return mac + "\n" + body.replace('"LORA001"', '"LORA003"')
+    def forge(data: bytes) -> bytes:
+        mac, _, body = data.partition(b"\n")
+        return mac + b"\n" + body.replace(b"LORA001", b"LORA003")
 
     _findings_then_planted_pass(project, capsys, forge)
     assert "LORA001" in lint(capsys, "c.py")[1]
@@ -156,10 +157,15 @@ def test_a_malformed_but_signed_entry_is_discarded_not_a_traceback(project, caps
     entries = cache_module.load_signed(path)
     [key] = entries
     digest = entries[key][1]
-    entries[key] = json.loads(json.dumps(entry).replace("DIGEST", digest))
+    entries[key] = _tuples(json.loads(json.dumps(entry).replace("DIGEST", digest)))
     assert cache_module.save_signed(path, entries)
     code, out = lint(capsys, "c.py")
     assert code == 1 and "LORA001" in out
+
+
+def _tuples(value):
+    """The value with every list a tuple, as the cache stores entries."""
+    return tuple(map(_tuples, value)) if isinstance(value, list) else value
 
 
 def test_without_a_usable_key_nothing_is_cached(project, capsys):

@@ -1,12 +1,24 @@
 """Rendering violations: concise, full, json, sarif, github, gitlab."""
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+TYPE_CHECKING = False  # (not typing.TYPE_CHECKING: a warm run imports no typing)
 
-from ..violation import Violation, fixable
+if TYPE_CHECKING:
+    from typing import Any, Mapping, Sequence
+    from ..violation import Violation
 
 __all__ = ["FORMATS", "fixable", "position", "render"]
 FORMATS = ("concise", "full", "json", "sarif", "github", "gitlab")
+
+
+def __getattr__(name: str) -> Any:
+    """``fixable`` (``violation.fixable``), imported on first use: the command line's parser reads
+    ``FORMATS`` without the violation types."""
+    if name == "fixable":
+        from ..violation import fixable
+
+        return fixable
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def position(violation: Violation) -> str:

@@ -20,8 +20,10 @@ source a name is comes from ``names`` alone; a source module is imported when it
 from __future__ import annotations
 
 import importlib
-from types import ModuleType
-from typing import Any
+TYPE_CHECKING = False  # (not typing.TYPE_CHECKING: a warm run imports no typing)
+if TYPE_CHECKING:
+    from types import ModuleType
+    from typing import Any
 
 from . import names
 
@@ -35,7 +37,7 @@ def for_name(filename: str) -> ModuleType:
 
 def walked(name: str) -> bool:
     """Whether a folder walk picks a file of this name (explicitly named files are always read)."""
-    return any(names.walked(kind, name) for kind in names.SUFFIXES)
+    return names.walked_by_some_kind(name)
 
 
 def __getattr__(name: str) -> Any:

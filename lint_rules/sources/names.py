@@ -26,3 +26,14 @@ def walked(kind: str, name: str) -> bool:
     if kind == "trainer_yaml":
         return name.lower().endswith(SUFFIXES[kind])
     return name.endswith(SUFFIXES[kind])
+
+
+_CASED = SUFFIXES["python"] + SUFFIXES["notebook"]
+
+
+def walked_by_some_kind(name: str) -> bool:
+    """``walked(kind, name)`` for some kind, in one test (a folder walk asks it of every name)."""
+    if name.endswith(_CASED):
+        return True
+    lowered = name.lower()
+    return lowered == ADAPTER_CONFIG or lowered.endswith(SUFFIXES["trainer_yaml"])
