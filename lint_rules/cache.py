@@ -177,14 +177,23 @@ class Cache:
             return None
         return entry
 
-    def clean(self, key: str, info: os.stat_result) -> bool:
-        """Whether the file passed with no finding, its stat is the recorded one and its inputs are
-        unchanged: a warm run's one test per file (a malformed entry is no match here, and is
-        dropped when the file is looked up by content)."""
-        entry = self._entries.get(key)
-        return (type(entry) is tuple and len(entry) == 4 and entry[2] == ()
-                and entry[0] == (info.st_size, info.st_mtime_ns, info.st_ino, info.st_ctime_ns)
-                and (entry[3] == () or consulted.current(entry[3])))
+    def not_clean(self, paths: list[str]) -> list[str]:
+        """The files that did not pass with no finding, or whose stat is not the recorded one, or
+        whose inputs changed: a warm run's one test per file, a ``stat`` (a malformed entry is no
+        match here, and is dropped when the file is looked up by content)."""
+        found, get, stat, abspath = [], self._entries.get, os.stat, os.path.abspath
+        for path in paths:
+            entry = get(path if path.startswith("/") else abspath(path))  # (walked paths are absolute)
+            try:
+                if type(entry) is tuple and len(entry) == 4 and entry[2] == ():
+                    info = stat(path)
+                    if entry[0] == (info.st_size, info.st_mtime_ns, info.st_ino, info.st_ctime_ns) \
+                            and (entry[3] == () or consulted.current(entry[3])):
+                        continue
+            except OSError:  # reading it tells why
+                pass
+            found.append(path)
+        return found
 
     def lookup(self, key: str, info: os.stat_result) -> list[dict[str, Any]] | None:
         """The findings of a file whose stat is the recorded one and whose inputs are unchanged."""

@@ -6,7 +6,6 @@ fail (or files a ``--diff`` would change), 2 usage, config or internal errors.
 """
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 TYPE_CHECKING = False  # (not typing.TYPE_CHECKING: a warm run imports no typing)
@@ -15,7 +14,8 @@ from . import __version__
 from .discovery import _normal
 
 if TYPE_CHECKING:
-    from typing import Any, Iterator, Sequence, TextIO
+    import argparse
+    from typing import Any, Sequence, TextIO
     from .settings_cache import Stored
 
 SUBCOMMANDS = ("check", "rules", "rule", "modules", "server")
@@ -26,6 +26,8 @@ def _codes(value: str) -> list[str]:
 
 
 def _check_parser() -> argparse.ArgumentParser:
+    import argparse
+
     from .output import FORMATS
 
     p = argparse.ArgumentParser(prog="lora-lint check", description="Lint files for PEFT/LoRA configuration mistakes.")
@@ -84,7 +86,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .lsp import main as serve
 
             return serve(args)
-        return _check(_check_parser().parse_args(args))
+        from .plain_args import parse
+
+        return _check(parse(args) or _check_parser().parse_args(args))
     except SystemExit as exc:  # argparse: --help (0) or a usage error (2)
         return exc.code if isinstance(exc.code, int) else 2
     except LintError as exc:
@@ -96,6 +100,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _rules(args: list[str]) -> int:
+    import argparse
+
     from .catalog import info
 
     argparse.ArgumentParser(prog="lora-lint rules", description="List every rule.").parse_args(args)
@@ -109,6 +115,8 @@ def _rules(args: list[str]) -> int:
 
 
 def _rule(args: list[str]) -> int:
+    import argparse
+
     from .catalog import all_rules
     from .config import rule_code
     from .ruledoc import explain
@@ -120,6 +128,8 @@ def _rule(args: list[str]) -> int:
 
 
 def _modules(args: list[str]) -> int:
+    import argparse
+
     from .errors import ConfigError
     from .knowledge import architectures, models
 
@@ -274,7 +284,7 @@ def _check(ns: argparse.Namespace) -> int:
     found = list(discovery.files(ns.paths or ["."], force_exclude=ns.force_exclude))
     if not found and not discovery.problems:
         return 0
-    files = found if cache is None else list(_not_clean(found, cache))
+    files = found if cache is None else cache.not_clean(found)
     if not files and not discovery.problems:
         return _report(ns, stored, [], {})  # every file passed, and is as it was then: nothing is read
     from pathlib import Path
@@ -294,19 +304,6 @@ def _check(ns: argparse.Namespace) -> int:
         if f.new_source is not None:
             sources[f.filename] = f.new_source
     return _report(ns, stored, result.files, sources)
-
-
-def _not_clean(files: list[str], cache: Any) -> Iterator[str]:
-    """The files the cache cannot answer from their stat alone (``Cache.clean``)."""
-    stat, abspath, clean = os.stat, os.path.abspath, cache.clean
-    for path in files:
-        try:
-            info = stat(path)
-        except OSError:
-            yield path  # reading it tells why
-            continue
-        if not clean(abspath(path), info):
-            yield path
 
 
 def _add_noqa(tasks: list[Any], settings: Any, ns: argparse.Namespace) -> int:
