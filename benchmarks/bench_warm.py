@@ -11,6 +11,12 @@
 processes); ``main()`` prints them for ``benchmarks/run.py``. ruff comes from ``$LORA_BENCH_RUFF``
 or the ``PATH`` (install it into a separate environment, never the project's); without it that
 row is left out. The transformers source is the installed package's folder unless given.
+
+Every Python command here, ours and its peer alike, runs as ``python -S`` with ``PYTHONPATH`` set
+to this checkout and the environment's site-packages: what a regular (wheel) install of
+lora-lint runs, without the ``.pth`` finder of this checkout's editable install, whose import
+costs each process about 20 ms that no user pays (``python -X importtime -c pass``). ``-S``
+skips every ``.pth`` file, which none of the measured commands needs.
 """
 from __future__ import annotations
 
@@ -21,6 +27,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import time
 from pathlib import Path
@@ -67,8 +74,14 @@ def _compare(name: str, ours: Sequence[str], peer: Sequence[str], cwd: Path, env
     return Row(name, a, b, a / b if b else float("inf"), target)
 
 
+PYTHON = [sys.executable, "-S"]  # no site: see the module's docstring
+
+
 def _env(tmp: Path) -> dict[str, str]:
-    env = dict(os.environ, XDG_CACHE_HOME=str(tmp / "user-cache"), PYTHONPATH=str(ROOT))
+    """This checkout, then the environment's packages, as ``python -S`` needs them."""
+    packages = dict.fromkeys([sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]])
+    env = dict(os.environ, XDG_CACHE_HOME=str(tmp / "user-cache"),
+               PYTHONPATH=os.pathsep.join([str(ROOT), *packages]))
     env.pop("PYTEST_ADDOPTS", None)
     return env
 
@@ -81,7 +94,7 @@ def _transformers_source() -> Path | None:
 def warm_row(tmp: Path, source: Path, ruff: str, repeats: int) -> Row:
     corpus = tmp / "corpus"
     shutil.copytree(source, corpus, ignore=shutil.ignore_patterns("__pycache__"))  # copy2 keeps mtimes
-    lora = [sys.executable, "-m", "lint_rules", "-q", "."]
+    lora = [*PYTHON, "-m", "lint_rules", "-q", "."]
     peer = [ruff, "check", "-q", "--select", "E9,F63", "--cache-dir", str(tmp / "ruff-cache"), "--exit-zero", "."]
     return _compare("transformers' source, warm cache (wall) vs ruff with its cache", lora, peer, corpus,
                     _env(tmp), repeats=repeats, target=2.0, cpu=False)
@@ -93,8 +106,8 @@ def small_rows(tmp: Path, repeats: int) -> list[Row]:
     (folder / "small.py").write_text(SMALL)
     past = time.time() - 3600  # settled, as a file not edited this very second
     os.utime(folder / "small.py", (past, past))
-    env, libcst = _env(tmp), [sys.executable, "-c", "import libcst"]
-    lora = [sys.executable, "-m", "lint_rules", "-q", "small.py"]
+    env, libcst = _env(tmp), [*PYTHON, "-c", "import libcst"]
+    lora = [*PYTHON, "-m", "lint_rules", "-q", "small.py"]
     return [
         _compare("one small file, cached (CPU) vs import libcst", lora, libcst, folder, env,
                  repeats=repeats, target=1.5, cpu=True),
@@ -116,7 +129,7 @@ def pytest_row(tmp: Path, repeats: int, tests: int = 200) -> Row:
     past = time.time() - 3600
     for path in folder.rglob("*.py"):
         os.utime(path, (past, past))
-    base = [sys.executable, "-m", "pytest", "-q", "-p", "no:randomly", "-p", "no:xdist"]
+    base = [*PYTHON, "-m", "pytest", "-q", "-p", "no:randomly", "-p", "no:xdist"]
     return _compare(f"pytest --lora-check, {tests} tests, every file cached (CPU) vs -p no:lora",
                     [*base, "--lora-check", "."], [*base, "-p", "no:lora", "."], folder, _env(tmp),
                     repeats=repeats, target=1.1, cpu=True)

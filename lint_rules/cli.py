@@ -491,8 +491,6 @@ def _fixed_list(files: list[Any]) -> str:
 
 
 def _summary(violations: list[Any], fixed: int, unsafe: bool, out: TextIO, errors: int = 0) -> None:
-    from .output import fixable
-
     n = len(violations)
     if n == 0 and errors:
         print(f"No problems found, but {errors} error{'s' * (errors != 1)} above"
@@ -502,6 +500,8 @@ def _summary(violations: list[Any], fixed: int, unsafe: bool, out: TextIO, error
         print(f"All checks passed!{f' (fixed {fixed})' if fixed else ''}", file=out)
         return
     from collections import Counter
+
+    from .output import fixable
 
     counts = Counter(v.severity for v in violations)
     parts = ", ".join(f"{counts[s]} {s}" for s in ("error", "warning", "info") if counts[s])
