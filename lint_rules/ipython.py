@@ -9,15 +9,43 @@ Python in the kernel (``%%time``, ``%%timeit``, ``%%capture``, ``%%prun``, ``%%d
 through the same rules; the body of any other cell magic (``%%bash``, ``%%writefile``,
 ``%%html``, ``%%python3`` in a subprocess, ...) is not the notebook's Python.
 
-IPython itself is not needed: this module follows its documented transforms on the text.
+Automagic (``InteractiveShell.transform_cell``, then ``IPython.core.prefilter``): when the
+transformed cell (or the body that ``%%time``, ``%%timeit``, ``%%capture`` or ``%%prun`` transforms
+on its own) is a single line, IPython splits it into a first word and the rest
+(``splitinput.split_user_input``); unless the rest starts with ``=`` or ``,`` (an assignment), a
+first word that names a line magic or shell alias (``pip``, ``cd``, ``ls``, ``time``, ...) runs
+that magic, as ``%pip install x`` would, unless a name the user bound before the cell shadows it.
+
+IPython itself is not needed: this module follows its transforms on the text.
 """
 from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 PYTHON_CELL_MAGICS = frozenset({"time", "timeit", "capture", "prun", "debug"})
+# the cell magics whose body IPython transforms (``shell.transform_cell``) before running it:
+# %%debug hands its body to pdb as it is
+_TRANSFORMED_CELL_MAGICS = PYTHON_CELL_MAGICS - {"debug"}
+# The line magics of a Jupyter kernel (IPython 9.18 with ipykernel 7.4 and the storemagic
+# extension it loads: ``magics_manager.magics["line"]``); none is a builtin or a keyword, which
+# would shadow it.
+LINE_MAGICS = frozenset("""
+    alias alias_magic autoawait autocall automagic autosave bookmark cd clear code_wrap colors
+    conda config connect_info debug dhist dirs doctest_mode ed edit env gui hist history
+    killbgscripts less load load_ext loadpy logoff logon logstart logstate logstop lsmagic macro
+    magic mamba man matplotlib micromamba more notebook page pastebin pdb pdef pdoc pfile pinfo
+    pinfo2 pip popd pprint precision prun psearch psource pushd pwd pycat pylab qtconsole quickref
+    recall rehashx reload_ext rep rerun reset reset_selective run save sc set_env store subshell
+    sx system tb time timeit unalias unload_ext uv who who_ls whos xdel xmode
+""".split())
+# IPython's default shell aliases (``alias.default_aliases``), registered as line magics: those
+# of posix and those of Windows (ddir echo ren copy), as either may be where the notebook runs
+ALIASES = frozenset("mkdir rmdir mv rm cp cat ls ll lf lk ldir lx ddir echo ren copy".split())
+# ``splitinput.line_split``: leading space, an escape, the first word (``ifun``), the rest
+_LINE_SPLIT = re.compile(r"(\s*)([,;/%]|!!?|\?\??)?\s*(%{0,2}[\w.*]*)(.*?$|$)")
 _ESCAPES = ("!", "%", "?", ",", ";", "/")
 _INDENT = re.compile(r"[ \t]*")
 _CELL_MAGIC = re.compile(r"%%(\w*)")
@@ -31,20 +59,23 @@ class Row:
 
     ``text`` is the row without ``prefix`` (indentation IPython removes); for IPython syntax
     (``python`` false) it is a stand-in that keeps the Python around it valid: ``pass`` at the
-    row's indentation for an escaped line, an empty row otherwise.
+    row's indentation for an escaped line or an automagic one, an empty row otherwise.
     """
 
     text: str
     prefix: str = ""
     python: bool = True
+    target: str = ""  # what ``x = !cmd`` / ``x = %magic`` assigns the output to (``x``)
 
 
-def python_rows(rows: list[str]) -> list[Row]:
-    """One ``Row`` per row of the cell (rows without their line endings)."""
+def python_rows(rows: list[str], shadowed: Callable[[str], bool] = lambda name: False) -> list[Row]:
+    """One ``Row`` per row of the cell (rows without their line endings); ``shadowed(name)``:
+    does a name the user bound before this cell hide the magic of that name?"""
     out = [Row(row if row.strip(" \t") else "") for row in rows]
     prefixes = [""] * len(rows)
     texts = list(rows)
-    start = 0
+    start = first = 0  # first: where the text IPython transforms as a whole starts
+    transformed = True
     while True:
         start = next((i for i in range(start, len(texts)) if texts[i].strip(" \t")), len(texts))
         if start == len(texts):
@@ -58,9 +89,34 @@ def python_rows(rows: list[str]) -> list[Row]:
             for i in range(start + 1, len(rows)):
                 out[i] = Row("", prefixes[i], python=False)
             return out
+        transformed = magic.group(1) in _TRANSFORMED_CELL_MAGICS
         start += 1
+        first = start
     _scan(texts, prefixes, start, out)
+    line = _single_line(rows, first)
+    if transformed and line is not None and out[line].python and _automagic(texts[line], shadowed):
+        out[line] = Row("pass", prefixes[line], python=False)
     return out
+
+
+def _single_line(rows: list[str], first: int) -> int | None:
+    """The row of ``rows[first:]`` that IPython's transform leaves as the only line, if it
+    leaves one: it drops leading blank lines, and ``str.splitlines`` counts what is left."""
+    filled = [i for i in range(first, len(rows)) if rows[i] and not rows[i].isspace()]
+    if filled == [len(rows) - 1] and len((rows[-1] + "\n").splitlines()) == 1:
+        return filled[0]
+    return None
+
+
+def _automagic(line: str, shadowed: Callable[[str], bool]) -> bool:
+    """Does IPython's prefilter run this one-line cell (dedented) as a line magic?"""
+    pre, escape, word, rest = _LINE_SPLIT.match(line).groups()
+    word, rest = word.strip(), rest.lstrip()
+    if pre or escape or rest[:1] in ("=", ","):
+        # space that is not indentation stays in front of the magic call (a SyntaxError there too);
+        # an escape is handled before; `ls = 1`, `ls, x = 1, 2` are assignments (AssignmentChecker)
+        return False
+    return (word in LINE_MAGICS or word in ALIASES) and not shadowed(word)
 
 
 def _dedent(texts: list[str], prefixes: list[str], start: int) -> None:
@@ -82,9 +138,10 @@ def _scan(texts: list[str], prefixes: list[str], start: int, out: list[Row]) -> 
     i = start
     while i < len(texts):
         text = texts[i]
-        if state.at_start and _escaped(text, state):
+        target = _escaped(text) if state.at_start else None
+        if target is not None:
             indent = _INDENT.match(text).group()
-            out[i] = Row(indent + "pass", prefixes[i], python=False)
+            out[i] = Row(indent + "pass", prefixes[i], python=False, target=target)
             while texts[i].endswith("\\") and i + 1 < len(texts):
                 i += 1
                 out[i] = Row("", prefixes[i], python=False)
@@ -94,20 +151,21 @@ def _scan(texts: list[str], prefixes: list[str], start: int, out: list[Row]) -> 
         i += 1
 
 
-def _escaped(text: str, state: "_State") -> bool:
-    """Is this row, at the start of a logical line, IPython syntax rather than Python?"""
+def _escaped(text: str) -> str | None:
+    """``None`` for a row that is Python at the start of a logical line; for IPython syntax, what
+    ``x = !cmd`` or ``x = %magic`` assigns the output to (``x``), ``""`` for any other escape."""
     stripped = text.lstrip(" \t")
     if not stripped or stripped.startswith("#"):
-        return False
+        return None
     if stripped.startswith(_ESCAPES):
-        return True
+        return ""
     probe = _State()
     probe.advance(text)
     if probe.assign is not None:
         rest = text[probe.assign + 1:].lstrip(" \t")
         if rest.startswith("!") or _MAGIC_NAME.match(rest):
-            return True
-    return probe.at_start and probe.last == "?"
+            return text[:probe.assign].strip()
+    return "" if probe.at_start and probe.last == "?" else None
 
 
 class _State:

@@ -289,3 +289,52 @@ def test_an_f_string_python_3_12_accepts_is_not_a_syntax_error(cell):
 def test_an_f_string_no_python_accepts_is_still_a_syntax_error(cell, row):
     codes = found(notebook(IMPORT, cell, TYPO))
     assert [c[:3] for c in codes] == [("LORA000", 2, row), ("LORA003", 3, 1)]
+
+
+# --- automagic: a one-line cell that starts with a magic's name runs as that magic ---------------
+
+PIP = "pip install transformers diffusers pillow torch ipython"  # huggingface/notebooks, diffusers/
+
+
+@pytest.mark.parametrize("cell", [PIP, PIP + "\n", "\n  " + PIP, "cd ..", "ls -la ./outputs", "conda install x",
+                                  "time x", "mkdir out", "%%time\n" + PIP, "%%capture\n\n" + PIP])
+def test_a_one_line_magic_without_its_percent_is_not_a_syntax_error(cell):
+    """Each is a SyntaxError as Python (`cd /content` would not be: it divides names)."""
+    assert found(notebook(cell, IMPORT, TYPO)) == [("LORA003", 3, 1, 32)]
+
+
+@pytest.mark.parametrize("cell", ["pip install x\nimport os\n", "import os\npip install x\n", PIP + "\n\n",
+                                  "# install\n" + PIP, "%%debug\n" + PIP])
+def test_a_magic_word_in_a_cell_of_more_lines_is_still_a_syntax_error(cell):
+    assert [(c, n) for c, n, *_ in found(notebook(cell, IMPORT, TYPO))] == [("LORA000", 1), ("LORA003", 3)]
+
+
+@pytest.mark.parametrize("cell", ["pip = " + TYPO, "pip, x = " + TYPO.rstrip("\n") + ", 2\n",
+                                  "ls =" + TYPO, "time = " + TYPO])
+def test_a_one_line_assignment_to_a_magic_name_stays_python(cell):
+    assert found(notebook(IMPORT, cell)) == [("LORA003", 2, 1, cell.index("nit_lora") + 1)]
+
+
+@pytest.mark.parametrize("earlier", ["pip = 3\n", "import pip\n", "from x import y as pip\n", "def pip():\n    pass\n",
+                                     "for pip in range(3):\n    pass\n", "pip = !which pip\n"])
+def test_a_name_bound_in_an_earlier_cell_shadows_the_magic(earlier):
+    text = notebook(IMPORT, earlier, PIP, TYPO)
+    assert [(c, n, r, col) for c, n, r, col in found(text)] == [("LORA000", 3, 1, 5), ("LORA003", 4, 1, 32)]
+
+
+def test_only_what_is_bound_before_the_cell_and_still_bound_shadows():
+    assert found(notebook(IMPORT, PIP, "pip = 3\n", TYPO)) == [("LORA003", 4, 1, 32)]
+    assert found(notebook(IMPORT, "pip = 3\ndel pip\n", PIP, TYPO)) == [("LORA003", 4, 1, 32)]
+    assert found(notebook(IMPORT, "import time\n", "time x", TYPO))[0][:2] == ("LORA000", 3)
+
+
+def test_the_diffusers_notebook_reports_its_lora_config_and_no_syntax_error(tmp_path, monkeypatch, capsys):
+    """huggingface/notebooks' diffusers/*.ipynb: cell 2 is `pip install ...` alone (LORA000 before)."""
+    data = json.loads(notebook(PIP, IMPORT, "x = 1\n" + TYPO))
+    data["cells"].insert(0, {"cell_type": "markdown", "metadata": {}, "source": ["# EDICT\n"]})
+    (tmp_path / "edict.ipynb").write_text(json.dumps(data, indent=1))
+    monkeypatch.chdir(tmp_path)
+    assert main(["--no-cache", "--output-format", "concise", "edict.ipynb"]) == 1
+    out = capsys.readouterr().out
+    assert "LORA000" not in out
+    assert "edict.ipynb:cell 4:2:32: LORA003" in out

@@ -1,10 +1,11 @@
 """Jupyter notebooks: the Python of the code cells, linted as one program, reported per cell.
 
 Which rows of a cell are Python follows IPython (``lint_rules.ipython``: magics, shell escapes,
-indented cells). The code cells are joined in order, a boundary comment between them. A cell that
-CPython cannot compile on its own (Jupyter could not run it either) is ``LORA000`` for that cell
-and is left out, so the other cells are still linted; on Python older than 3.12, not for
-f-strings that 3.12 accepts (``_newer_f_string``).
+indented cells, a one-line cell run as a magic unless an earlier cell binds its first word:
+``lint_rules.notebook_bindings``). The code cells are joined in order, a boundary comment
+between them. A cell that CPython cannot compile on its own (Jupyter could not run it either) is
+``LORA000`` for that cell and is left out, so the other cells are still linted; on Python older
+than 3.12, not for f-strings that 3.12 accepts (``_newer_f_string``).
 
 Positions are per cell (``Violation.extra["cell"]``, 1-based among all cells as the notebook
 shows them, markdown included), with the row and column of the cell's own text. A fix rewrites
@@ -26,6 +27,7 @@ from .. import notebook_json
 from ..config import SYNTAX_ERROR
 from ..errors import FixError
 from ..ipython import Row, python_rows
+from ..notebook_bindings import Bindings
 from ..violation import FixInfo, Location, TextEdit, Violation, split_rows
 from . import names
 from .base import Checker, FixResult
@@ -146,12 +148,14 @@ def _code_cells(notebook: _Notebook) -> list[_Cell]:
     if not _kernel_runs_python(notebook.data.get("metadata")):
         return []
     cells = []
+    bindings = Bindings()  # what earlier cells bind shadows a magic of that name
     for number, cell in enumerate(notebook.cells, start=1):
         if cell.get("cell_type") != "code" or not _is_python(cell.get("language")) \
                 or not _is_python(_field(cell, "metadata", "vscode", "languageId")):
             continue
         text = _text(cell.get(notebook.key, ""))
-        cells.append(_Cell(number, text, python_rows(split_rows(text))))
+        cells.append(_Cell(number, text, python_rows(split_rows(text), bindings.bound)))
+        bindings.add(cells[-1].rows)
     return cells
 
 
