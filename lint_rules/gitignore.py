@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 import warnings
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from .reading import CONFIG_LIMIT, read_text
 
@@ -64,6 +64,10 @@ class IgnoreFile:
                 continue
             valid.append(expanded)
         self.spec = _compile(valid)
+        self._any = _union(self.spec)
+        from pathspec.util import normalize_file
+
+        self._normalized = normalize_file  # (the spec's own normalization of a path)
 
     def match(self, path: str, is_dir: bool) -> bool | None:
         """True (ignored), False (re-included by ``!``) or None (no pattern applies)."""
@@ -73,7 +77,50 @@ class IgnoreFile:
             rel = "."
         else:
             return None
-        return self.spec.check_file(rel + "/" if is_dir else rel).include
+        target = rel + "/" if is_dir else rel
+        if self._any is not None and self._any(self._normalized(target)) is None:
+            return None  # no pattern matches (most paths): one search, not one per pattern
+        return self.spec.check_file(target).include
+
+
+_ANY_DEPTH = "^(?:.+/)?"  # how pathspec begins a pattern that matches a name in any folder
+_GROUP = re.compile(r"\(\?P<[^>]*>")
+_BACKREFERENCE = re.compile(r"\(\?P=|\\[1-9]")
+
+
+def _union(spec: "GitIgnoreSpec") -> Callable[[str], re.Match[str] | None] | None:
+    """A test that finds a match in a path exactly where one of the spec's patterns does (the
+    spec searches with each in turn): their regexes joined, matched at the start when each is
+    anchored there; ``None`` where they cannot be joined (another pattern type, differing flags,
+    a back-reference), and each is tried as before."""
+    regexes = []
+    for pattern in spec.patterns:
+        if pattern.include is None:
+            continue  # (a comment or blank line: the spec skips it)
+        regex = getattr(pattern, "regex", None)
+        if not isinstance(regex, re.Pattern) or not isinstance(regex.pattern, str) \
+                or _BACKREFERENCE.search(regex.pattern):
+            return None
+        regexes.append(regex)
+    if not regexes:
+        return re.compile("(?!)").match
+    if len({regex.flags for regex in regexes}) > 1 or regexes[0].flags & re.MULTILINE:
+        return None
+    # a name at any depth (most patterns) begins with the same prefix: joined after it, so that the
+    # path's folders are tried once, not once per pattern
+    anywhere = [r.pattern[len(_ANY_DEPTH):] for r in regexes if r.pattern.startswith(_ANY_DEPTH)]
+    others = [r.pattern for r in regexes if not r.pattern.startswith(_ANY_DEPTH)]
+    branches = [f"{_ANY_DEPTH}(?:{'|'.join(anywhere)})"] if anywhere else []
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            union = re.compile("|".join(f"(?:{_GROUP.sub('(?:', branch)})" for branch in branches + others),
+                               regexes[0].flags)
+    except re.error:
+        return None
+    # "^" matches only at the start (no MULTILINE): a search with regexes that all begin with it
+    # is a match there, without trying each alternative at every position
+    return union.match if all(regex.pattern.startswith("^") for regex in regexes) else union.search
 
 
 def ignore_file(folder: str | os.PathLike[str]) -> IgnoreFile | None:
