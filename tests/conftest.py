@@ -1,5 +1,7 @@
 import pytest
 
+from dropped_modules import forget_dropped_submodules
+
 pytest_plugins = ["pytester"]
 
 
@@ -9,6 +11,31 @@ def pytest_configure(config):
     loader (an extension module, never loaded twice) still builds the old ones, so the trainer
     YAML reader no longer recognised any document (``tests/test_isolation.py``)."""
     import yaml  # noqa: F401
+
+
+@pytest.fixture
+def pytester(pytester, monkeypatch):
+    """pytester whose in-process runs leave no dropped submodule bound to a package."""
+    run = pytester.inline_run
+
+    def inline_run(*args, **kwargs):
+        try:
+            return run(*args, **kwargs)
+        finally:
+            forget_dropped_submodules()
+
+    monkeypatch.setattr(pytester, "inline_run", inline_run)
+    return pytester
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item):
+    """After pytester's own teardown has put ``sys.modules`` back, the same unbinding."""
+    try:
+        return (yield)
+    finally:
+        if "pytester" in getattr(item, "fixturenames", ()):
+            forget_dropped_submodules()
 
 
 @pytest.fixture
