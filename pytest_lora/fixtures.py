@@ -32,9 +32,9 @@ def pytest_generate_tests(metafunc) -> None:
 
 def pytest_collection_modifyitems(items) -> None:
     """Skip ``@pytest.mark.gpu`` (``gpu(count=2)``) tests, with the reason, where CUDA is missing."""
-    marked = [(item, marker) for item in items if (marker := item.get_closest_marker("gpu")) is not None]
-    if not marked:
+    if not _carries(items, "gpu"):
         return
+    marked = [(item, marker) for item in items if (marker := item.get_closest_marker("gpu")) is not None]
     from pytest_lora.devices import cuda_count, missing_reason
 
     absent = missing_reason("cuda")
@@ -44,6 +44,22 @@ def pytest_collection_modifyitems(items) -> None:
         reason = absent or (f"needs {needed} CUDA devices, {count} present" if count < needed else None)
         if reason:
             item.add_marker(pytest.mark.skip(reason=f"gpu: {reason}"))
+
+
+def _carries(items, name: str) -> bool:
+    """Whether an item, or a node above it, holds marker ``name`` itself (where
+    ``get_closest_marker`` looks): each node is looked at once, where asking every item walks its
+    module, package and session again (a suite that never uses the marker pays for one look)."""
+    seen: set[int] = set()
+    for item in items:
+        node = item
+        while node is not None and id(node) not in seen:
+            seen.add(id(node))
+            for mark in node.own_markers:
+                if mark.name == name:
+                    return True
+            node = node.parent
+    return False
 
 
 @pytest.fixture

@@ -106,6 +106,25 @@ def test_gpu_count_marker_with_one_gpu(pytester, monkeypatch):
     result.stdout.fnmatch_lines(["SKIPPED*gpu: needs 2 CUDA devices, 1 present*"])
 
 
+def test_gpu_marker_on_a_class_a_module_or_a_parameter_is_found(pytester, monkeypatch):
+    """The marker is looked for on every node above an item (the plugin skips the per-item
+    lookup in a suite where no node carries it)."""
+    import pytest_lora.devices
+
+    monkeypatch.setattr(pytest_lora.devices, "missing_reason", lambda device: "no CUDA device (simulated)")
+    monkeypatch.setattr(pytest_lora.devices, "cuda_count", lambda: 0)
+    must_not_run = '    raise AssertionError("must not run without CUDA")\n'
+    pytester.makepyfile(
+        test_marked_module="import pytest\n\npytestmark = pytest.mark.gpu\n\n\ndef test_module():\n" + must_not_run,
+        test_marked_parts=(
+            "import pytest\n\n\n@pytest.mark.gpu\nclass TestOnGpu:\n    def test_method(self):\n    "
+            + must_not_run + "\n\n@pytest.mark.parametrize('n', [1, pytest.param(2, marks=pytest.mark.gpu)])\n"
+            "def test_param(n):\n    assert n == 1\n\n\ndef test_plain():\n    pass\n"))
+    result = pytester.runpytest("-rs", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2, skipped=3)
+    result.stdout.fnmatch_lines(["SKIPPED*gpu: no CUDA device (simulated)*"])
+
+
 def test_skeletons_are_named_like_pretrained_models():
     pytest.importorskip("torch")
     from pytest_lora.apply import apply_lora
