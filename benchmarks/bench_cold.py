@@ -8,19 +8,22 @@
   (measured on this kind of machine: 2,539 MB, 509x, before the file was parsed in pieces;
   428 MB, 86x, after);
 - the quadratic case: N = 200 functions each with a LoraConfig call, against twice N = 100;
-- pytest with 200 trivial tests, the plugin installed but unused, CPU, against ``-p no:lora``.
+- pytest with 200 trivial tests, the plugin installed but unused, against ``-p no:lora``: the
+  median of per-pair ratios of instructions (``perf stat``, else callgrind) or, with neither, of
+  CPU time over at least ``PYTEST_PAIRS`` pairs.
 
-Each figure is the median of ``repeats`` interleaved runs of fresh processes.
+Each other figure is the median of ``repeats`` interleaved runs of fresh processes.
 """
 from __future__ import annotations
 
 import os
+import statistics
 import sys
 import tempfile
 from pathlib import Path
 
 import corpora
-from measure import Row, interleaved, median, run
+from measure import Row, instruction_counter, instructions, interleaved, median, pair_ratios, run
 
 ROOT = corpora.ROOT
 BENCH_BIN = ROOT / ".bench-venv" / "bin"
@@ -161,7 +164,15 @@ def quadratic_row(tmp: Path, repeats: int) -> Row:
                "2 x (N=100)", 2.0)
 
 
-def pytest_unused_row(tmp: Path, repeats: int, tests: int = 200) -> Row:
+PYTEST_PAIRS = 15  # the plugin costs about 0.4% of a 0.9 s run, one CPU-time pair varies by more
+CALLGRIND_PAIRS = 1  # callgrind runs about 50 times slower; its count of a run moves by a few instructions
+
+
+def pytest_unused_row(tmp: Path, repeats: int, counter: str | None, tests: int = 200) -> Row:
+    """The ratio is the median of per-pair ratios: of instructions where ``counter`` counts them,
+    else of CPU time (said in the row). Both commands run the same interpreter and site, so the
+    development install's ``.pth`` finder is imported on both sides and pytest_lora is found on
+    ``PYTHONPATH`` ahead of it; only ours imports and registers the plugin."""
     suite = tmp / "suite"
     suite.mkdir()
     (suite / "pyproject.toml").write_text("[tool.pytest.ini_options]\n")
@@ -169,19 +180,37 @@ def pytest_unused_row(tmp: Path, repeats: int, tests: int = 200) -> Row:
         (suite / f"test_m{i:02}.py").write_text(
             "".join(f"def test_{i}_{j}():\n    assert {j} + 1 == {j + 1}\n\n\n" for j in range(10)))
     base = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist", "-p", "no:randomly"]
-    ours, peer = interleaved([base, [*base, "-p", "no:lora"]], repeats, cwd=suite, env=_env(tmp))
-    return Row(f"pytest, {tests} trivial tests, plugin installed but unused, CPU", median(ours, "cpu"),
-               median(peer, "cpu"), "pytest -p no:lora", 1.03)
+    commands, env = [base, [*base, "-p", "no:lora"]], _env(tmp)
+    pairs = max(PYTEST_PAIRS, repeats)
+    ours, peer = interleaved(commands, pairs, cwd=suite, env=env)
+    cpu = pair_ratios([r.cpu for r in ours], [r.cpu for r in peer])
+    name = f"pytest, {tests} trivial tests, plugin installed but unused"
+    if counter is None:
+        return Row(f"{name}, CPU", median(ours, "cpu"), median(peer, "cpu"), "pytest -p no:lora", 1.03,
+                   pair_ratio=cpu, note=f"median of {pairs} per-pair CPU ratios; instructions not counted "
+                                        "(neither perf stat nor valgrind works here, or --counter none)")
+    counted: list[list[float]] = [[], []]
+    rounds = CALLGRIND_PAIRS if counter == "callgrind" else pairs
+    fixed = {**env, "PYTHONHASHSEED": "0"}  # the same dict and set layouts in every counted run
+    for round_ in range(rounds):
+        for i in (1, 0) if round_ % 2 else (0, 1):
+            counted[i].append(instructions(commands[i], counter, suite, fixed) / 1e9)
+    return Row(f"{name}, instructions", statistics.median(counted[0]), statistics.median(counted[1]),
+               "pytest -p no:lora", 1.03, unit="G", pair_ratio=pair_ratios(*counted),
+               note=f"{counter}, {rounds} pair(s); CPU: {cpu:.3f}x, median of {pairs} per-pair ratios")
 
 
-def rows(repeats: int = 5, only: str = "") -> list[Row]:
+def rows(repeats: int = 5, only: str = "", counter: str = "auto") -> list[Row]:
+    """``counter``: what counts instructions for the pytest row (``auto``: ``instruction_counter()``;
+    ``none``: CPU time only)."""
+    found_counter = instruction_counter() if counter == "auto" else None if counter == "none" else counter
     cases = {
         "transformers": lambda tmp: [transformers_row(tmp, repeats)],
         "peft-heavy": lambda tmp: peft_heavy_rows(tmp, repeats),
         "peft-whole": lambda tmp: [peft_whole_row(tmp, max(1, repeats // 2))],
         "memory": lambda tmp: [memory_row(tmp)],
         "quadratic": lambda tmp: [quadratic_row(tmp, repeats)],
-        "pytest": lambda tmp: [pytest_unused_row(tmp, repeats)],
+        "pytest": lambda tmp: [pytest_unused_row(tmp, repeats, found_counter)],
     }
     found: list[Row] = []
     for name, case in cases.items():

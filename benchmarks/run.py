@@ -76,10 +76,13 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--json", type=Path, default=corpora.CACHE / "bench.json")
     parser.add_argument("--no-warm", action="store_true")
     parser.add_argument("--no-skeletons", action="store_true")
+    parser.add_argument("--counter", choices=("auto", "perf", "callgrind", "none"), default="auto",
+                        help="what counts instructions for the pytest row (auto: perf stat where the CPU's "
+                             "counter is readable, else callgrind; none: CPU time)")
     args = parser.parse_args(argv)
     _bytecode_as_users_have_it()
     start = time.time()
-    rows = bench_cold.rows(args.repeats, args.only)
+    rows = bench_cold.rows(args.repeats, args.only, args.counter)
     if not args.no_warm and not args.only:
         rows += warm_rows(args.repeats)
     if not args.only or args.only in "lsp":
