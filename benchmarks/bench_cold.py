@@ -165,7 +165,7 @@ def quadratic_row(tmp: Path, repeats: int) -> Row:
 
 
 PYTEST_PAIRS = 15  # the plugin costs about 0.4% of a 0.9 s run, one CPU-time pair varies by more
-CALLGRIND_PAIRS = 1  # callgrind runs about 50 times slower; its count of a run moves by a few instructions
+CALLGRIND_PAIRS = 1  # callgrind runs about 50 times slower; its count of a run repeats to 0.01%
 
 
 def pytest_unused_row(tmp: Path, repeats: int, counter: str | None, tests: int = 200) -> Row:
