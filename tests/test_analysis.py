@@ -142,6 +142,33 @@ def test_overridable_defaults_are_unknown(source):
     assert one("from peft import LoraConfig\n" + source).value("r") is UNKNOWN
 
 
+@pytest.mark.parametrize("source", [
+    # OpenRLHF's Actor: `Actor(...)` runs __init__ without naming it; `super().__init__()` is nn.Module's
+    """
+    class Actor(nn.Module):
+        def __init__(self, lora_rank=0):
+            super().__init__()
+            if lora_rank > 0:
+                self.config = LoraConfig(r=lora_rank)
+    """,
+    """
+    class Wrapper:
+        def __call__(self, r=0):
+            return LoraConfig(r=r)
+    Wrapper()()
+    """,
+    # a method that overrides a base class's: its callers dispatch to it from anywhere
+    """
+    class Mine(Base):
+        def build(self, r=0):
+            super().build()
+            return LoraConfig(r=r)
+    """,
+])
+def test_defaults_of_methods_called_without_their_name_are_unknown(source):
+    assert one("from peft import LoraConfig\n" + textwrap.dedent(source)).value("r") is UNKNOWN
+
+
 def test_attributes_set_after_the_call_are_unknown():
     set_later = one("from peft import LoraConfig\nconfig = LoraConfig(r=16, lora_alpha=16)\n"
                     "config.lora_alpha = 32\n")

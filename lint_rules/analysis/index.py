@@ -144,6 +144,12 @@ def dotted(node: cst.BaseExpression) -> str | None:
     return None
 
 
+def _through_super(func: cst.BaseExpression) -> bool:
+    """``super().name`` (or ``super(Cls, self).name``): the method of a base class."""
+    return isinstance(func, cst.Attribute) and isinstance(func.value, cst.Call) \
+        and isinstance(func.value.func, cst.Name) and func.value.func.value == "super"
+
+
 def terminal_name(node: cst.BaseExpression) -> str | None:
     if isinstance(node, cst.Name):
         return node.value
@@ -428,19 +434,25 @@ class FileIndex(cst.CSTVisitor):
     def default_holds(self, param: Binding) -> bool:
         """Whether a parameter provably keeps its default: an undecorated function, called
         in this file, only there, and never with that parameter (one never called here is
-        called from elsewhere, with any value)."""
+        called from elsewhere, with any value). Not a special method's (``Actor(...)`` runs
+        ``__init__`` without naming it), nor a method that a ``super().name()`` call shows to
+        override another (the uses of its name are then not all its calls)."""
         function = param.function
         if function is None or function.decorators:
             return False
         fname = function.name.value
+        is_method = param.scope.parent is not None and param.scope.parent.kind == "class"
+        if is_method and fname.startswith("__") and fname.endswith("__"):
+            return False
         sites = self.calls_by_name.get(fname, [])
         if not sites or self.name_counts[fname] != 1 + len(sites):
             return False  # referenced otherwise (a callback, a CLI entry point): any value
         params = function.params
         positional = [p.name.value for p in (*params.posonly_params, *params.params)]
         index = positional.index(param.name) if param.name in positional else None
-        is_method = param.scope.parent is not None and param.scope.parent.kind == "class"
         for site in sites:
+            if _through_super(site.node.func):
+                return False
             args = site.node.args
             if any(a.star for a in args) or any(
                 a.keyword is not None and a.keyword.value == param.name for a in args
