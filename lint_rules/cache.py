@@ -228,15 +228,18 @@ class Cache:
 
     def save(self) -> None:
         """Write the cache if a verdict changed; a cache that cannot be written is skipped silently."""
-        if not self._dirty:
-            return
-        ignore = os.path.join(self.folder, ".gitignore")
-        try:
-            os.makedirs(self.folder, exist_ok=True)
-            if not os.path.exists(ignore):
-                with open(ignore, "w", encoding="utf-8") as out:
-                    out.write("# Automatically created by lora-lint.\n*\n")
-        except OSError:
-            return
-        if save_signed(self.path, self._entries):
+        if self._dirty and prepare_folder(self.folder) and save_signed(self.path, self._entries):
             self._dirty = False
+
+
+def prepare_folder(folder: str) -> bool:
+    """Create the cache folder, with a ``.gitignore`` of ``*``; ``False`` when it cannot be."""
+    ignore = os.path.join(folder, ".gitignore")
+    try:
+        os.makedirs(folder, exist_ok=True)
+        if not os.path.exists(ignore):
+            with open(ignore, "w", encoding="utf-8") as out:
+                out.write("# Automatically created by lora-lint.\n*\n")
+    except OSError:
+        return False
+    return True

@@ -281,7 +281,13 @@ def _check(ns: argparse.Namespace) -> int:
     cwd = os.getcwd()
     cache_home = root if stored.config_path is not None else cwd
     cache = None if fingerprint is None or ns.add_noqa else Cache(cache_home, fingerprint)
+    if cache is not None:
+        from .folder_records import FolderRecords
+
+        discovery.records = FolderRecords(cache.folder, root, stored.exclude, stored.respect_gitignore)
     found = list(discovery.files(ns.paths or ["."], force_exclude=ns.force_exclude))
+    if discovery.records is not None:
+        discovery.records.save()
     if not found and not discovery.problems:
         return 0
     files = found if cache is None else cache.not_clean(found)

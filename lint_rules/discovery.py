@@ -8,15 +8,22 @@ from __future__ import annotations
 
 import errno
 import os
+import stat
+import time
 TYPE_CHECKING = False  # (not typing.TYPE_CHECKING: a warm run imports no typing)
 
 if TYPE_CHECKING:
     from pathlib import Path
     from typing import Any, Iterable, Iterator, Union
 
+    from .folder_records import FolderRecords
     from .gitignore import IgnoreFile
 
     PathLike = Union[str, "os.PathLike[str]"]
+
+from .cache import RACY_NS
+from .digests import blake2b
+from .reading import CONFIG_LIMIT, read_bytes
 
 SUFFIXES = (".py", ".pyi", ".ipynb", ".json", ".yaml", ".yml")  # what lora-lint reads (``sources``)
 DEFAULT_EXCLUDE = (
@@ -43,13 +50,16 @@ def common_folder(paths: Iterable[PathLike]) -> str:
 class Discovery:
     """Turns the paths given on the command line into files, relative to the project root."""
 
-    def __init__(self, root: PathLike, exclude: Iterable[str], respect_gitignore: bool = True) -> None:
+    def __init__(self, root: PathLike, exclude: Iterable[str], respect_gitignore: bool = True,
+                 records: FolderRecords | None = None) -> None:
         self._root = os.path.realpath(root)
         self._root_prefix = self._root.rstrip("/") + "/"
         self._real: dict[str, str] = {}  # each folder and file resolved once per run
         self.respect_gitignore = respect_gitignore
         self.problems: list[str] = []  # what could not be read: unreadable folders, .gitignore files
-        self._ignore_files: dict[str, IgnoreFile | None] = {}  # each .gitignore read once per run
+        self._ignore_read: dict[str, Any] = {}  # each .gitignore read once per run: bytes, absent or the error
+        self._ignore_files: dict[str, IgnoreFile | None] = {}  # and compiled once, from those bytes
+        self.records = records  # folder listings kept between runs (``folder_records``)
         exclude = list(exclude)
         self._any = _ExcludePatterns(p for p in exclude if not p.endswith("/"))
         self._folders = _ExcludePatterns(p.rstrip("/") for p in exclude if p.endswith("/"))  # folders only
@@ -144,60 +154,97 @@ class Discovery:
                     seen.add(key)
                     yield file
 
-    def _walk(self, top: str) -> Iterator[str]:
-        """The files below ``top`` (resolved) that a walk picks, not left out."""
-        from .sources.names import walked_by_some_kind as walked
-
+    def _walk(self, top: str) -> list[str]:
+        """The files below ``top`` (resolved) that a walk picks, not left out. With ``records``, a
+        folder whose stat and ``.gitignore`` chain are the recorded ones is not listed again."""
         rel_top = self._below_root(top)
         by_name = self._any.path_re is None and self._folders.path_re is None
         if by_name and rel_top != "." and (self._any.match(rel_top or top) or self._folders.match(rel_top or top)):
-            return  # the top's parts are in every path below it
+            return []  # the top's parts are in every path below it
+        records, real, found = self.records, self._real, []
+        listed_at = time.time_ns()  # (before any folder's stat: a record's settling is judged against it)
+        bases, key = self._top_chain(top) if self.respect_gitignore else ((), "")
+        stack: list[tuple[str, tuple[str, ...], str | None, bool]] = [(top, bases, key, False)]
+        while stack:
+            folder, bases, key, below_top = stack.pop()  # bases and key: the chain down to its parent
+            info = None if records is None or key is None else _stat(folder)
+            record = None if info is None else records.get(folder)  # type: ignore[union-attr]
+            listing = None
+            if record is not None and record[0] == info:
+                own = self._extended(folder, bases, key, self.respect_gitignore and below_top and record[2])
+                if own[1] == record[1]:  # the same .gitignore files, with the same contents
+                    listing = (*own, *record[2:])
+            if listing is None:
+                listing = self._listed(folder, bases, key, below_top)
+                if listing is None:
+                    if records is not None:
+                        records.drop(folder)
+                    continue
+                if records is not None:
+                    records.update(folder, (info, *listing[1:]), info is not None and listing[1] is not None
+                                   and max(info[:2]) <= listed_at - RACY_NS)
+            own_bases, own_key, _, files, links, folders = listing
+            prefix = folder if folder.endswith("/") else folder + "/"
+            paths = [prefix + name for name in files]
+            real.update(zip(paths, paths))  # below a resolved folder, reached through no link: real
+            found += paths
+            found += [prefix + name for name in links if _link_is_file(prefix + name)]
+            stack += [(prefix + name, own_bases, own_key, True) for name in folders]
+        return found
+
+    def _listed(self, folder: str, bases: tuple[str, ...], key: str | None, below_top: bool) -> \
+            tuple[tuple[str, ...], str | None, bool, tuple[str, ...], tuple[str, ...], tuple[str, ...]] | None:
+        """A folder listed: its chain (``_extended``), whether it holds a ``.gitignore``, and the
+        names the walk takes: regular files, symlinks and sub-folders; ``None`` when it cannot be
+        listed (a problem, unless it was removed meanwhile)."""
+        from .sources.names import walked_by_some_kind as walked
+
+        try:
+            with os.scandir(folder) as listing:
+                entries = list(listing)
+        except FileNotFoundError:  # removed since the run started
+            return None
+        except OSError as exc:
+            self.problems.append(f"{_shown(folder)}: cannot read the folder: {exc.strerror or exc}")
+            return None
+        has_gitignore = any(e.name == GITIGNORE for e in entries)
+        bases, key = self._extended(folder, bases, key, self.respect_gitignore and below_top and has_gitignore)
+        chain = [f for f in map(self._ignore_file, bases) if f is not None]
+        if chain:
+            from .gitignore import is_ignored
+        by_name = self._any.path_re is None and self._folders.path_re is None
         names, folder_names = self._any.names, self._folders.names
         name_re = self._any.name_re or self._folders.name_re  # (then the slower test of each name)
-        chain = self._chain_for(top) if self.respect_gitignore else []
-        stack = [(top, chain)]
-        real = self._real
-        while stack:
-            folder, chain = stack.pop()
-            try:
-                with os.scandir(folder) as listing:
-                    entries = list(listing)
-            except FileNotFoundError:  # removed since the run started
+        files: list[str] = []
+        links: list[str] = []
+        folders: list[str] = []
+        for entry in entries:
+            is_dir = entry.is_dir(follow_symlinks=False)
+            name = entry.name
+            if not is_dir and not walked(name):
                 continue
-            except OSError as exc:
-                self.problems.append(f"{_shown(folder)}: cannot read the folder: {exc.strerror or exc}")
+            if by_name:  # every folder pushed was tested, so only the entry's own name can match
+                if name in names or (is_dir and name in folder_names) or \
+                        (name_re is not None and self._name_excluded(name, is_dir)):
+                    continue
+            else:
+                rel = self._below_root(entry.path)  # below a resolved folder: no need to resolve
+                if self._excluded_rel(rel if rel is not None else entry.path, is_dir):
+                    continue
+            if chain and is_ignored(entry.path, chain, is_dir):
                 continue
-            if self.respect_gitignore and folder != top and any(e.name == GITIGNORE for e in entries):
-                extra = self._ignore_file(folder)
-                chain = chain + [extra] if extra is not None else chain
-            if chain:
-                from .gitignore import is_ignored
-            for entry in entries:
-                is_dir = entry.is_dir(follow_symlinks=False)
-                name = entry.name
-                if not is_dir and not walked(name):
-                    continue
-                if by_name:  # every folder pushed was tested, so only the entry's own name can match
-                    if name in names or (is_dir and name in folder_names) or \
-                            (name_re is not None and self._name_excluded(name, is_dir)):
-                        continue
-                else:
-                    rel = self._below_root(entry.path)  # below a resolved folder: no need to resolve
-                    if self._excluded_rel(rel if rel is not None else entry.path, is_dir):
-                        continue
-                if chain and is_ignored(entry.path, chain, is_dir):
-                    continue
-                if is_dir:
-                    stack.append((entry.path, chain))
-                    continue
+            if is_dir:
+                folders.append(name)
+            elif entry.is_symlink():  # its target's kind can change with no change here
+                links.append(name)
+            else:
                 try:
                     is_file = entry.is_file()
-                except OSError:  # a symlink loop: reading it reports why
+                except OSError:  # reading it reports why
                     is_file = True
-                if is_file:
-                    if not entry.is_symlink():  # below a resolved folder, reached through no link: real
-                        real[entry.path] = entry.path
-                    yield entry.path
+                if is_file:  # below a resolved folder, reached through no link: real
+                    files.append(name)
+        return bases, key, has_gitignore, tuple(files), tuple(links), tuple(folders)
 
     def _name_excluded(self, name: str, is_dir: bool) -> bool:
         """An entry's own name matches a name pattern (a folder's also a folders-only one)."""
@@ -206,11 +253,57 @@ class Discovery:
     def _chain_for(self, folder: str) -> list[IgnoreFile]:
         """The ``.gitignore`` files from the root down to ``folder`` (outermost first); only
         ``folder``'s own when it is not below the root."""
+        return [f for f in map(self._ignore_file, self._chain_folders(folder)) if f is not None]
+
+    def _chain_folders(self, folder: str) -> list[str]:
+        """The folders whose ``.gitignore`` can apply in ``folder``: from the root down to it; only
+        itself when it is not below the root."""
         folders = [folder]
         if self._below_root(folder) is not None:
             while folders[-1] != self._root:
                 folders.append(os.path.dirname(folders[-1]))
-        return [f for f in map(self._ignore_file, reversed(folders)) if f is not None]
+        return folders[::-1]
+
+    def _top_chain(self, top: str) -> tuple[tuple[str, ...], str | None]:
+        """The folders with a ``.gitignore`` whose patterns apply in a walk's top, and their key."""
+        bases: tuple[str, ...] = ()
+        key: str | None = ""
+        for folder in self._chain_folders(top):
+            if os.path.lexists(os.path.join(folder, GITIGNORE)):
+                bases, key = self._extended(folder, bases, key, True)
+        return bases, key
+
+    def _extended(self, folder: str, bases: tuple[str, ...], key: str | None,
+                  has_gitignore: bool) -> tuple[tuple[str, ...], str | None]:
+        """The chain with ``folder``'s own ``.gitignore`` (when it has one): the folders whose
+        ``.gitignore`` applies, and a key that changes with any of their contents (``None`` once
+        one cannot be read: nothing below it is taken from a record, so listing reports it)."""
+        if not has_gitignore:
+            return bases, key
+        try:
+            data = self._ignore_bytes(folder)
+        except OSError:
+            return (*bases, folder), None
+        if data is None:
+            return bases, key
+        digest = blake2b(data, digest_size=16).hexdigest()
+        return (*bases, folder), None if key is None else f"{key}{folder}\0{digest}\0"
+
+    def _ignore_bytes(self, folder: str) -> bytes | None:
+        """A folder's ``.gitignore`` as read once this run; ``None`` when there is none. Raises
+        ``OSError`` for one that cannot be read (not a regular file, over the size limit, no
+        permission)."""
+        if folder not in self._ignore_read:
+            try:
+                self._ignore_read[folder] = read_bytes(os.path.join(folder, GITIGNORE), CONFIG_LIMIT)
+            except (FileNotFoundError, NotADirectoryError):
+                self._ignore_read[folder] = None
+            except OSError as exc:
+                self._ignore_read[folder] = exc
+        found = self._ignore_read[folder]
+        if isinstance(found, OSError):
+            raise found
+        return found
 
     def _ignore_file(self, folder: str) -> IgnoreFile | None:
         if folder not in self._ignore_files:
@@ -220,14 +313,38 @@ class Discovery:
     def _load_ignore(self, folder: str) -> IgnoreFile | None:
         if not os.path.lexists(os.path.join(folder, GITIGNORE)):
             return None
-        from .gitignore import ignore_file
-
         try:
-            return ignore_file(folder)
+            data = self._ignore_bytes(folder)
         except OSError as exc:
             self.problems.append(f"{_shown(os.path.join(folder, GITIGNORE))}: cannot read: {exc}; "
                                  f"its patterns are not applied")
             return None
+        if data is None:
+            return None
+        from .gitignore import IgnoreFile
+
+        return IgnoreFile(folder, data.decode("utf-8", "replace").splitlines())
+
+
+def _stat(folder: str) -> tuple[int, int, int, int] | None:
+    """What a folder record keeps of a folder's stat; ``None`` when it cannot be had (listing it
+    tells why)."""
+    try:
+        info = os.stat(folder)
+    except (OSError, ValueError):
+        return None
+    return info.st_mtime_ns, info.st_ctime_ns, info.st_ino, info.st_dev
+
+
+def _link_is_file(path: str) -> bool:
+    """What ``DirEntry.is_file()`` says of a symlink: its target is a regular file (a link that
+    cannot be followed, a loop, counts: reading it reports why; a dangling one does not)."""
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except FileNotFoundError:
+        return False
+    except (OSError, ValueError):
+        return True
 
 
 class _ExcludePatterns:

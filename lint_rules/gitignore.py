@@ -11,8 +11,6 @@ import re
 import warnings
 from typing import TYPE_CHECKING, Callable
 
-from .reading import CONFIG_LIMIT, read_text
-
 if TYPE_CHECKING:
     from pathspec import GitIgnoreSpec
 
@@ -121,16 +119,6 @@ def _union(spec: "GitIgnoreSpec") -> Callable[[str], re.Match[str] | None] | Non
     # "^" matches only at the start (no MULTILINE): a search with regexes that all begin with it
     # is a match there, without trying each alternative at every position
     return union.match if all(regex.pattern.startswith("^") for regex in regexes) else union.search
-
-
-def ignore_file(folder: str | os.PathLike[str]) -> IgnoreFile | None:
-    """The folder's ``.gitignore``; ``None`` when there is none. Raises ``OSError`` for one that
-    cannot be read (not a regular file, over the size limit, no permission)."""
-    try:
-        text = read_text(os.path.join(folder, ".gitignore"), CONFIG_LIMIT, errors="replace")
-    except (FileNotFoundError, NotADirectoryError):
-        return None
-    return IgnoreFile(folder, text.splitlines())
 
 
 def is_ignored(path: str, chain: list[IgnoreFile], is_dir: bool) -> bool:

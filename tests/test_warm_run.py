@@ -73,12 +73,28 @@ def test_a_warm_run_of_a_cached_tree_imports_none_of_the_rest(tree):
 
 
 def test_a_warm_run_rewrites_no_cache_file(tree):
+    """Neither the results nor the folder records (``walk-*.marshal``) are written again, once the
+    root's own change (the cache folders the first run made in it) has settled."""
     lint(tree, "-q", ".")
-    [stored] = (tree / ".lora_lint_cache").rglob("*.marshal")
-    before = stored.stat()
+    settle()
+    lint(tree, "-q", ".")
+    stored = sorted((tree / ".lora_lint_cache").rglob("*.marshal"))
+    assert [p.name.startswith("walk-") for p in stored] == [False, True]
+    before = [(p.stat().st_ino, p.stat().st_mtime_ns) for p in stored]
     assert lint(tree, "-q", ".").stdout == "0 []\n"
-    after = stored.stat()
-    assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
+    assert [(p.stat().st_ino, p.stat().st_mtime_ns) for p in stored] == before
+
+
+def test_a_warm_run_of_a_tree_with_gitignore_files_compiles_none(tree):
+    """The folder records hold each ``.gitignore``'s digest: once every folder is recorded, the
+    files are read and hashed, never compiled (no pathspec)."""
+    (tree / ".gitignore").write_text("*.tmp\n")
+    (tree / "pkg/.gitignore").write_text("build-output/\n")
+    settle()
+    lint(tree, "-q", ".")
+    settle()  # (the first run made its cache folders in the root)
+    lint(tree, "-q", ".")
+    assert lint(tree, "-q", ".").stdout == "0 []\n"
 
 
 def test_a_warm_run_reports_nothing_more_than_the_cold_run(tree):
