@@ -167,9 +167,10 @@ class Discovery:
         stack: list[tuple[str, tuple[str, ...], str | None, bool]] = [(top, bases, key, False)]
         while stack:
             folder, bases, key, below_top = stack.pop()  # bases and key: the chain down to its parent
-            info = None if records is None or key is None else _stat(folder)
-            record = None if info is None else records.get(folder)  # type: ignore[union-attr]
-            listing = None
+            info = record = listing = None
+            if records is not None and key is not None:
+                info = _stat(folder)
+                record = None if info is None else records.get(folder)
             if record is not None and record[0] == info:
                 own = self._extended(folder, bases, key, self.respect_gitignore and below_top and record[2])
                 if own[1] == record[1]:  # the same .gitignore files, with the same contents
