@@ -342,6 +342,18 @@ def test_invalid_notebook_json_is_lora000(project, capsys):
     assert code == 1 and out.startswith("broken.ipynb:1:1: LORA000")
 
 
+@pytest.mark.parametrize("text", ["", "\n", " \r\n\t"])
+@pytest.mark.parametrize("fix", [False, True])
+def test_an_empty_notebook_file_has_no_cells_and_no_finding(project, capsys, text, fix):
+    # QwenLM/Qwen-VL commits a 0-byte assets/mm_tutorial/TUTORIAL.ipynb; editors open such a file as
+    # an empty notebook, and like an empty .py file it holds nothing a rule could look at
+    write(project / "placeholder.ipynb", text)
+    write(project / "train.py", "x = 1\n")
+    code, out, err = lint(capsys, *(["--fix"] if fix else []), ".")
+    assert code == 0 and "LORA000" not in out, (out, err)
+    assert (project / "placeholder.ipynb").read_bytes() == text.encode()
+
+
 @pytest.mark.parametrize("text", ['{"cells": 5}', '{"cells": [1]}', '[]',
                                   '{"cells": [{"cell_type": "code", "source": ["import peft", 1]}]}'])
 @pytest.mark.parametrize("fix", [False, True])

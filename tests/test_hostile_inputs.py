@@ -88,8 +88,7 @@ def test_a_folder_named_like_a_python_file_is_walked_into(project, capsys):
     "not json at all",
     '{"cells": "a string", "nbformat": 4}',
     "[1, 2, 3]",
-    "",
-])
+])  # an empty file is a notebook without cells (test_cli.py::test_an_empty_notebook_file_has_no_cells_and_no_finding)
 def test_malformed_notebooks_are_lora000_and_never_written(project, capsys, text):
     path = project / "nb.ipynb"
     path.write_text(text)

@@ -88,7 +88,10 @@ def _text(source: Any) -> str:
 
 
 def _load(text: str) -> _Notebook:
-    """The notebook; a ``ValueError`` (its LORA000 message) for text that is not one."""
+    """The notebook; a ``ValueError`` (its LORA000 message) for text that is not one. An empty
+    file is a notebook without cells, as editors open it (a placeholder a repository commits)."""
+    if not text.strip():
+        return _Notebook({}, [], "source", False)
     try:
         data = json.loads(text)
     except (json.JSONDecodeError, RecursionError) as exc:
