@@ -121,3 +121,27 @@ def test_a_file_only_lora301_wants_is_indexed_not_analysed(monkeypatch):
               "model = AutoModelForCausalLM.from_pretrained('Qwen/Qwen2.5-0.5B', trust_remote_code=True)\n")
     found = lint_source(source, filename="x.py", settings={"target-transformers-version": "5.24.0", "model": "gpt2"})
     assert [v.code for v in found] == ["LORA301"]
+
+
+@pytest.mark.parametrize("spec", [">=5", "<5", ">=4.40"])
+def test_a_module_missing_in_every_transformers_gets_no_note_about_versions(spec):
+    """The note names another transformers only where that version's data has the module:
+    GPT-2 has no `q_proj` in 4.57.6 or 5.24.0 (facts of the data, checked against the GPT-2 source)."""
+    source = "from peft import LoraConfig\n\nLoraConfig(target_modules=['c_attn', 'q_proj'])  # lora-lint: model=gpt2\n"
+    found = _found(source, "LORA002", **{"target-transformers-version": spec})
+    assert len(found) == 1 and "match no module of gpt2" in found[0].message
+    assert "checked against" not in found[0].message
+
+
+@pytest.mark.parametrize("spec, checked, other", [(">=5", "5.24.0", "4.57.6"), ("<5", "4.57.6", "5.24.0")])
+def test_a_module_of_another_transformers_is_named_with_that_version(spec, checked, other):
+    """GPT-NeoX's output layer is `embed_out` in transformers 4.x and `lm_head` in 5.x: a project
+    on one is told the other has it."""
+    name = "embed_out" if checked.startswith("5") else "lm_head"
+    source = (f"from peft import LoraConfig\n\n"
+              f"LoraConfig(target_modules=['query_key_value'], modules_to_save=['{name}'])"
+              f"  # lora-lint: model=EleutherAI/pythia-70m\n")
+    found = _found(source, "LORA007", **{"target-transformers-version": spec})
+    assert len(found) == 1
+    assert (f"(checked against transformers {checked}, the one the project allows; in transformers {other} "
+            f"they match modules of the model") in found[0].message

@@ -138,6 +138,21 @@ def _architectures(model_type: str, task: str, transformers: str | None, config:
     return () if None in found else found
 
 
+def outside_architectures(model: ModelInfo, transformers: str | None) -> list[tuple[str, Any]]:
+    """``(version, architecture)`` of ``model``'s class in each transformers data version the
+    check does not use (``transformers`` allows it not), newest first; a version whose data
+    cannot tell the tree the checkpoint's config builds is left out."""
+    from ..knowledge.architectures import get_architecture, model_types, transformers_in, transformers_versions
+
+    resolution = _resolve(model.name)
+    if resolution is None:
+        return []
+    used = set(transformers_in(transformers))
+    found = [(v, get_architecture(model.model_type, model.architecture.task, transformers=v, config=resolution.config))
+             for v in reversed(transformers_versions()) if v not in used and model.model_type in model_types(v)]
+    return [(v, arch) for v, arch in found if arch is not None and arch.class_name == model.architecture.class_name]
+
+
 def models_for(index: FileIndex, site: CallSite | None, call: LoraCall, pragma_statements: set[int],
                flow: list[ModelUse] | None, ctx: Any) -> tuple[ModelInfo, ...]:
     """The models ``call`` is applied to, resolved to architectures: those of the first

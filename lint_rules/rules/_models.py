@@ -3,12 +3,13 @@ the modules it has, and the statically known values of the keywords they read.""
 from __future__ import annotations
 
 import re
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from ..analysis import UNKNOWN, LoraCall, ModelInfo
-from ..analysis.model import checkpoint, task_of_class
-from ..knowledge.architectures import TASKS, get_architecture
+from ..analysis.model import checkpoint, outside_architectures, task_of_class
+from ..knowledge.architectures import TASKS, get_architecture, transformers_in
 from ..knowledge.matching import bounded
+from ..rule import RuleContext
 
 # The classification classes a task type's heads belong to, by class-name suffix.
 CLASSIFIERS = {"ForSequenceClassification": "SEQ_CLS", "ForTokenClassification": "TOKEN_CLS"}
@@ -48,6 +49,20 @@ def new_head(model: ModelInfo) -> bool:
     if any(isinstance(a, str) and a.endswith(suffix) for a in architectures or ()):
         return False
     return not (kind == "SEQ_CLS" and found.task == "sequence_classification")
+
+
+def outside_note(model: ModelInfo, ctx: RuleContext, has: Callable[[Any], bool]) -> str:
+    """For a message saying ``model`` lacks some modules: which transformers that was checked
+    against and in which other version there is data for it has them (``has(architecture)``),
+    when there is one (GPT-NeoX's output layer is ``embed_out`` in transformers 4.x, ``lm_head``
+    in 5.x); else nothing."""
+    having = [v for v, arch in outside_architectures(model, ctx.transformers) if has(arch)]
+    if not having:
+        return ""
+    checked = ", ".join(transformers_in(ctx.transformers))
+    why = "the installed one" if ctx.transformers is None else "the one the project allows"
+    return (f" (checked against transformers {checked}, {why}; in transformers {', '.join(having)} they match "
+            f"modules of the model: if the code runs with that, set target-transformers-version)")
 
 
 def module_names(model: ModelInfo, transformers: Iterable[str]) -> set[str] | None:

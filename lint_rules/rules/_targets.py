@@ -61,6 +61,23 @@ def matches(call: LoraCall, ctx: RuleContext) -> list[Targets]:
     return found
 
 
+def outside(call: LoraCall, ctx: RuleContext, found: Targets, entries: list[str] | str) -> str:
+    """``outside_note`` for target_modules ``entries`` that match nothing in the transformers
+    checked: where another version's data has modules they match."""
+    from ._models import outside_note
+
+    keep = options(call)
+    if keep is None:
+        return ""
+
+    def has(arch: Any) -> bool:
+        result = match_target_modules(entries, arch, peft_version=highest(ctx), **keep)
+        return not result.error and (result.any_match if isinstance(entries, str) else
+                                     not set(entries) & set(result.unmatched))
+
+    return outside_note(found.model, ctx, has)
+
+
 def options(call: LoraCall, layers: bool = False) -> dict[str, Any] | None:
     """The call's other keywords that peft's matching reads; ``None`` when one is unknown.
 

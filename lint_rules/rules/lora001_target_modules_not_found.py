@@ -9,7 +9,7 @@ from ..knowledge.matching import suggest_equivalent
 from ..analysis.model import APPLYING, APPLYING_KEYWORDS
 from ..rule import Finding, Invalid, Rule, RuleContext, Valid
 from ._common import highest, literal_in_call, replacing, string_list, value_node
-from ._targets import Targets, matches, model_words, targetable, would_match
+from ._targets import Targets, matches, model_words, outside, targetable, would_match
 
 _SEED = ("from peft import LoraConfig, get_peft_model\nfrom transformers import AutoModelForCausalLM\n\n"
          "model = AutoModelForCausalLM.from_pretrained({model!r})\n"
@@ -86,8 +86,11 @@ class TargetModulesNotFound(Rule):
                 "config = LoraConfig(r=8, lora_alpha=16, target_modules=['q_proj', 'v_proj'])\n"
                 "model = get_peft_model(AutoModelForCausalLM.from_pretrained(name), config)\n",
                 message="no module of gpt2", line=8, column=56),
+        # ... and, where another version's data has the module, told which that is
         Invalid("from peft import LoraConfig\n\nLoraConfig(target_modules=['embed_out'])\n",
-                message="EleutherAI/pythia-70m", line=3, column=27,
+                message="EleutherAI/pythia-70m (GPTNeoXForCausalLM, from `model` in [tool.lora-lint]) matches "
+                        "target_modules=['embed_out'] (checked against transformers 5.24.0, the one the project "
+                        "allows; in transformers 4.57.6 they match modules of the model", line=3, column=27,
                 model="EleutherAI/pythia-70m", **{"target-transformers-version": ">=5"}),
         Invalid(_SEED.format(model="gpt2", targets='["q_proj", "v_proj"]'),
                 message="the equivalent here is target_modules=['c_attn']", line=5, column=56,
@@ -123,7 +126,8 @@ class TargetModulesNotFound(Rule):
         keyword, value, model = found.keyword, found.value, found.model
         error = peft_releases.not_found_error(highest(ctx))
         consequence = f"get_peft_model() raises {error}" if error else "get_peft_model() adapts nothing"
-        message = f"no module of {model_words(call, model)} matches target_modules={value!r}, so {consequence}; "
+        message = (f"no module of {model_words(call, model)} matches target_modules={value!r}"
+                   f"{outside(call, ctx, found, value)}, so {consequence}; ")
         entries = [value] if isinstance(value, str) else value
         suggestion = suggest_equivalent(entries, model.architecture)
         if suggestion and not would_match(call, ctx, model, suggestion):  # other keywords exclude it too

@@ -8,7 +8,7 @@ from ..knowledge.matching import suggest_equivalent
 from ..analysis.model import APPLYING, APPLYING_KEYWORDS
 from ..rule import Finding, Invalid, Rule, RuleContext, Valid
 from ._common import value_node, written_element
-from ._targets import matches, model_words, targetable
+from ._targets import matches, model_words, outside, targetable
 
 
 class TargetModulesPartial(Rule):
@@ -40,6 +40,11 @@ class TargetModulesPartial(Rule):
         Valid("from peft import LoraConfig\n\nLoraConfig(target_modules=['q_proj', 'v_proj'])\n", model="gpt2"),
     ]
     INVALID = [
+        # GPT-NeoX's output layer is `lm_head` in transformers 5.x, `embed_out` in 4.x
+        Invalid("from peft import LoraConfig\n\nLoraConfig(target_modules=['query_key_value', 'embed_out'])\n",
+                message="(checked against transformers 5.24.0, the one the project allows; in transformers 4.57.6 "
+                        "they match modules of the model", line=3, column=47,
+                model="EleutherAI/pythia-70m", **{"target-transformers-version": ">=5"}),
         # the name is bound twice: each config is checked against the model it is applied to
         Invalid("from peft import LoraConfig, get_peft_model\nfrom transformers import AutoModelForCausalLM\n\n"
                 "model = AutoModelForCausalLM.from_pretrained('meta-llama/Llama-2-7b-hf')\n"
@@ -73,7 +78,8 @@ class TargetModulesPartial(Rule):
                 continue
             unmatched = [e for e in found.unmatched if e in missing]
             used = [e for e in found.result.matched if e not in found.unmatched]
-            message = (f"target_modules entries {unmatched!r} match no module of {model_words(call, found.model)}; "
+            message = (f"target_modules entries {unmatched!r} match no module of {model_words(call, found.model)}"
+                       f"{outside(call, ctx, found, unmatched)}; "
                        f"peft ignores them silently and adapts only {used!r} (targetable modules: "
                        f"{targetable(found.model)})")
             suggestion = suggest_equivalent(unmatched, found.model.architecture)

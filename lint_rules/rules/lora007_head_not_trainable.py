@@ -14,7 +14,7 @@ from ..knowledge.matching import pattern_key_test, saved_names
 from ..rule import Finding, Invalid, Rule, RuleContext, Valid
 from ._common import keyword_node, value_node, written_element
 from ._examples import applied
-from ._models import classifier, described, known, module_names, new_head, safe_regex, strings
+from ._models import classifier, described, known, module_names, new_head, outside_note, safe_regex, strings
 from ._targets import targetable
 
 # list methods that change the list in place and return None
@@ -111,6 +111,12 @@ class HeadNotTrainable(Rule):
         # the head in target_modules gets LoRA weights, but its random base weights are not saved
         Invalid(_load(targets="['q_proj', 'v_proj', 'score']"), message="its random base weights", line=5),
         Invalid(_load(", modules_to_save=['scores']"), message="['scores'] match no module", line=5, column=95),
+        # GPT-NeoX's output layer is `lm_head` in transformers 5.x, `embed_out` in 4.x
+        Invalid("from peft import LoraConfig\n\n"
+                "LoraConfig(target_modules=['query_key_value'], modules_to_save=['embed_out'])\n",
+                message="(checked against transformers 5.24.0, the one the project allows; in transformers 4.57.6 "
+                        "they match modules of the model", line=3, column=65,
+                model="EleutherAI/pythia-70m", **{"target-transformers-version": ">=5"}),
         Invalid(_load(", task_type='SEQ_CLS', rank_pattern={'qproj': 16}"),
                 message="rank_pattern key 'qproj' matches no module", line=5, column=113),
         Invalid(_load(", task_type='SEQ_CLS', modules_to_save=mods.append('score')").replace(
@@ -133,7 +139,7 @@ class HeadNotTrainable(Rule):
         names = [module_names(model, versions) for model in call.models]
         if any(n is None for n in names):
             return
-        unmatched = self._unmatched_saved(call, names) if names else None
+        unmatched = self._unmatched_saved(call, names, ctx) if names else None
         if unmatched is not None:
             yield unmatched
         else:  # a model whose module names are unknown still has a head that can be left frozen
@@ -185,7 +191,7 @@ class HeadNotTrainable(Rule):
         node = value_node(keyword) if keyword is not None else (call.anchor or call.node.func)
         return Finding(node, message)
 
-    def _unmatched_saved(self, call: LoraCall, names: list[set[str]]) -> Finding | None:
+    def _unmatched_saved(self, call: LoraCall, names: list[set[str]], ctx: RuleContext) -> Finding | None:
         keyword = call.get("modules_to_save")
         entries = strings(known(call, "modules_to_save"))
         if keyword is None or not entries:
@@ -196,7 +202,8 @@ class HeadNotTrainable(Rule):
         if not missing:
             return None
         model = call.models[0]
-        message = (f"modules_to_save entries {missing!r} match no module of {described(call, model)}: "
+        message = (f"modules_to_save entries {missing!r} match no module of {described(call, model)}"
+                   f"{outside_note(model, ctx, lambda arch: all(any(n.endswith(e) for n in arch.names()) for e in missing))}: "
                    f"peft wraps the modules whose names end with an entry and ignores the rest without a word, "
                    f"so {'they are' if len(missing) > 1 else 'it is'} neither trained nor saved")
         heads = [model.architecture.classifier] if model.architecture.classifier else []
