@@ -47,11 +47,19 @@ class Linter:
         self.settings = settings
         rules = all_rules()
         self.rules = [rules[code]() for code in settings.enabled if code != SYNTAX_ERROR]
-        self.prefilter = Prefilter.for_codes(settings.enabled)
+        # the triggers of the rules that can report under the run's versions; a script with its own
+        # PEP 723 requirements may choose others, and gets every enabled rule's (``prefilter_for``)
+        ctx = self.context("")
+        self.prefilter = Prefilter.for_codes(settings.enabled, lambda code: rules[code].reports_under(ctx))
+        self._every_rule = Prefilter.for_codes(settings.enabled)
         self.per_file = any(rule.PER_FILE for rule in self.rules)
         # what the rules on LoraConfig calls need: a file only the per-file rules want is indexed, not analysed
         self.config_prefilter = Prefilter.for_rules([type(rule) for rule in self.rules if not rule.PER_FILE])
         self._parsed: tuple[str, cst.Module] | None = None  # the text being linted, parsed
+
+    def prefilter_for(self, source: str) -> Prefilter:
+        """``prefilter``, or every enabled rule's for a text with a PEP 723 block (``project``)."""
+        return self._every_rule if project.INLINE_SCRIPT in source else self.prefilter
 
     def context(self, filename: str, source: str = "") -> RuleContext:
         """The rules' view of one file: a script's PEP 723 requirements beat the project's,
@@ -119,15 +127,16 @@ class Linter:
     def _check(self, source: str, filename: str, relpath: str | None,
                kind: str = "python", added_tokens: tuple[str, ...] = ()) -> tuple[cst.Module | None, list[_Found]]:
         config = kind != "python"  # a config file's one LoraConfig call: every enabled rule may look at it
-        if not config and not self.prefilter.mentions(source):
+        prefilter = self.prefilter_for(source)
+        if not config and not prefilter.mentions(source):
             return None, []
         off = file_exemptions(source) | self._ignored(filename, relpath)
         if ALL in off:
             return None, []
-        scan = self.prefilter.scan()  # it measures the chains too: one tree and one walk per piece
-        walk = config or self.prefilter.may_call(source)  # else no tree: the scan would find nothing
+        scan = prefilter.scan()  # it measures the chains too: one tree and one walk per piece
+        walk = config or prefilter.may_call(source)  # else no tree: the scan would find nothing
         pieces = split(source, scan.add if walk else None, chains=False)  # None: CPython rejects the text
-        if not config and not (scan.found() if pieces is not None else self.prefilter.calls(source)):
+        if not config and not (scan.found() if pieces is not None else prefilter.calls(source)):
             return None, []
         if pieces is not None:
             pieces.chain = scan.chains.longest
@@ -225,7 +234,7 @@ class Linter:
                      start: Location) -> list[Violation]:
         """LORA000 at ``start`` for a part of ``source`` that does not parse (a notebook cell),
         where ``lint_python`` would report one: not for a skipped file or with LORA000 off."""
-        if not self.prefilter.mentions(source):
+        if not self.prefilter_for(source).mentions(source):
             return []
         off = file_exemptions(source) | self._ignored(filename, relpath)
         if ALL in off or SYNTAX_ERROR in off or SYNTAX_ERROR not in self.settings.enabled:

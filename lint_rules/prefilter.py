@@ -41,7 +41,7 @@ import ast
 import warnings
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Iterable, Mapping
+from typing import Callable, Iterable, Mapping
 
 from . import call_text
 from .ast_walk import CHILDREN, LINKS, Chains
@@ -84,17 +84,18 @@ class Prefilter:
                    {name: tuple(sets) for name, sets in needs.items() if name not in alone}, frozenset(keywords))
 
     @classmethod
-    def for_codes(cls, codes: Iterable[str]) -> "Prefilter":
+    def for_codes(cls, codes: Iterable[str], reporting: Callable[[str], bool] | None = None) -> "Prefilter":
         """For the enabled rules: LORA000 reports a file another enabled rule would look at
-        (alone, any file any other rule could look at)."""
+        (alone, any file any other rule could look at). ``reporting``: whether a rule can report
+        under the run's versions (``Rule.reports_under``); the others' triggers are left out."""
         from .catalog import info
         from .config import SYNTAX_ERROR
 
         rules = info()
-        others = [rules[code] for code in codes if code != SYNTAX_ERROR]
+        others = [code for code in codes if code != SYNTAX_ERROR]
         if not others and SYNTAX_ERROR in codes:
-            others = [rule for code, rule in rules.items() if code != SYNTAX_ERROR]
-        return cls.for_rules(others)
+            others = [code for code in rules if code != SYNTAX_ERROR]
+        return cls.for_rules([rules[code] for code in others if reporting is None or reporting(code)])
 
     def mentions(self, source: str) -> bool:
         """Whether the text contains a trigger (and one of the names it needs; ``False``: no rule

@@ -32,6 +32,7 @@ _SCRIPT_BLOCK = re.compile(r"^# /// script$\s(?P<body>(?:^#(?:| .*)$\s)+)^# ///$
 _NAME = re.compile(r"\s*[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?")  # how a PEP 508 requirement starts
 _PIP_OPTIONS = re.compile(r"\s+--?[A-Za-z]")  # per-requirement pip options: --hash=..., --config-settings
 _INLINE = "the script's PEP 723 metadata"
+INLINE_SCRIPT = "# /// script"  # what opens a PEP 723 block: a text without it declares no versions
 _SEPARATORS = re.compile(r"[-_.]+")
 
 
@@ -244,7 +245,7 @@ def detect_inline_requirement(source: str, package: str = "peft") -> str | None:
 
 def _script_dependencies(source: str) -> list[str] | None:
     """The ``dependencies`` list of a PEP 723 ``# /// script`` block, else ``None``."""
-    if "# /// script" not in source:
+    if INLINE_SCRIPT not in source:
         return None
     text = source.replace("\r\n", "\n").replace("\r", "\n")
     starts = len(_SCRIPT_START.findall(text))

@@ -183,7 +183,7 @@ class LoraCheckPlugin:
             else:
                 from lint_rules import sources
 
-                if not getattr(sources, kind).worth_linting(task.text, self.linter.prefilter):
+                if not getattr(sources, kind).worth_linting(task.text, self.linter.prefilter_for(task.text)):
                     verdict = "skip"
                     self._record(key, [settled(info, read_at), task.digest, verdict, []])
         if verdict == "skip":

@@ -87,6 +87,10 @@ class AdapterNameCollides(Rule):
         Invalid(_SEED.format(name="lora"), message="peft 0.17.0 to 0.17.1", **{"target-peft-version": ">=0.17"}),
     ]
 
+    @classmethod
+    def reports_under(cls, ctx: RuleContext) -> bool:
+        return any(Version(v) < Version(SAVED_WHOLE_SINCE) for v in ctx.peft_versions)
+
     def check_file(self, calls: Any, ctx: RuleContext) -> Iterator[Finding]:
         lossy = [v for v in ctx.peft_versions if Version(v) < Version(SAVED_WHOLE_SINCE)]
         lc = lifecycle_of(calls, ctx) if lossy else None

@@ -79,9 +79,13 @@ class GcWithoutInputGrads(Rule):
         Invalid(_seed(_GC, _WRAP, load=_4BIT), message="4-bit", line=6, **_OLD),
     ]
 
+    @classmethod
+    def reports_under(cls, ctx: RuleContext) -> bool:
+        return allows_below(ctx.transformers, NON_REENTRANT_DEFAULT)
+
     def check_file(self, calls: Any, ctx: RuleContext) -> Iterator[Finding]:
-        lc = lifecycle_of(calls, ctx)
-        if lc is None or not allows_below(ctx.transformers, NON_REENTRANT_DEFAULT):
+        lc = lifecycle_of(calls, ctx) if self.reports_under(ctx) else None
+        if lc is None:
             return
         if any(lc.index.calls_by_name.get(name) for name in ("enable_input_require_grads", "register_forward_hook",
                                                              "requires_grad_")):

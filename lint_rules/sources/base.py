@@ -24,7 +24,7 @@ class FixResult:
 class Checker(Protocol):
     """The engine's side (``engine.Linter``): Python checked, and the ``LORA000`` it reports."""
 
-    prefilter: "Prefilter"
+    def prefilter_for(self, source: str) -> "Prefilter": ...
 
     def lint_python(self, source: str, filename: str, relpath: str | None = None, *,
                     kind: str = "python", added_tokens: tuple[str, ...] = ()) -> list[Violation]: ...

@@ -276,7 +276,8 @@ def _analyse(linter: Checker, cells: list[_Cell], filename: str,
 def _prepare(linter: Checker, text: str) -> tuple[_Notebook, list[_Cell]]:
     notebook = _load(text)
     cells = _code_cells(notebook)
-    if not linter.prefilter.mentions("".join(cell.text for cell in cells)):  # as a .py file: not parsed
+    joined = "".join(cell.text for cell in cells)
+    if not linter.prefilter_for(joined).mentions(joined):  # as a .py file: not parsed
         cells = []
     return notebook, cells
 
