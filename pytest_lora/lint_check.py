@@ -176,7 +176,7 @@ class LoraCheckPlugin:
             read_at = time.time_ns()
             task = self.read(file_path)
             if isinstance(task, FileResult) or task.unreadable is not None:  # the item fails as lora-lint reports it
-                return LoraCheckFile.from_parent(parent, path=file_path)
+                return _check_file(parent, file_path)
             verdict = self.verdict(key, info, task.digest)
             if verdict is not None:  # touched, not changed: record its new stat
                 self._record(key, [settled(info, read_at), task.digest, verdict, (self.new.get(key) or self.known[key])[3]])
@@ -188,7 +188,7 @@ class LoraCheckPlugin:
                     self._record(key, [settled(info, read_at), task.digest, verdict, []])
         if verdict == "skip":
             return None
-        return LoraCheckFile.from_parent(parent, path=file_path)
+        return _check_file(parent, file_path)
 
     def _record(self, key: str, entry: list) -> None:
         """Keep a file's verdict for the cache, unless the stored one says the same: a run that
@@ -233,6 +233,13 @@ def _kind(path: Path) -> str | None:
         return "python"
     kind = names.kind_of(path.name)
     return kind if kind != "notebook" and names.walked(kind, path.name) else None
+
+
+def _check_file(parent: pytest.Collector, path: Path) -> "LoraCheckFile":
+    """The file's check node, a child of the session: pytest sets up every node above an item
+    before it runs, and a package's set-up imports its ``__init__.py`` (the user's code: it may
+    need what is not installed, or import torch). The node id is the same (from the root)."""
+    return LoraCheckFile.from_parent(parent.session, path=path)
 
 
 class LoraCheckFile(pytest.File):

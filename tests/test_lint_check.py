@@ -169,3 +169,22 @@ def test_a_file_with_a_coding_cookie_is_checked_as_python_reads_it(pytester):
     result = pytester.runpytest("--lora-check", "-p", "no:cacheprovider")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["latin.py:4:20: LORA000 *"])
+
+
+def test_checking_a_package_never_imports_it(pytester):
+    """pytest sets a package up by importing its ``__init__.py`` before any item below it runs;
+    a check item must not: the package may need what is not installed, or import torch.
+    huggingface/smollm's ``vision/m4/models/*.py`` checks ended in ModuleNotFoundError
+    ('albumentations') from ``m4/__init__.py``, not in their findings."""
+    pkg = pytester.mkpydir("pkg")
+    (pkg / "__init__.py").write_text("open('imported', 'w').close()\nimport not_installed_anywhere_xyz\n"
+                                     "from peft import LoraConfig\n")
+    (pkg / "train.py").write_text(BROKEN)
+    (pkg / "ok.py").write_text(CLEAN)
+    result = pytester.runpytest("--lora-check", "-m", "lora_check", "-p", "no:cacheprovider")
+    result.assert_outcomes(failed=1, passed=2, errors=0)
+    result.stdout.fnmatch_lines(["pkg/train.py:2:20: LORA000*"])
+    assert not (pytester.path / "imported").exists()
+    # the items keep the ids a user selects and deselects them by
+    ids = pytester.runpytest("--lora-check", "-m", "lora_check", "--co", "-q", "-p", "no:cacheprovider").stdout.lines
+    assert {"pkg/__init__.py::lora-check", "pkg/train.py::lora-check", "pkg/ok.py::lora-check"} <= set(ids)
