@@ -148,8 +148,15 @@ class Discovery:
                     seen.add(key)
                     yield _normal(path)
                 continue
-            for file in sorted(self._walk(os.path.realpath(path)), key=_parts):
-                key = self._real.get(file) or self.real(file)
+            walked = sorted(self._walk(os.path.realpath(path)), key=_parts)
+            known = self._real.get
+            keys = [known(file) or self.real(file) for file in walked]
+            new = set(keys)
+            if len(new) == len(keys) and seen.isdisjoint(new):  # (the usual case: nothing to drop)
+                seen |= new
+                yield from walked
+                continue
+            for file, key in zip(walked, keys):
                 if key not in seen:
                     seen.add(key)
                     yield file

@@ -193,7 +193,10 @@ def test_a_folder_changed_within_the_racy_window_is_listed_again_not_recorded(tm
     time.sleep(RACY_NS / 1e9 + 0.1)
     lint(project)
     assert records(project)["pkg/sub"][3] == ("plain.py",)
-    write(project / "pkg/sub/new.py", TYPO)  # pkg/sub's mtime is now: a second change could share it
+    write(project / "pkg/sub/new.py", TYPO)
+    # pkg/sub's mtime is "now" (a minute ahead, however slow the next run starts): a second change
+    # could share it, so the listing is not recorded
+    os.utime(project / "pkg/sub", ns=(time.time_ns() + 60 * 10**9,) * 2)
     first = lint(project)
     assert "pkg/sub" not in records(project) and "pkg" in records(project)
     write(project / "pkg/sub/other.py", TYPO)
