@@ -5,7 +5,7 @@ A folder's listing changes only when its mtime or ctime does (a name added, remo
 in it, a file replaced by a folder). A record is ``(stat, chain, has_gitignore, files, links,
 folders)``: the folder's ``(st_mtime_ns, st_ctime_ns, st_ino, st_dev)`` taken before it was
 listed, the ``.gitignore`` files that applied to its entries (each folder's path and content
-digest, ``Discovery._chain_key``), whether it holds a ``.gitignore``, and the names the walk took
+digest, ``Discovery._extended``), whether it holds a ``.gitignore``, and the names the walk took
 after ``exclude`` and ``.gitignore``: regular files, symlinks (whose target's kind is tested
 again on every run) and sub-folders. A record is kept only for a folder whose times are not
 within ``RACY_NS`` of the walk, so that a change in the same clock tick is never hidden.
