@@ -188,3 +188,12 @@ def test_checking_a_package_never_imports_it(pytester):
     # the items keep the ids a user selects and deselects them by
     ids = pytester.runpytest("--lora-check", "-m", "lora_check", "--co", "-q", "-p", "no:cacheprovider").stdout.lines
     assert {"pkg/__init__.py::lora-check", "pkg/train.py::lora-check", "pkg/ok.py::lora-check"} <= set(ids)
+
+
+def test_only_the_checks_run_without_the_python_plugin(files):
+    """``-p no:python``: no test module is imported (one that cannot be is no collection error),
+    and every check runs."""
+    files.makepyfile(test_needs_network="import not_installed_anywhere_xyz\n\ndef test_x():\n    pass\n")
+    assert files.runpytest("--lora-check", "-p", "no:cacheprovider").ret == 2  # interrupted: collection error
+    result = files.runpytest("-p", "no:python", "--lora-check", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1, failed=1, errors=0)
