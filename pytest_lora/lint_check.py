@@ -1,4 +1,5 @@
-"""``pytest --lora-check``: one ``path::lora-check`` item per Python file that might use peft.
+"""``pytest --lora-check``: one ``path::lora-check`` item per Python file or notebook that might
+use peft, and per LoRA config file.
 
 Imported only when the option is given. Settings come from the rootdir's ``[tool.lora-lint]``
 (its excludes and ``.gitignore`` apply too); ``--lora-check-select`` / ``lora_check_select``
@@ -180,12 +181,9 @@ class LoraCheckPlugin:
             verdict = self.verdict(key, info, task.digest)
             if verdict is not None:  # touched, not changed: record its new stat
                 self._record(key, [settled(info, read_at), task.digest, verdict, (self.new.get(key) or self.known[key])[3]])
-            else:
-                from lint_rules import sources
-
-                if not getattr(sources, kind).worth_linting(task.text, self.linter.prefilter_for(task.text)):
-                    verdict = "skip"
-                    self._record(key, [settled(info, read_at), task.digest, verdict, []])
+            elif not _worth_an_item(kind, task.text, self.linter.prefilter_for(task.text)):
+                verdict = "skip"
+                self._record(key, [settled(info, read_at), task.digest, verdict, []])
         if verdict == "skip":
             return None
         return _check_file(parent, file_path)
@@ -224,15 +222,26 @@ class LoraCheckPlugin:
 
 
 def _kind(path: Path) -> str | None:
-    """The source kind that reads the file when ``--lora-check`` collects it: a ``.py`` file, or a
-    LoRA config that ``lora-lint .`` would walk (``adapter_config.json``, axolotl or LLaMA-Factory
-    YAML); told from the name alone, no source module imported."""
+    """The source kind that reads the file when ``--lora-check`` collects it: a ``.py`` file, a
+    notebook, or a LoRA config that ``lora-lint .`` would walk (``adapter_config.json``, axolotl or
+    LLaMA-Factory YAML); told from the name alone, no source module imported."""
     from lint_rules.sources import names
 
     if path.suffix == ".py":
         return "python"
     kind = names.kind_of(path.name)
-    return kind if kind != "notebook" and names.walked(kind, path.name) else None
+    return kind if names.walked(kind, path.name) else None
+
+
+def _worth_an_item(kind: str, text: str, prefilter: Any) -> bool:
+    """Whether the file gets an item: what lora-lint would lint, except a notebook that mentions
+    no trigger anywhere in its JSON (lora-lint reads every notebook, to report one that is not JSON:
+    as items, every notebook of a repository would be checked whether it uses peft or not)."""
+    from lint_rules import sources
+
+    if kind == "notebook":
+        return prefilter.mentions(text)
+    return getattr(sources, kind).worth_linting(text, prefilter)
 
 
 def _check_file(parent: pytest.Collector, path: Path) -> "LoraCheckFile":

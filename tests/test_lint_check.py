@@ -197,3 +197,26 @@ def test_only_the_checks_run_without_the_python_plugin(files):
     assert files.runpytest("--lora-check", "-p", "no:cacheprovider").ret == 2  # interrupted: collection error
     result = files.runpytest("-p", "no:python", "--lora-check", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=1, failed=1, errors=0)
+
+
+def _notebook(*cells: str) -> str:
+    return json.dumps({"cells": [{"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [],
+                                  "source": cell} for cell in cells],
+                       "metadata": {"kernelspec": {"language": "python", "name": "python3"}},
+                       "nbformat": 4, "nbformat_minor": 5})
+
+
+@pytest.mark.parametrize("runtime", ["no", "yes"])
+def test_notebooks_that_use_peft_are_checked_as_lora_lint_checks_them(pytester, runtime):
+    """A notebook is an item as lora-lint reads it (findings at cell:row); one that never names a
+    trigger gets none, even when it is not JSON (lora-lint alone reports that)."""
+    pytester.makefile(".ipynb", train=_notebook("!pip install peft\n", "from peft import LoraConfig\n"
+                                                "config = LoraConfig(r=0, lora_alpha=16)\n"))
+    pytester.makefile(".ipynb", plots=_notebook("import matplotlib\n"))
+    pytester.makefile(".ipynb", draft="{not json")
+    result = pytester.runpytest("-p", "no:python", "--lora-check", f"--lora-check-runtime={runtime}",
+                                "-p", "no:cacheprovider")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["train.ipynb:cell 2:2:23: LORA004 *"])
+    ids = pytester.runpytest("-p", "no:python", "--lora-check", "--co", "-q", "-p", "no:cacheprovider").stdout.lines
+    assert "train.ipynb::lora-check" in ids and not any("plots" in i or "draft" in i for i in ids)
