@@ -72,7 +72,8 @@ def table(rows: list[Row]) -> list[str]:
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--only", default="", help="run only the cold cases whose key contains this")
+    parser.add_argument("--only", default="", help="run only the cold cases whose key contains this "
+                                                   "(or 'warm', 'lsp': those rows)")
     parser.add_argument("--json", type=Path, default=corpora.CACHE / "bench.json")
     parser.add_argument("--no-warm", action="store_true")
     parser.add_argument("--no-skeletons", action="store_true")
@@ -83,10 +84,12 @@ def main(argv: list[str]) -> int:
     _bytecode_as_users_have_it()
     start = time.time()
     rows = bench_cold.rows(args.repeats, args.only, args.counter)
-    if not args.no_warm and not args.only:
+    if not args.no_warm and (not args.only or args.only in "warm"):
         rows += warm_rows(args.repeats)
     if not args.only or args.only in "lsp":
         rows += lsp_rows(args.repeats)
+    if not rows:
+        parser.error(f"no case matches --only {args.only!r}")
     print("\n".join(table(rows)), flush=True)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps({
