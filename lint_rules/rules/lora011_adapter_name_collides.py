@@ -89,10 +89,10 @@ class AdapterNameCollides(Rule):
 
     @classmethod
     def reports_under(cls, ctx: RuleContext) -> bool:
-        return any(Version(v) < Version(SAVED_WHOLE_SINCE) for v in ctx.peft_versions)
+        return bool(_lossy(ctx))
 
     def check_file(self, calls: Any, ctx: RuleContext) -> Iterator[Finding]:
-        lossy = [v for v in ctx.peft_versions if Version(v) < Version(SAVED_WHOLE_SINCE)]
+        lossy = _lossy(ctx)
         lc = lifecycle_of(calls, ctx) if lossy else None
         if lc is None:
             return
@@ -122,6 +122,11 @@ class AdapterNameCollides(Rule):
                 example = _MODULES.get(name, "")
                 yield Finding(expr, f"{start}: the keys of any module whose name starts with {name!r}{example} are "
                                     f"renamed, and those weights are not loaded back {end}", severity="warning")
+
+
+def _lossy(ctx: RuleContext) -> list[str]:
+    """The allowed peft releases that lose such a name from the saved keys (before 0.18.0)."""
+    return [v for v in ctx.peft_versions if Version(v) < Version(SAVED_WHOLE_SINCE)]
 
 
 def _named(lc: Lifecycle, site: CallSite) -> tuple[cst.BaseExpression, str | None, str] | None:
